@@ -1,0 +1,9 @@
+//! Bearer JWT authentication, tenancy (`org`) and roles (SPEC §4).
+
+mod claims;
+mod extractor;
+mod keys;
+
+pub use claims::{Claims, Role};
+pub use extractor::AuthUser;
+pub use keys::JwtKeys;

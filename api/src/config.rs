@@ -1,0 +1,280 @@
+//! Settings from the environment, parsed once into typed values (SPEC §8).
+//! A missing or malformed variable is reported as one line naming it.
+
+use std::net::SocketAddr;
+
+use base64::Engine;
+
+use crate::auth::JwtKeys;
+use crate::crypto::Keyring;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            var,
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Everything `convoy serve` needs.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub keyring: Keyring,
+    pub jwt: JwtKeys,
+    pub workers: usize,
+    pub ssh_max_connections: usize,
+}
+
+/// Reads variables through a lookup function so tests need not touch the process environment.
+pub struct Env<F: Fn(&str) -> Option<String>>(pub F);
+
+pub fn process_env() -> Env<impl Fn(&str) -> Option<String>> {
+    Env(|name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn get(&self, var: &'static str) -> Option<String> {
+        (self.0)(var)
+    }
+
+    fn require(&self, var: &'static str) -> Result<String, ConfigError> {
+        self.get(var)
+            .ok_or_else(|| ConfigError::new(var, "is not set"))
+    }
+
+    fn number(&self, var: &'static str, default: usize) -> Result<usize, ConfigError> {
+        match self.get(var) {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(ConfigError::new(
+                    var,
+                    format!("must be a positive whole number, got {v:?}"),
+                )),
+            },
+        }
+    }
+
+    pub fn database_url(&self) -> Result<String, ConfigError> {
+        let url = self.require("DATABASE_URL")?;
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "must be a postgres:// or postgresql:// URL",
+            ));
+        }
+        Ok(url)
+    }
+
+    pub fn keyring(&self) -> Result<Keyring, ConfigError> {
+        let raw = self.require("CONVOY_MASTER_KEY")?;
+        let mut keys = Vec::new();
+        for (i, part) in raw.split(',').map(str::trim).enumerate() {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(part)
+                .map_err(|_| {
+                    ConfigError::new("CONVOY_MASTER_KEY", format!("key {i} is not valid base64"))
+                })?;
+            let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                ConfigError::new(
+                    "CONVOY_MASTER_KEY",
+                    format!("key {i} must be 32 bytes, got {}", bytes.len()),
+                )
+            })?;
+            keys.push(key);
+        }
+        Ok(Keyring::new(&keys))
+    }
+
+    pub fn jwt(&self) -> Result<JwtKeys, ConfigError> {
+        let issuer = self.get("CONVOY_JWT_ISSUER");
+        let audience = self.get("CONVOY_JWT_AUDIENCE");
+        match (
+            self.get("CONVOY_JWT_SECRET"),
+            self.get("CONVOY_JWT_PUBLIC_KEY"),
+        ) {
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                "CONVOY_JWT_PUBLIC_KEY",
+                "set either CONVOY_JWT_SECRET or CONVOY_JWT_PUBLIC_KEY, not both",
+            )),
+            (Some(secret), None) => {
+                if secret.len() < 32 {
+                    return Err(ConfigError::new(
+                        "CONVOY_JWT_SECRET",
+                        "must be at least 32 characters",
+                    ));
+                }
+                Ok(JwtKeys::shared_secret(secret.as_bytes(), issuer, audience))
+            }
+            (None, Some(pem)) => {
+                let pem = if pem.contains("-----BEGIN") {
+                    pem
+                } else {
+                    std::fs::read_to_string(&pem).map_err(|e| {
+                        ConfigError::new(
+                            "CONVOY_JWT_PUBLIC_KEY",
+                            format!("is neither a PEM key nor a readable file: {e}"),
+                        )
+                    })?
+                };
+                JwtKeys::public_key(&pem, issuer, audience)
+                    .map_err(|reason| ConfigError::new("CONVOY_JWT_PUBLIC_KEY", reason))
+            }
+            (None, None) => Err(ConfigError::new(
+                "CONVOY_JWT_SECRET",
+                "is not set (or set CONVOY_JWT_PUBLIC_KEY)",
+            )),
+        }
+    }
+
+    pub fn bind(&self) -> Result<SocketAddr, ConfigError> {
+        let raw = self
+            .get("CONVOY_BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        raw.parse().map_err(|_| {
+            ConfigError::new(
+                "CONVOY_BIND",
+                format!("must be an address like 127.0.0.1:8080, got {raw:?}"),
+            )
+        })
+    }
+
+    pub fn log_format(&self) -> Result<LogFormat, ConfigError> {
+        match self.get("CONVOY_LOG_FORMAT").as_deref() {
+            None => Ok(if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                LogFormat::Pretty
+            } else {
+                LogFormat::Json
+            }),
+            Some("json") => Ok(LogFormat::Json),
+            Some("pretty") => Ok(LogFormat::Pretty),
+            Some(other) => Err(ConfigError::new(
+                "CONVOY_LOG_FORMAT",
+                format!("must be json or pretty, got {other:?}"),
+            )),
+        }
+    }
+
+    pub fn log_filter(&self) -> String {
+        self.get("CONVOY_LOG")
+            .unwrap_or_else(|| "info,convoy=info".into())
+    }
+
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        Ok(Config {
+            database_url: self.database_url()?,
+            bind: self.bind()?,
+            keyring: self.keyring()?,
+            jwt: self.jwt()?,
+            workers: self.number("CONVOY_WORKERS", 4)?,
+            ssh_max_connections: self.number("CONVOY_SSH_MAX_CONNECTIONS", 64)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Env(move |k: &str| map.get(k).cloned())
+    }
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn complete_environment_parses() {
+        let e = env(&[
+            ("DATABASE_URL", "postgres://localhost/convoy"),
+            ("CONVOY_MASTER_KEY", KEY),
+            ("CONVOY_JWT_SECRET", SECRET),
+            ("CONVOY_WORKERS", "8"),
+        ]);
+        let c = e.config().unwrap();
+        assert_eq!(c.workers, 8);
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn each_problem_names_its_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "DATABASE_URL: is not set"),
+            (
+                &[("DATABASE_URL", "mysql://x")],
+                "DATABASE_URL: must be a postgres",
+            ),
+            (
+                &[("DATABASE_URL", "postgres://x")],
+                "CONVOY_MASTER_KEY: is not set",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("CONVOY_MASTER_KEY", "c2hvcnQ="),
+                ],
+                "CONVOY_MASTER_KEY: key 0 must be 32 bytes, got 5",
+            ),
+            (
+                &[("DATABASE_URL", "postgres://x"), ("CONVOY_MASTER_KEY", KEY)],
+                "CONVOY_JWT_SECRET: is not set",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("CONVOY_MASTER_KEY", KEY),
+                    ("CONVOY_JWT_SECRET", "short"),
+                ],
+                "CONVOY_JWT_SECRET: must be at least 32 characters",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("CONVOY_MASTER_KEY", KEY),
+                    ("CONVOY_JWT_SECRET", SECRET),
+                    ("CONVOY_BIND", "nowhere"),
+                ],
+                "CONVOY_BIND: must be an address",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("CONVOY_MASTER_KEY", KEY),
+                    ("CONVOY_JWT_SECRET", SECRET),
+                    ("CONVOY_WORKERS", "zero"),
+                ],
+                "CONVOY_WORKERS: must be a positive whole number",
+            ),
+        ];
+        for (pairs, expected) in cases {
+            let err = env(pairs).config().err().expect("must fail").to_string();
+            assert!(
+                err.starts_with(expected),
+                "{err:?} should start with {expected:?}"
+            );
+            assert!(!err.contains('\n'));
+        }
+    }
+}

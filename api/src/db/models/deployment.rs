@@ -1,0 +1,90 @@
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::Rows;
+use crate::db::schema::{deployment_targets, deployments};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = deployments)]
+pub struct Deployment {
+    pub id: Uuid,
+    pub org: String,
+    pub service: String,
+    pub destination: String,
+    pub version: String,
+    pub status: String,
+    pub config: serde_json::Value,
+    /// Sealed JSON object of secret values (column `secrets`, row `id`).
+    pub secrets: Option<Vec<u8>>,
+    pub on_failure: String,
+    pub rollback_of: Option<Uuid>,
+    pub previous_version: Option<String>,
+    pub created_by: String,
+    pub error: Option<String>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub service: Option<String>,
+    pub server_id: Option<Uuid>,
+    pub status: Option<String>,
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, org: &str, id: Uuid) -> QueryResult<Deployment> {
+    deployments::table
+        .filter(deployments::org.eq(org))
+        .filter(deployments::id.eq(id))
+        .filter(deployments::deleted_at.is_null())
+        .select(Deployment::as_select())
+        .first(conn)
+        .await
+}
+
+/// Newest first, filtered; `before` is the last id of the previous page.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    filter: &Filter,
+    before: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Rows<Deployment>> {
+    let mut query = deployments::table
+        .filter(deployments::org.eq(org))
+        .filter(deployments::deleted_at.is_null())
+        .select(Deployment::as_select())
+        .order(deployments::id.desc())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(service) = &filter.service {
+        query = query.filter(deployments::service.eq(service.clone()));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(deployments::status.eq(status.clone()));
+    }
+    if let Some(server_id) = filter.server_id {
+        query = query.filter(
+            deployments::id.eq_any(
+                deployment_targets::table
+                    .filter(deployment_targets::org.eq(org.to_string()))
+                    .filter(deployment_targets::server_id.eq(server_id))
+                    .select(deployment_targets::deployment_id),
+            ),
+        );
+    }
+    if let Some(before) = before {
+        query = query.filter(deployments::id.lt(before));
+    }
+    query
+        .load(conn)
+        .await
+        .map(|rows| Rows::from_overfetch(rows, limit))
+}

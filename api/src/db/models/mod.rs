@@ -1,0 +1,22 @@
+//! Row structs and queries, one file per entity. Every query takes the caller's `org`.
+
+pub mod deployment;
+pub mod event;
+pub mod log;
+pub mod server;
+pub mod target;
+pub mod template;
+
+/// One page of rows plus whether more follow; callers fetch `limit + 1` rows.
+pub struct Rows<T> {
+    pub items: Vec<T>,
+    pub more: bool,
+}
+
+impl<T> Rows<T> {
+    pub fn from_overfetch(mut items: Vec<T>, limit: i64) -> Self {
+        let more = items.len() as i64 > limit;
+        items.truncate(limit as usize);
+        Self { items, more }
+    }
+}

@@ -1,0 +1,146 @@
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::Rows;
+use crate::db::schema::servers;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = servers)]
+pub struct Server {
+    pub id: Uuid,
+    pub org: String,
+    pub name: String,
+    pub hostname: String,
+    pub port: i32,
+    pub ssh_user: String,
+    /// Sealed; open with the keyring (column `ssh_private_key`, row `id`).
+    pub ssh_private_key: Vec<u8>,
+    pub host_key_fingerprint: Option<String>,
+    pub labels: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = servers)]
+pub struct NewServer<'a> {
+    pub id: Uuid,
+    pub org: &'a str,
+    pub name: &'a str,
+    pub hostname: &'a str,
+    pub port: i32,
+    pub ssh_user: &'a str,
+    pub ssh_private_key: Vec<u8>,
+    pub host_key_fingerprint: Option<&'a str>,
+    pub labels: serde_json::Value,
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = servers)]
+pub struct ServerChanges {
+    pub name: Option<String>,
+    pub hostname: Option<String>,
+    pub port: Option<i32>,
+    pub ssh_user: Option<String>,
+    pub ssh_private_key: Option<Vec<u8>>,
+    pub host_key_fingerprint: Option<Option<String>>,
+    pub labels: Option<serde_json::Value>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, new: NewServer<'_>) -> QueryResult<Server> {
+    diesel::insert_into(servers::table)
+        .values(new)
+        .returning(Server::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, org: &str, id: Uuid) -> QueryResult<Server> {
+    servers::table
+        .filter(servers::org.eq(org))
+        .filter(servers::id.eq(id))
+        .filter(servers::deleted_at.is_null())
+        .select(Server::as_select())
+        .first(conn)
+        .await
+}
+
+/// Servers whose name or hostname is among `names`: how a deploy config's hosts resolve.
+pub async fn find_by_names(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    names: &[String],
+) -> QueryResult<Vec<Server>> {
+    servers::table
+        .filter(servers::org.eq(org))
+        .filter(servers::deleted_at.is_null())
+        .filter(
+            servers::name
+                .eq_any(names)
+                .or(servers::hostname.eq_any(names)),
+        )
+        .select(Server::as_select())
+        .load(conn)
+        .await
+}
+
+/// Newest first; `before` is the last id of the previous page (ids are time-ordered v7).
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    before: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Rows<Server>> {
+    let mut query = servers::table
+        .filter(servers::org.eq(org))
+        .filter(servers::deleted_at.is_null())
+        .select(Server::as_select())
+        .order(servers::id.desc())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(servers::id.lt(before));
+    }
+    query
+        .load(conn)
+        .await
+        .map(|rows| Rows::from_overfetch(rows, limit))
+}
+
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    id: Uuid,
+    changes: ServerChanges,
+) -> QueryResult<Server> {
+    diesel::update(
+        servers::table
+            .filter(servers::org.eq(org))
+            .filter(servers::id.eq(id))
+            .filter(servers::deleted_at.is_null()),
+    )
+    .set(ServerChanges {
+        updated_at: Some(Utc::now()),
+        ..changes
+    })
+    .returning(Server::as_returning())
+    .get_result(conn)
+    .await
+}
+
+/// Soft delete: deployments keep pointing at the row.
+pub async fn soft_delete(conn: &mut AsyncPgConnection, org: &str, id: Uuid) -> QueryResult<usize> {
+    diesel::update(
+        servers::table
+            .filter(servers::org.eq(org))
+            .filter(servers::id.eq(id))
+            .filter(servers::deleted_at.is_null()),
+    )
+    .set(servers::deleted_at.eq(Utc::now()))
+    .execute(conn)
+    .await
+}

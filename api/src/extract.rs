@@ -1,0 +1,97 @@
+//! Request body and query extraction that answers in problem+json: a body that is not
+//! JSON is a 400; JSON of the wrong shape is a 422 naming the field's path.
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use futures::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// Bodies larger than this are refused before parsing.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// A JSON body deserialised with the path of the first offending field.
+pub struct Body<T>(pub T);
+
+/// Turns a `serde_path_to_error` path (`servers.web.hosts[0]`) into `servers/web/hosts/0`.
+pub fn slash_path(path: &serde_path_to_error::Path) -> String {
+    path.iter()
+        .filter_map(|seg| match seg {
+            serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+            serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+            serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+            serde_path_to_error::Segment::Unknown => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// serde's messages name the missing or unknown field inside the text; lift it into the path.
+fn field_error(err: serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let mut field = slash_path(err.path());
+    let message = err.inner().to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    // The path stops at the object that lacks the field; unknown fields are already in it.
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        field = if field.is_empty() || field == "." {
+            name.to_string()
+        } else {
+            format!("{field}/{name}")
+        };
+    }
+    if field.is_empty() || field == "." {
+        field = "body".into();
+    }
+    FieldError::new(field, message)
+}
+
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| ApiError::invalid(vec![field_error(e)]))
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes
+                .await
+                .map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+            if bytes.len() > MAX_BODY_BYTES {
+                return Err(ApiError::BadRequest(format!(
+                    "body is larger than {MAX_BODY_BYTES} bytes"
+                )));
+            }
+            let value: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {e}")))?;
+            // serde would read an array as a struct's fields in order; every body is an object.
+            if !value.is_object() {
+                return Err(ApiError::invalid_field("body", "must be a JSON object"));
+            }
+            from_value(value).map(Body)
+        })
+    }
+}
+
+/// Query strings are read as text and parsed by the handler, so that a bad value is a
+/// 400 naming its parameter rather than serde_urlencoded's anonymous message.
+pub fn parse_param<T: std::str::FromStr>(
+    name: &str,
+    raw: Option<&str>,
+) -> Result<Option<T>, ApiError> {
+    raw.map(|v| {
+        v.parse::<T>().map_err(|_| {
+            ApiError::BadRequest(format!("query parameter `{name}` is invalid: {v:?}"))
+        })
+    })
+    .transpose()
+}

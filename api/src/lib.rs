@@ -1,0 +1,106 @@
+//! Convoy: the fleet deployment engine of NodePulse Admiral.
+//!
+//! `routes/` serve the HTTP API over `db/`; `kamal/` holds the pure Kamal config model and
+//! command builders; `ssh/` reaches the hosts. See docs/ARCHITECTURE.md.
+
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod kamal;
+pub mod openapi;
+pub mod routes;
+pub mod secret;
+pub mod ssh;
+pub mod state;
+pub mod telemetry;
+pub mod views;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use anyhow::Context;
+
+use crate::auth::JwtKeys;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Answers requests no route matched: 405 with `Allow` when the path exists, else 404.
+async fn unmatched(req: HttpRequest) -> HttpResponse {
+    let methods = openapi::methods_for(req.path());
+    let err = if methods.is_empty() {
+        ApiError::NotFound(format!("no route for {}", req.path()))
+    } else {
+        ApiError::MethodNotAllowed(format!(
+            "{} is not allowed on {}; use {}",
+            req.method(),
+            req.path(),
+            methods.join(", ")
+        ))
+    };
+    let mut response = actix_web::ResponseError::error_response(&err);
+    if !methods.is_empty() {
+        if let Ok(value) = methods.join(", ").parse() {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+    }
+    response
+}
+
+/// Registers the whole API on an actix app: routes, shared state, error rendering.
+pub fn configure(state: AppState, jwt: JwtKeys) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(state))
+            .app_data(web::Data::new(jwt))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::BadRequest(format!("query string is invalid: {e}")).into()
+            }))
+            .app_data(
+                web::PathConfig::default().error_handler(|e, _| {
+                    ApiError::BadRequest(format!("path is invalid: {e}")).into()
+                }),
+            )
+            .configure(routes::configure)
+            .default_service(web::to(unmatched));
+    }
+}
+
+/// Prepares the database for serving: migrations, then the built-in templates.
+pub async fn prepare_database(config: &Config) -> anyhow::Result<()> {
+    let applied = db::migrate(&config.database_url).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied migrations");
+    }
+    let builtins: Vec<_> = kamal::template::BUILTINS
+        .iter()
+        .map(|t| (t.app_type, t.app_type, t.description, t.source))
+        .collect();
+    let mut conn = db::connect(&config.database_url).await?;
+    db::models::template::sync_builtins(&mut conn, &builtins).await?;
+    Ok(())
+}
+
+/// Runs the HTTP API until the process is stopped.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    prepare_database(&config).await?;
+    let pool = db::pool(&config.database_url, 16)?;
+    let state = AppState {
+        pool,
+        keyring: config.keyring.clone(),
+    };
+    let jwt = config.jwt.clone();
+    tracing::info!(bind = %config.bind, "serving the API");
+    actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .wrap(tracing_actix_web::TracingLogger::default())
+            .configure(configure(state.clone(), jwt.clone()))
+    })
+    .bind(config.bind)
+    .with_context(|| format!("binding CONVOY_BIND {}", config.bind))?
+    .run()
+    .await
+    .context("running the HTTP server")
+}

@@ -1,0 +1,89 @@
+//! The `convoy` binary: parses the command line and hands over to the library.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use convoy::auth::Role;
+use convoy::config::{process_env, ConfigError};
+
+#[derive(Parser)]
+#[command(name = "convoy", version, about = "Convoy fleet deployment engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations, then serve the HTTP API.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Print a JWT signed with CONVOY_JWT_SECRET (development and CI).
+    Token {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        sub: String,
+        /// Comma-separated: viewer, deployer, admin.
+        #[arg(long, value_delimiter = ',', default_value = "deployer")]
+        roles: Vec<Role>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl: u64,
+    },
+}
+
+fn init_logging() -> Result<(), ConfigError> {
+    let env = process_env();
+    convoy::telemetry::init(&env.log_filter(), env.log_format()?);
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let env = process_env();
+    match cli.command {
+        Command::Serve => {
+            init_logging()?;
+            convoy::serve(env.config()?).await
+        }
+        Command::Migrate => {
+            init_logging()?;
+            let applied = convoy::db::migrate(&env.database_url()?).await?;
+            println!("applied {} migration(s)", applied.len());
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", convoy::openapi::spec_json());
+            Ok(())
+        }
+        Command::Token {
+            org,
+            sub,
+            roles,
+            ttl,
+        } => {
+            let token = env
+                .jwt()?
+                .sign(&org, &sub, &roles, Duration::from_secs(ttl))
+                .map_err(anyhow::Error::msg)?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: configuration errors name their variable.
+            eprintln!("convoy: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,52 @@
+use actix_web::{get, web, HttpResponse};
+
+use crate::auth::{AuthUser, Role};
+use crate::db::models::deployment::{self, Filter};
+use crate::error::ApiError;
+use crate::routes::deployments::with_targets;
+use crate::state::AppState;
+use crate::views::deployments::{DeploymentFilter, DeploymentView, DEPLOYMENT_STATUSES};
+use crate::views::page::{Page, PageParams};
+
+/// The org's deployments, newest first, optionally filtered.
+#[utoipa::path(get, path = "/v1/deployments", operation_id = "list_deployments", tag = "deployments",
+    params(PageParams, DeploymentFilter),
+    responses(
+        (status = 200, body = Page<DeploymentView>),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/v1/deployments")]
+pub async fn list_deployments(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    page: web::Query<PageParams>,
+    filter: web::Query<DeploymentFilter>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Viewer)?;
+    let limit = page.limit()?;
+    let before = page.cursor()?;
+    let filter = filter.into_inner();
+    if let Some(status) = &filter.status {
+        if !DEPLOYMENT_STATUSES.contains(&status.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "query parameter `status` must be one of {}",
+                DEPLOYMENT_STATUSES.join(", ")
+            )));
+        }
+    }
+    let server_id = crate::extract::parse_param("server_id", filter.server_id.as_deref())?;
+    let filter = Filter {
+        service: filter.service,
+        server_id,
+        status: filter.status,
+    };
+    let mut conn = state.conn().await?;
+    let rows = deployment::list(&mut conn, &user.org, &filter, before, limit).await?;
+    let next = rows.more.then(|| rows.items.last().map(|d| d.id)).flatten();
+    let items = with_targets(&mut conn, &user.org, rows.items).await?;
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        next_cursor: next.map(crate::views::page::encode_cursor),
+    }))
+}

@@ -1,0 +1,53 @@
+use actix_web::{get, web, HttpResponse};
+
+use crate::auth::{AuthUser, Role};
+use crate::db::models::{deployment, log};
+use crate::error::ApiError;
+use crate::extract::parse_param;
+use crate::routes::{not_found, parse_id};
+use crate::state::AppState;
+use crate::views::deployments::{LogLineView, LogParams};
+
+const MAX_LINES: i64 = 1000;
+
+/// A deployment's log as JSON lines (`application/x-ndjson`), one `LogLineView` per line,
+/// oldest first. Pass the last `seq` seen as `after` to continue.
+#[utoipa::path(get, path = "/v1/deployments/{id}/logs", operation_id = "get_deployment_logs", tag = "deployments",
+    params(("id" = uuid::Uuid, Path, description = "Deployment id"), LogParams),
+    responses(
+        (status = 200, description = "JSON lines, each a LogLineView", body = LogLineView, content_type = "application/x-ndjson"),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/v1/deployments/{id}/logs")]
+pub async fn get_deployment_logs(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: web::Query<LogParams>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Viewer)?;
+    let id = parse_id(&id, "deployment")?;
+    let after = parse_param::<i64>("after", params.after.as_deref())?.unwrap_or(0);
+    let limit = parse_param::<i64>("limit", params.limit.as_deref())?.unwrap_or(MAX_LINES);
+    if !(1..=MAX_LINES).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "query parameter `limit` must be between 1 and {MAX_LINES}"
+        )));
+    }
+    let mut conn = state.conn().await?;
+    deployment::find(&mut conn, &user.org, id)
+        .await
+        .map_err(|e| not_found(e, "deployment"))?;
+    let rows = log::list(&mut conn, &user.org, id, after, limit).await?;
+    let mut body = String::new();
+    for line in rows.items {
+        body.push_str(
+            &serde_json::to_string(&LogLineView::from(line)).map_err(anyhow::Error::from)?,
+        );
+        body.push('\n');
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .body(body))
+}

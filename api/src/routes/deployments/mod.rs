@@ -1,0 +1,32 @@
+pub mod events;
+pub mod list;
+pub mod logs;
+pub mod show;
+
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use crate::db::models::deployment::Deployment;
+use crate::db::models::target;
+use crate::error::ApiError;
+use crate::views::deployments::{DeploymentView, TargetView};
+
+/// Attaches each deployment's targets with one query for the whole page.
+pub async fn with_targets(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    deployments: Vec<Deployment>,
+) -> Result<Vec<DeploymentView>, ApiError> {
+    let ids: Vec<Uuid> = deployments.iter().map(|d| d.id).collect();
+    let mut targets = target::for_deployments(conn, org, &ids).await?;
+    Ok(deployments
+        .into_iter()
+        .map(|d| {
+            let mine = targets
+                .extract_if(.., |(t, _)| t.deployment_id == d.id)
+                .map(|(t, name)| TargetView::new(t, name))
+                .collect();
+            DeploymentView::new(d, mine)
+        })
+        .collect())
+}

@@ -1,0 +1,63 @@
+//! HTTP handlers, one file per action, all registered here.
+
+pub mod deployments;
+pub mod health;
+pub mod servers;
+pub mod templates;
+
+use actix_web::web;
+
+use crate::error::{ApiError, FieldError};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::openapi_json)
+        .service(servers::create::create_server)
+        .service(servers::list::list_servers)
+        .service(servers::show::get_server)
+        .service(servers::update::update_server)
+        .service(servers::delete::delete_server)
+        .service(templates::create::create_template)
+        .service(templates::list::list_templates)
+        .service(templates::show::get_template)
+        .service(templates::update::update_template)
+        .service(templates::delete::delete_template)
+        .service(deployments::list::list_deployments)
+        .service(deployments::show::get_deployment)
+        .service(deployments::events::list_deployment_events)
+        .service(deployments::logs::get_deployment_logs);
+}
+
+/// Parses an id from the path; a malformed one is a 404 like any unknown id.
+pub fn parse_id(raw: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(what))
+}
+
+/// Ends validation: any collected field errors become one 422.
+pub fn reject(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(errors))
+    }
+}
+
+/// A unique-index violation on `name` is a 409 naming it; other database errors pass on.
+pub fn name_conflict(e: diesel::result::Error, what: &str, name: &str) -> ApiError {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => ApiError::Conflict(format!("a {what} named {name:?} already exists")),
+        other => other.into(),
+    }
+}
+
+/// Maps diesel's NotFound to a 404 naming the resource.
+pub fn not_found(e: diesel::result::Error, what: &str) -> ApiError {
+    match e {
+        diesel::result::Error::NotFound => ApiError::not_found(what),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,63 @@
+use actix_web::{patch, web, HttpResponse};
+
+use crate::auth::{AuthUser, Role};
+use crate::db::models::server::{self, ServerChanges};
+use crate::error::ApiError;
+use crate::extract::Body;
+use crate::routes::{name_conflict, not_found, parse_id, reject};
+use crate::state::AppState;
+use crate::views::servers::{host_key_fingerprint, ServerView, UpdateServer};
+
+/// Change some of a server's fields.
+#[utoipa::path(patch, path = "/v1/servers/{id}", operation_id = "update_server", tag = "servers",
+    params(("id" = uuid::Uuid, Path, description = "Server id")),
+    request_body = UpdateServer,
+    responses(
+        (status = 200, body = ServerView),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[patch("/v1/servers/{id}")]
+pub async fn update_server(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    Body(input): Body<UpdateServer>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Admin)?;
+    let id = parse_id(&id, "server")?;
+    reject(input.validate())?;
+    let labels = input
+        .labels
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(anyhow::Error::from)?;
+    let changes = ServerChanges {
+        name: input.name.clone(),
+        hostname: input.hostname,
+        port: input.port.map(|p| p as i32),
+        ssh_user: input.ssh_user,
+        ssh_private_key: input.ssh_private_key.map(|k| {
+            state
+                .keyring
+                .seal(id, "ssh_private_key", k.expose().as_bytes())
+        }),
+        host_key_fingerprint: input
+            .host_key
+            .map(|k| k.as_deref().and_then(host_key_fingerprint)),
+        labels,
+        updated_at: None,
+    };
+    let mut conn = state.conn().await?;
+    let row = server::update(&mut conn, &user.org, id, changes)
+        .await
+        .map_err(|e| match e {
+            diesel::result::Error::NotFound => not_found(e, "server"),
+            other => name_conflict(other, "server", input.name.as_deref().unwrap_or_default()),
+        })?;
+    Ok(HttpResponse::Ok().json(ServerView::from(row)))
+}

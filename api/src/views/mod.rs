@@ -1,0 +1,7 @@
+//! Request and response types of the HTTP API (serde + utoipa schemas). Database rows
+//! never leave `db/`; handlers convert them into these.
+
+pub mod deployments;
+pub mod page;
+pub mod servers;
+pub mod templates;

@@ -1,0 +1,245 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::models::server::Server;
+use crate::error::FieldError;
+use crate::secret::Secret;
+
+/// Register a fleet host reachable over SSH.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "web-1",
+    "hostname": "web-1.customer.example",
+    "port": 22,
+    "ssh_user": "deploy",
+    "ssh_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\n...\n-----END OPENSSH PRIVATE KEY-----\n",
+    "labels": {"region": "eu-west"}
+}))]
+pub struct CreateServer {
+    /// Unique within the org; deploy configs may name the server by it.
+    pub name: String,
+    /// DNS name or IP address.
+    pub hostname: String,
+    /// SSH port (default 22).
+    pub port: Option<i64>,
+    /// SSH user (default `root`, as Kamal).
+    pub ssh_user: Option<String>,
+    /// Unencrypted private key in OpenSSH or PEM form. Write-only: never returned.
+    #[schema(value_type = String, format = Password)]
+    pub ssh_private_key: Secret<String>,
+    /// The host's public key (`ssh-ed25519 AAAA…`) or its `SHA256:…` fingerprint. When
+    /// omitted, the key is pinned on first contact.
+    pub host_key: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Change some fields of a server. `host_key: null` unpins the host key.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateServer {
+    pub name: Option<String>,
+    pub hostname: Option<String>,
+    pub port: Option<i64>,
+    pub ssh_user: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub ssh_private_key: Option<Secret<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub host_key: Option<Option<String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit null (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerView {
+    pub id: Uuid,
+    pub name: String,
+    pub hostname: String,
+    pub port: i32,
+    pub ssh_user: String,
+    /// `SHA256:…` of the pinned host key; null until first contact.
+    pub host_key_fingerprint: Option<String>,
+    pub labels: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Server> for ServerView {
+    fn from(s: Server) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            hostname: s.hostname,
+            port: s.port,
+            ssh_user: s.ssh_user,
+            host_key_fingerprint: s.host_key_fingerprint,
+            labels: s.labels,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn is_hostname(s: &str) -> bool {
+    if s.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+fn is_user(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The `SHA256:…` pin for a host key given as a public key line or a fingerprint.
+pub fn host_key_fingerprint(input: &str) -> Option<String> {
+    crate::ssh::normalize_host_key(input).ok()
+}
+
+/// Checks the shape of a private key without keeping anything decoded.
+fn is_private_key(pem: &str) -> bool {
+    russh::keys::decode_secret_key(pem, None).is_ok()
+}
+
+fn check_labels(labels: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {
+    for (k, v) in labels {
+        if !is_name(k) {
+            errors.push(FieldError::new(
+                format!("labels/{k}"),
+                "label names are 1-63 characters of letters, digits, '-', '_' or '.'",
+            ));
+        }
+        if v.len() > 255 {
+            errors.push(FieldError::new(
+                format!("labels/{k}"),
+                "label values are at most 255 characters",
+            ));
+        }
+    }
+}
+
+/// Field checks shared by create and update; `None` means "not given".
+struct Fields<'a> {
+    name: Option<&'a str>,
+    hostname: Option<&'a str>,
+    port: Option<i64>,
+    ssh_user: Option<&'a str>,
+    ssh_private_key: Option<&'a str>,
+    host_key: Option<&'a str>,
+    labels: Option<&'a BTreeMap<String, String>>,
+}
+
+fn check(f: Fields<'_>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if f.name.is_some_and(|n| !is_name(n)) {
+        errors.push(FieldError::new(
+            "name",
+            "must be 1-63 characters of letters, digits, '-', '_' or '.', starting with a letter or digit",
+        ));
+    }
+    if f.hostname.is_some_and(|h| !is_hostname(h)) {
+        errors.push(FieldError::new(
+            "hostname",
+            "must be a DNS name or an IP address",
+        ));
+    }
+    if f.port.is_some_and(|p| !(1..=65535).contains(&p)) {
+        errors.push(FieldError::new("port", "must be between 1 and 65535"));
+    }
+    if f.ssh_user.is_some_and(|u| !is_user(u)) {
+        errors.push(FieldError::new("ssh_user", "must be a valid user name"));
+    }
+    if f.ssh_private_key.is_some_and(|k| !is_private_key(k)) {
+        errors.push(FieldError::new(
+            "ssh_private_key",
+            "must be an unencrypted private key in OpenSSH or PEM form",
+        ));
+    }
+    if f.host_key
+        .is_some_and(|k| host_key_fingerprint(k).is_none())
+    {
+        errors.push(FieldError::new(
+            "host_key",
+            "must be an OpenSSH public key line or a SHA256: fingerprint",
+        ));
+    }
+    if let Some(labels) = f.labels {
+        check_labels(labels, &mut errors);
+    }
+    errors
+}
+
+impl CreateServer {
+    pub fn validate(&self) -> Vec<FieldError> {
+        check(Fields {
+            name: Some(&self.name),
+            hostname: Some(&self.hostname),
+            port: self.port,
+            ssh_user: self.ssh_user.as_deref(),
+            ssh_private_key: Some(self.ssh_private_key.expose()),
+            host_key: self.host_key.as_deref(),
+            labels: Some(&self.labels),
+        })
+    }
+}
+
+impl UpdateServer {
+    pub fn validate(&self) -> Vec<FieldError> {
+        check(Fields {
+            name: self.name.as_deref(),
+            hostname: self.hostname.as_deref(),
+            port: self.port,
+            ssh_user: self.ssh_user.as_deref(),
+            ssh_private_key: self.ssh_private_key.as_ref().map(|k| k.expose().as_str()),
+            host_key: self.host_key.as_ref().and_then(|k| k.as_deref()),
+            labels: self.labels.as_ref(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames_and_names() {
+        assert!(is_hostname("web-1.example.com"));
+        assert!(is_hostname("10.77.0.11"));
+        assert!(!is_hostname("-bad.example"));
+        assert!(!is_hostname("has space"));
+        assert!(is_name("web-1"));
+        assert!(!is_name(""));
+        assert!(!is_name("-x"));
+    }
+}

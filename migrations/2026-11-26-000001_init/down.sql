@@ -1,0 +1,9 @@
+DROP TABLE service_locks;
+DROP TABLE idempotency_keys;
+DROP TABLE jobs;
+DROP TABLE deployment_logs;
+DROP TABLE deployment_events;
+DROP TABLE deployment_targets;
+DROP TABLE deployments;
+DROP TABLE templates;
+DROP TABLE servers;

@@ -1,0 +1,11 @@
+//! Convoy's integration tests: one binary, a fresh PostgreSQL database per test.
+//! Needs TEST_DATABASE_URL (an admin URL of a PostgreSQL server); `make test` sets it.
+
+mod support;
+
+mod api_auth;
+mod api_deployments;
+mod api_errors;
+mod api_servers;
+mod api_templates;
+mod openapi;
