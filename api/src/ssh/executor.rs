@@ -1,0 +1,70 @@
+use async_trait::async_trait;
+use tracing::instrument;
+
+use super::connect::Connected;
+use super::error::SshError;
+use super::exec::{self, ExecOutput, ExecRequest};
+use super::output::Stream;
+use super::pool::SshPool;
+use super::target::SshTarget;
+use super::upload::Upload;
+
+/// Receives each output line as it arrives, without its line ending.
+pub type LineSink<'a> = &'a mut (dyn FnMut(Stream, &str) + Send);
+
+/// Runs commands on hosts. The deploy orchestration depends only on this
+/// trait: [`SshPool`] implements it for real hosts, tests use a recording one.
+#[async_trait]
+pub trait RemoteExecutor: Send + Sync {
+    /// Connects (or reuses a connection) and returns the verified host keys;
+    /// for a target without a pin this is the key trusted on first use.
+    async fn connect(&self, target: &SshTarget) -> Result<Connected, SshError>;
+
+    /// Runs a command; any exit status is a successful exec, see
+    /// [`ExecOutput::ensure_success`].
+    async fn exec(
+        &self,
+        target: &SshTarget,
+        request: &ExecRequest,
+        on_line: LineSink<'_>,
+    ) -> Result<ExecOutput, SshError>;
+
+    /// Writes a file atomically with the given mode.
+    async fn upload(&self, target: &SshTarget, upload: &Upload) -> Result<(), SshError>;
+}
+
+#[async_trait]
+impl RemoteExecutor for SshPool {
+    async fn connect(&self, target: &SshTarget) -> Result<Connected, SshError> {
+        SshPool::connect(self, target).await
+    }
+
+    #[instrument(skip_all, fields(host = %target.host, command = %request.display))]
+    async fn exec(
+        &self,
+        target: &SshTarget,
+        request: &ExecRequest,
+        on_line: LineSink<'_>,
+    ) -> Result<ExecOutput, SshError> {
+        let (channel, lease) = self.open_session(target).await?;
+        let config = self.config();
+        let timeout = request.timeout.unwrap_or(config.command_timeout);
+        exec::run(
+            channel,
+            lease,
+            request,
+            on_line,
+            timeout,
+            config.max_captured_output,
+        )
+        .await
+    }
+
+    async fn upload(&self, target: &SshTarget, upload: &Upload) -> Result<(), SshError> {
+        let request = upload.request();
+        self.exec(target, &request, &mut |_, _| {})
+            .await?
+            .ensure_success(&request.display)
+            .map(drop)
+    }
+}

@@ -1,0 +1,40 @@
+//! SSH transport: how Convoy runs commands on fleet hosts.
+//!
+//! Everything goes through [`russh`]; the product never shells out to `ssh`.
+//! [`SshPool`] keeps authenticated connections per server and multiplexes
+//! commands over them as channels; it implements [`RemoteExecutor`], the only
+//! interface the deploy orchestration sees, so orchestration can be tested
+//! against a recording executor instead.
+//!
+//! Host keys are pinned as OpenSSH `SHA256:…` fingerprints: a pinned server
+//! must present that key, an unpinned one is trusted on first use and the
+//! fingerprint is handed back ([`Connected`]) for the caller to store.
+
+mod bench;
+mod check;
+mod connect;
+mod error;
+mod exec;
+mod executor;
+mod host_key;
+mod output;
+mod pool;
+mod target;
+mod upload;
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+
+pub use bench::bench_sequential_true;
+pub use check::{check, CheckReport};
+pub use connect::Connected;
+pub use error::{Phase, SshError};
+pub use exec::{ExecOutput, ExecRequest, ExitStatus};
+pub use executor::{LineSink, RemoteExecutor};
+pub use host_key::{normalize_host_key, InvalidHostKey};
+pub use output::Stream;
+pub use pool::{SshPool, SshPoolConfig};
+pub use target::SshTarget;
+pub use upload::Upload;
