@@ -1,0 +1,424 @@
+//! The typed Kamal 2 `config/deploy.yml`. [`parse_config`] turns raw JSON (or YAML through
+//! [`parse_yaml`]) into a [`DeployConfig`] with every default filled and every role
+//! expanded, or returns all errors at once, each with its path (`servers/web/hosts/0`).
+//!
+//! Keys Kamal accepts but Convoy does not act on are validated for shape and kept in
+//! [`DeployConfig::ignored`]: `builder`, `accessories`, `aliases`, `asset_path` (also per
+//! role), `hooks_path`, `hooks_output`, `secrets_path`, `error_pages_path`, `run_directory`
+//! (Kamal 2.11 itself always uses `.kamal`), `minimum_version`, `sshkit`, and the SSH
+//! client settings other than `user`, `port` and `proxy`.
+//!
+//! Keys Convoy adds to Kamal's: `on_failure` (`rollback` | `halt`), `stop_timeout` (root
+//! and per role, default `drain_timeout`), `destination`, and from the seed templates a
+//! root `healthcheck` (`path`, `cmd`, `interval`, `timeout`, `retries`), a root `cmd` or
+//! `command`, root `options` (defaults for every role) and `proxy: false`.
+
+mod parse;
+mod rules;
+mod walk;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use parse::parse_config;
+pub use rules::tag as validate_version;
+
+/// A problem in a deploy config, located by its slash-separated path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Parses a YAML document; YAML and the equivalent JSON give the same result.
+pub fn parse_yaml(yaml: &str) -> Result<DeployConfig, Vec<ConfigError>> {
+    let value: Value = serde_yaml::from_str(yaml)
+        .map_err(|e| vec![ConfigError::new("", format!("invalid YAML: {e}"))])?;
+    parse_config(&value)
+}
+
+/// A validated deploy config, normalised: defaults filled, roles expanded, the root `env`,
+/// `labels`, `logging`, `options`, `proxy` and `healthcheck` merged into each role.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeployConfig {
+    pub service: String,
+    pub image: Image,
+    /// The destination (`staging`, …); set by the deploy request or the `destination` key.
+    pub destination: Option<String>,
+    pub require_destination: bool,
+    pub primary_role: String,
+    /// Sorted by name, as Kamal orders them.
+    pub roles: Vec<Role>,
+    pub registry: Option<Registry>,
+    pub volumes: Vec<String>,
+    pub boot: Boot,
+    pub ssh: Ssh,
+    pub proxy_run: ProxyRun,
+    pub retain_containers: u64,
+    pub readiness_delay: u64,
+    pub deploy_timeout: u64,
+    pub drain_timeout: u64,
+    pub allow_empty_roles: bool,
+    pub on_failure: OnFailure,
+    /// Per-host env overlays (`env.tags`), applied to hosts carrying the tag.
+    pub env_tags: BTreeMap<String, Env>,
+    /// Accepted Kamal keys Convoy does not act on, kept verbatim.
+    pub ignored: BTreeMap<String, Value>,
+}
+
+/// `[registry/]name[:tag]`; `repository` already carries the registry prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Image {
+    pub repository: String,
+    /// A tag written in `image:`; the version deployed when the request names none.
+    pub tag: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Role {
+    pub name: String,
+    pub primary: bool,
+    pub hosts: Vec<HostEntry>,
+    /// The container command, split into words (empty: the image's default).
+    pub cmd: Vec<String>,
+    pub env: Env,
+    /// Custom labels; `service`, `role` and `destination` are added when running.
+    pub labels: BTreeMap<String, String>,
+    pub options: Vec<DockerOption>,
+    pub logging: Logging,
+    /// `None`: the role does not run behind kamal-proxy.
+    pub proxy: Option<Proxy>,
+    /// The command a non-proxied role is health-checked with through `docker exec`.
+    pub healthcheck: Option<ExecHealthcheck>,
+    pub stop_timeout: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostEntry {
+    /// A server name or hostname, resolved by the caller.
+    pub host: String,
+    pub tags: Vec<String>,
+    /// Where the entry sits in the config (`servers/web/hosts/0`), for caller errors.
+    pub path: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Env {
+    pub clear: BTreeMap<String, String>,
+    pub secret: Vec<SecretEnv>,
+}
+
+/// `NAME` or `NAME:SECRET` (the container sees `NAME`, the value comes from `SECRET`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SecretEnv {
+    pub name: String,
+    pub secret: String,
+}
+
+impl Env {
+    /// Kamal's merge: clear values of `other` win, secret names are unioned.
+    fn merged(&self, other: &Env) -> Env {
+        let mut clear = self.clear.clone();
+        clear.extend(other.clear.clone());
+        let mut secret = self.secret.clone();
+        for s in &other.secret {
+            match secret.iter_mut().find(|e| e.name == s.name) {
+                Some(existing) => *existing = s.clone(),
+                None => secret.push(s.clone()),
+            }
+        }
+        Env { clear, secret }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DockerOption {
+    pub name: String,
+    /// `None` for a flag: `init: true` renders `--init`.
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Logging {
+    pub driver: Option<String>,
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Proxy {
+    pub hosts: Vec<String>,
+    pub app_port: u16,
+    pub ssl: bool,
+    pub ssl_redirect: Option<bool>,
+    pub forward_headers: Option<bool>,
+    pub response_timeout: Option<u64>,
+    pub path_prefixes: Vec<String>,
+    pub strip_path_prefix: Option<bool>,
+    pub healthcheck: ProxyHealthcheck,
+    pub buffering: Buffering,
+    pub request_headers: Vec<String>,
+    pub response_headers: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProxyHealthcheck {
+    pub path: String,
+    pub interval: Option<u64>,
+    pub timeout: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Buffering {
+    pub requests: Option<bool>,
+    pub responses: Option<bool>,
+    pub memory: Option<u64>,
+    pub max_request_body: Option<u64>,
+    pub max_response_body: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExecHealthcheck {
+    pub cmd: Vec<String>,
+    /// Seconds between attempts.
+    pub interval: u64,
+    /// Seconds one attempt may take.
+    pub timeout: u64,
+    /// Failed attempts tolerated; `None`: keep trying until `deploy_timeout`.
+    pub retries: Option<u64>,
+}
+
+/// How kamal-proxy itself is started (`proxy.run`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProxyRun {
+    /// `[registry/]repository:version`, default `basecamp/kamal-proxy:v0.9.2`.
+    pub image: String,
+    pub publish: bool,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub bind_ips: Vec<String>,
+    pub log_max_size: Option<String>,
+    pub metrics_port: Option<u16>,
+    pub debug: bool,
+    pub options: Vec<DockerOption>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Registry {
+    /// `None`: Docker Hub.
+    pub server: Option<String>,
+    pub username: Option<Credential>,
+    /// The name of the secret holding the password (`password: [NAME]`).
+    pub password_secret: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Credential {
+    Plain(String),
+    Secret(String),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Boot {
+    pub limit: Option<BootLimit>,
+    /// Seconds between host groups.
+    pub wait: Option<u64>,
+    pub parallel_roles: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BootLimit {
+    Hosts(u64),
+    Percent(u64),
+}
+
+/// Only what Convoy may use; the registered server's own settings take precedence.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Ssh {
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub proxy: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Stop the new containers and keep (or restore) the previous version everywhere.
+    #[default]
+    Rollback,
+    /// Stop where the failure happened; hosts already switched keep the new version.
+    Halt,
+}
+
+/// A host entry of one role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoleHost<'a> {
+    pub role: &'a Role,
+    pub entry: &'a HostEntry,
+}
+
+impl DeployConfig {
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+
+    /// Every `(role, host entry)` in role order, with the entry's config path, so the
+    /// caller can resolve each host string and report `servers/web/hosts/0: unknown server`.
+    pub fn role_hosts(&self) -> impl Iterator<Item = RoleHost<'_>> {
+        self.roles
+            .iter()
+            .flat_map(|role| role.hosts.iter().map(move |entry| RoleHost { role, entry }))
+    }
+
+    /// Host strings per role, in config order.
+    pub fn hosts_by_role(&self) -> BTreeMap<&str, Vec<&str>> {
+        self.roles
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.hosts.iter().map(|h| h.host.as_str()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// Distinct hosts, primary role first, then the others in role order.
+    pub fn all_hosts(&self) -> Vec<&str> {
+        let mut hosts: Vec<&str> = Vec::new();
+        let primary = self.role(&self.primary_role).into_iter();
+        for role in primary.chain(self.roles.iter()) {
+            for h in &role.hosts {
+                if !hosts.contains(&h.host.as_str()) {
+                    hosts.push(&h.host);
+                }
+            }
+        }
+        hosts
+    }
+
+    /// The host that holds the deploy lock and the audit of Kamal's own commands.
+    pub fn primary_host(&self) -> Option<&str> {
+        self.role(&self.primary_role)?
+            .hosts
+            .first()
+            .map(|h| h.host.as_str())
+    }
+
+    pub fn roles_on<'a>(&'a self, host: &'a str) -> impl Iterator<Item = &'a Role> + 'a {
+        self.roles
+            .iter()
+            .filter(move |r| r.hosts.iter().any(|h| h.host == host))
+    }
+
+    /// The env of `role` on `host`: role env plus the overlays of the host's tags.
+    pub fn env_for(&self, role: &Role, host: &str) -> Env {
+        let tags = role
+            .hosts
+            .iter()
+            .filter(|h| h.host == host)
+            .flat_map(|h| &h.tags);
+        tags.filter_map(|t| self.env_tags.get(t))
+            .fold(role.env.clone(), |env, overlay| env.merged(overlay))
+    }
+
+    /// Every secret the deploy needs, with the path of one place that references it.
+    pub fn required_secrets(&self) -> BTreeMap<String, String> {
+        let mut needed = BTreeMap::new();
+        let registry = self.registry.as_ref();
+        if let Some(Credential::Secret(name)) = registry.and_then(|r| r.username.as_ref()) {
+            needed.insert(name.clone(), "registry/username".to_string());
+        }
+        if let Some(name) = registry.and_then(|r| r.password_secret.as_ref()) {
+            needed.insert(name.clone(), "registry/password".to_string());
+        }
+        for role in &self.roles {
+            for s in &role.env.secret {
+                needed
+                    .entry(s.secret.clone())
+                    .or_insert_with(|| format!("servers/{}/env/secret", role.name));
+            }
+        }
+        for (tag, env) in &self.env_tags {
+            for s in &env.secret {
+                needed
+                    .entry(s.secret.clone())
+                    .or_insert_with(|| format!("env/tags/{tag}/secret"));
+            }
+        }
+        needed
+    }
+
+    /// Errors for every required secret `provided` does not know.
+    pub fn check_secrets(&self, provided: impl Fn(&str) -> bool) -> Vec<ConfigError> {
+        self.required_secrets()
+            .into_iter()
+            .filter(|(name, _)| !provided(name))
+            .map(|(name, path)| ConfigError::new(path, format!("secret {name} was not provided")))
+            .collect()
+    }
+
+    /// Applies the request's destination (it wins over the `destination` key) and
+    /// Kamal's `require_destination`.
+    pub fn with_destination(mut self, destination: Option<&str>) -> Result<Self, ConfigError> {
+        if let Some(d) = destination {
+            rules::role_name(d).map_err(|m| ConfigError::new("destination", m))?;
+            self.destination = Some(d.to_string());
+        }
+        if self.require_destination && self.destination.is_none() {
+            return Err(ConfigError::new(
+                "destination",
+                "You must specify a destination",
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The version to deploy: the requested one, else the tag written in `image:`.
+    pub fn resolve_version<'a>(
+        &'a self,
+        requested: Option<&'a str>,
+    ) -> Result<&'a str, ConfigError> {
+        let version = requested.or(self.image.tag.as_deref()).ok_or_else(|| {
+            ConfigError::new("version", "no version given and the image has no tag")
+        })?;
+        validate_version(version).map_err(|m| ConfigError::new("version", m))?;
+        Ok(version)
+    }
+
+    /// Host groups booted together: `boot.limit` hosts (or percent of all hosts) at a time.
+    pub fn boot_groups<'a>(&self, hosts: &[&'a str]) -> Vec<Vec<&'a str>> {
+        let size = match self.boot.limit {
+            None => hosts.len(),
+            Some(BootLimit::Hosts(n)) => n as usize,
+            Some(BootLimit::Percent(p)) => (self.all_hosts().len() * p as usize / 100).max(1),
+        };
+        hosts.chunks(size.max(1)).map(<[_]>::to_vec).collect()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

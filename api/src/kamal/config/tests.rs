@@ -1,0 +1,326 @@
+use serde_json::json;
+
+use super::*;
+
+/// A valid base config; each bad case patches one part of it.
+fn base() -> Value {
+    json!({
+        "service": "app",
+        "image": "acme/app",
+        "servers": { "web": ["web-1"] },
+    })
+}
+
+fn with(patch: Value) -> Value {
+    let mut config = base();
+    for (k, v) in patch.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    config
+}
+
+fn errors(config: Value) -> Vec<String> {
+    match parse_config(&config) {
+        Ok(_) => vec![],
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn bad_configs_report_every_error_with_its_path() {
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (with(json!({"servise": "x"})), vec!["servise: unknown key"]),
+        (with(json!({"service": "-app"})), vec!["service: must match ^[a-z0-9][a-z0-9-]*$ (lowercase letters, digits, hyphens)"]),
+        (with(json!({"service": "My_App"})), vec!["service: must match ^[a-z0-9][a-z0-9-]*$ (lowercase letters, digits, hyphens)"]),
+        (with(json!({"service": "a".repeat(64)})), vec!["service: must be at most 63 characters"]),
+        (with(json!({"service": ["x"]})), vec!["service: should be a string"]),
+        (json!({"image": "acme/app", "servers": ["h"]}), vec!["service: is required"]),
+        (json!({"service": "app", "image": "acme/app"}), vec!["servers: is required"]),
+        (with(json!({"image": "Acme/App"})), vec!["image: invalid image reference \"Acme/App\": expected [registry/]name[:tag] in lowercase"]),
+        (with(json!({"image": "app@sha256:abc"})), vec!["image: invalid image reference \"app@sha256:abc\": digests are not supported, use a tag"]),
+        (with(json!({"servers": {"web": {"hosts": ["a b"]}}})), vec!["servers/web/hosts/0: should be a server name or hostname"]),
+        (with(json!({"servers": {"web": {"hosts": [5]}}})), vec!["servers/web/hosts/0: should be a string or a hash"]),
+        (with(json!({"servers": {"web": {"hosts": [{"a": "x", "b": "y"}]}}})), vec!["servers/web/hosts/0: multiple hosts found"]),
+        (with(json!({"servers": {"web": {"hosts": ["h"], "cmnd": "x"}}})), vec!["servers/web/cmnd: unknown key"]),
+        (with(json!({"servers": {"Web": ["h"]}})), vec!["servers/Web: must match ^[a-z0-9][a-z0-9_-]*$ (lowercase letters, digits, hyphens, underscores)", "servers: should define at least one role"]),
+        (with(json!({"servers": "web-1"})), vec!["servers: should be an array or a hash"]),
+        (with(json!({"proxy": {"ssl": true}})), vec!["proxy: Must set a host to enable automatic SSL"]),
+        (with(json!({"proxy": {"host": "a.com", "hosts": ["b.com"]}})), vec!["proxy: Specify one of 'host' or 'hosts', not both"]),
+        (with(json!({"proxy": {"host": "a.com", "app_port": 70000}})), vec!["proxy/app_port: should be a port between 1 and 65535"]),
+        (with(json!({"proxy": {"host": "a.com", "healthcheck": {"path": "up"}}})), vec!["proxy/healthcheck/path: invalid path prefix \"up\": must start with /"]),
+        (with(json!({"proxy": {"ssl": {"certificate_pem": "C", "private_key_pem": "K"}, "host": "a.com"}})), vec!["proxy/ssl: custom certificates (certificate_pem, private_key_pem) are not supported; use ssl: true"]),
+        (with(json!({"labels": {"service": "x"}})), vec!["labels/service: invalid label. destination, role, and service are reserved labels"]),
+        (with(json!({"servers": {"web": {"hosts": ["h"], "labels": {"role": "x"}}}})), vec!["servers/web/labels/role: invalid label. destination, role, and service are reserved labels"]),
+        (with(json!({"servers": {"web": {"hosts": ["h"], "options": {"restart": "always"}}}})), vec!["servers/web/options/restart: Cannot set restart policy in docker options, unless-stopped is required"]),
+        (with(json!({"servers": {"web": {"hosts": ["h"], "options": {"memory": "lots"}}}})), vec!["servers/web/options/memory: invalid memory value \"lots\": expected a positive size such as 512m or 2g"]),
+        (with(json!({"options": {"cpus": "0"}})), vec!["options/cpus: invalid cpus value \"0\": expected a positive number such as 0.5 or 2"]),
+        (with(json!({"env": {"clear": {"1BAD": "x"}}})), vec!["env/clear/1BAD: invalid environment variable name \"1BAD\": must match ^[A-Za-z_][A-Za-z0-9_]*$"]),
+        (with(json!({"env": {"secret": ["DB:bad-name"]}})), vec!["env/secret/0: invalid environment variable name \"bad-name\": must match ^[A-Za-z_][A-Za-z0-9_]*$"]),
+        (with(json!({"env": {"clear": {}, "sekret": []}})), vec!["env/sekret: unknown key"]),
+        (with(json!({"servers": {"web": {"hosts": ["h"], "env": {"tags": {}}}}})), vec!["servers/web/env/tags: tags are only allowed in the root env"]),
+        (with(json!({"boot": {"limit": "150%"}})), vec!["boot/limit: should be a number of hosts or a percentage such as 25%"]),
+        (with(json!({"boot": {"limit": 0}})), vec!["boot/limit: should be a number of hosts or a percentage such as 25%"]),
+        (with(json!({"retain_containers": 0})), vec!["retain_containers: Must retain at least 1 container"]),
+        (with(json!({"deploy_timeout": "soon"})), vec!["deploy_timeout: should be a duration in seconds (e.g. 10 or \"10s\", \"2m\")"]),
+        (with(json!({"primary_role": "api"})), vec!["primary_role: The primary_role api isn't defined"]),
+        (with(json!({"servers": {"web": [], "job": ["h"]}})), vec!["servers/web: No servers specified for the web primary_role"]),
+        (with(json!({"servers": {"web": ["h"], "job": []}})), vec!["servers/job: No servers specified for the job role. You can ignore this with allow_empty_roles: true"]),
+        (with(json!({"registry": {"server": "ghcr.io", "username": "u", "password": "hunter2"}})), vec!["registry/password: should be a secret name list such as [KAMAL_REGISTRY_PASSWORD]; a password never goes in the config"]),
+        (with(json!({"registry": {"server": "ghcr.io"}})), vec!["registry/username: is required", "registry/password: is required"]),
+        (with(json!({"image": "ghcr.io/acme/app", "registry": {"server": "docker.io", "username": "u", "password": ["P"]}})), vec!["image: image registry ghcr.io does not match registry/server docker.io"]),
+        (with(json!({"on_failure": "retry"})), vec!["on_failure: should be rollback or halt"]),
+        (with(json!({"cmd": "a", "command": "b"})), vec!["command: set either cmd or command, not both"]),
+        (with(json!({"cmd": "echo 'oops"})), vec!["cmd: unterminated single quote"]),
+        (with(json!({"volumes": ["data"]})), vec!["volumes/0: should be host_path_or_volume:/container/path[:options]"]),
+        (with(json!({"ssh": {"port": "ssh"}})), vec!["ssh/port: should be a port between 1 and 65535"]),
+        (with(json!({"proxy": {"host": "a.com", "run": {"publish": false, "http_port": 8080}}})), vec!["proxy/run: Cannot set http_port, https_port or bind_ips when publish is false"]),
+        (with(json!({"servers": {"web": {"hosts": ["h"], "proxy": {"run": {}}}}})), vec!["servers/web/proxy/run: run is only allowed in the root proxy"]),
+        (with(json!({"accessories": {"db": {"image": "mysql", "host": "h", "hosts": ["h"]}}})), vec!["accessories/db: specify one of `host`, `hosts`, `role`, `roles`, `tag` or `tags`"]),
+        (with(json!({"builder": {"arch": "amd64", "flavour": "x"}})), vec!["builder/flavour: unknown key"]),
+        (
+            with(json!({"servers": {"web": {"hosts": ["h"], "proxy": {"host": "a.com", "ssl": true}}, "api": {"hosts": ["i"], "proxy": {"host": "a.com", "ssl": true}}}})),
+            vec!["proxy: Different roles can't share the same host for SSL: a.com"],
+        ),
+    ];
+    assert!(cases.len() >= 25);
+    let mismatches: Vec<String> = cases
+        .into_iter()
+        .filter_map(|(config, expected)| {
+            let got = errors(config.clone());
+            (got != expected)
+                .then(|| format!("{config}\n  got:      {got:?}\n  expected: {expected:?}"))
+        })
+        .collect();
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+fn all_errors_are_collected_in_one_pass() {
+    let config = json!({
+        "service": "Bad Name",
+        "image": "UPPER",
+        "servers": { "web": { "hosts": [1], "labels": { "service": "x" } } },
+        "proxy": { "ssl": true },
+        "bogus": true,
+    });
+    assert_eq!(
+        errors(config),
+        [
+            "service: must match ^[a-z0-9][a-z0-9-]*$ (lowercase letters, digits, hyphens)",
+            "image: invalid image reference \"UPPER\": expected [registry/]name[:tag] in lowercase",
+            "proxy: Must set a host to enable automatic SSL",
+            "servers/web/hosts/0: should be a string or a hash",
+            "servers/web/labels/service: invalid label. destination, role, and service are reserved labels",
+            "bogus: unknown key",
+        ]
+    );
+}
+
+#[test]
+fn yaml_and_json_give_the_same_config() {
+    let yaml = "
+service: app
+image: acme/app:v1
+servers:
+  web:
+    hosts:
+      - web-1: [canary]
+    options:
+      memory: 512m
+      init: true
+env:
+  clear:
+    THREADS: 5
+  secret:
+    - DB_PASSWORD:MAIN_DB_PASSWORD
+  tags:
+    canary:
+      FEATURE: on
+proxy:
+  host: app.example.com
+";
+    let value = json!({
+        "service": "app",
+        "image": "acme/app:v1",
+        "servers": {"web": {"hosts": [{"web-1": ["canary"]}], "options": {"memory": "512m", "init": true}}},
+        "env": {"clear": {"THREADS": 5}, "secret": ["DB_PASSWORD:MAIN_DB_PASSWORD"], "tags": {"canary": {"FEATURE": "on"}}},
+        "proxy": {"host": "app.example.com"},
+    });
+    let from_yaml = parse_yaml(yaml).unwrap();
+    assert_eq!(from_yaml, parse_config(&value).unwrap());
+    let web = from_yaml.role("web").unwrap();
+    let env = from_yaml.env_for(web, "web-1");
+    assert_eq!(env.clear["THREADS"], "5");
+    assert_eq!(env.clear["FEATURE"], "on");
+    assert_eq!(
+        env.secret,
+        [SecretEnv {
+            name: "DB_PASSWORD".into(),
+            secret: "MAIN_DB_PASSWORD".into()
+        }]
+    );
+    assert_eq!(from_yaml.resolve_version(None).unwrap(), "v1");
+    assert_eq!(from_yaml.resolve_version(Some("v2")).unwrap(), "v2");
+}
+
+#[test]
+fn normalised_form_fills_defaults() {
+    let config = parse_config(&base()).unwrap();
+    let value = serde_json::to_value(&config).unwrap();
+    assert_eq!(value["primary_role"], "web");
+    assert_eq!(value["retain_containers"], 5);
+    assert_eq!(value["readiness_delay"], 7);
+    assert_eq!(value["deploy_timeout"], 30);
+    assert_eq!(value["drain_timeout"], 30);
+    assert_eq!(value["on_failure"], "rollback");
+    assert_eq!(value["proxy_run"]["image"], "basecamp/kamal-proxy:v0.9.2");
+    let web = &value["roles"][0];
+    assert_eq!(web["proxy"]["app_port"], 80);
+    assert_eq!(web["proxy"]["healthcheck"]["path"], "/up");
+    assert_eq!(web["stop_timeout"], 30);
+    assert_eq!(web["hosts"][0]["path"], "servers/web/0");
+}
+
+#[test]
+fn host_entries_expose_their_paths() {
+    let config = parse_config(&json!({
+        "service": "app",
+        "image": "acme/app",
+        "servers": {"web": ["w1", "w2"], "job": {"hosts": ["j1", {"w1": "tag"}]}},
+    }))
+    .unwrap();
+    let paths: Vec<_> = config
+        .role_hosts()
+        .map(|rh| {
+            (
+                rh.role.name.as_str(),
+                rh.entry.host.as_str(),
+                rh.entry.path.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("job", "j1", "servers/job/hosts/0"),
+            ("job", "w1", "servers/job/hosts/1"),
+            ("web", "w1", "servers/web/0"),
+            ("web", "w2", "servers/web/1"),
+        ]
+    );
+    assert_eq!(config.all_hosts(), ["w1", "w2", "j1"]);
+    assert_eq!(config.primary_host(), Some("w1"));
+    assert_eq!(config.hosts_by_role()["job"], ["j1", "w1"]);
+    // Only the primary role runs behind the proxy unless another role asks for it.
+    assert!(config.role("web").unwrap().proxy.is_some());
+    assert!(config.role("job").unwrap().proxy.is_none());
+}
+
+#[test]
+fn destinations_follow_the_request() {
+    let config = parse_config(&with(json!({"require_destination": true}))).unwrap();
+    assert_eq!(
+        config
+            .clone()
+            .with_destination(None)
+            .unwrap_err()
+            .to_string(),
+        "destination: You must specify a destination"
+    );
+    assert_eq!(
+        config
+            .with_destination(Some("staging"))
+            .unwrap()
+            .destination
+            .as_deref(),
+        Some("staging")
+    );
+}
+
+#[test]
+fn kamal_init_config_parses() {
+    let config = parse_yaml(include_str!("../fixtures/kamal-init-deploy.yml")).unwrap();
+    assert_eq!(config.service, "my-app");
+    assert_eq!(config.image.repository, "localhost:5555/my-user/my-app");
+    assert_eq!(config.hosts_by_role()["web"], ["192.168.0.1"]);
+    let proxy = config.role("web").unwrap().proxy.clone().unwrap();
+    assert!(proxy.ssl);
+    assert_eq!(proxy.hosts, ["app.example.com"]);
+    assert!(config.ignored.contains_key("builder"));
+    assert!(config.required_secrets().is_empty());
+}
+
+const SEED_DATABASE: &str = "
+service: customer-db-prod
+image: postgres:16-alpine
+servers:
+  db:
+    - server-a.customer.com
+env:
+  secret:
+    - POSTGRES_PASSWORD
+volumes:
+  - /var/lib/postgresql/data:/var/lib/postgresql/data
+";
+
+const SEED_MULTI_SERVER: &str = "
+service: customer-app
+image: ghcr.io/customer/rails-app:v2.1.0
+servers:
+  web:
+    - server-01.customer.com
+    - server-02.customer.com
+    - server-03.customer.com
+proxy:
+  ssl: true
+  host: app.customer.com
+";
+
+const SEED_WORKERS: &str = "
+service: customer-workers
+image: ghcr.io/customer/app:v2.1.0
+servers:
+  job:
+    - server-worker-01.customer.com
+    - server-worker-02.customer.com
+cmd: bundle exec sidekiq -C config/sidekiq.yml
+";
+
+#[test]
+fn seed_database_example() {
+    let config = parse_yaml(SEED_DATABASE).unwrap();
+    assert_eq!(config.primary_role, "db");
+    let db = config.role("db").unwrap();
+    // An inferred primary role without a proxy section is not proxied.
+    assert!(db.proxy.is_none());
+    assert_eq!(config.resolve_version(None).unwrap(), "16-alpine");
+    assert_eq!(
+        config.required_secrets().into_keys().collect::<Vec<_>>(),
+        ["POSTGRES_PASSWORD"]
+    );
+}
+
+#[test]
+fn seed_multi_server_example() {
+    let config = parse_yaml(SEED_MULTI_SERVER).unwrap();
+    assert_eq!(config.image.repository, "ghcr.io/customer/rails-app");
+    assert_eq!(config.all_hosts().len(), 3);
+    let proxy = config.role("web").unwrap().proxy.clone().unwrap();
+    assert_eq!(
+        (proxy.ssl, proxy.hosts),
+        (true, vec!["app.customer.com".to_string()])
+    );
+}
+
+#[test]
+fn seed_workers_example() {
+    let config = parse_yaml(SEED_WORKERS).unwrap();
+    let job = config.role("job").unwrap();
+    assert_eq!(
+        job.cmd,
+        ["bundle", "exec", "sidekiq", "-C", "config/sidekiq.yml"]
+    );
+    assert!(job.proxy.is_none());
+}
+
+pub(crate) const SEEDS: [&str; 3] = [SEED_DATABASE, SEED_MULTI_SERVER, SEED_WORKERS];

@@ -1,0 +1,208 @@
+//! A cursor over the raw JSON tree that records every problem with its path instead of
+//! stopping at the first one, so a user sees all of a config's errors in one response.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::ConfigError;
+
+#[derive(Default)]
+pub(super) struct Errors(pub(super) Vec<ConfigError>);
+
+impl Errors {
+    pub(super) fn add(&mut self, path: &str, message: impl Into<String>) {
+        self.0.push(ConfigError {
+            path: path.to_string(),
+            message: message.into(),
+        });
+    }
+}
+
+pub(super) fn child(path: &str, key: impl std::fmt::Display) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}/{key}")
+    }
+}
+
+/// A JSON object being read: every key taken through [`Obj::take`] is marked as known;
+/// [`Obj::finish`] reports the rest as unknown keys.
+pub(super) struct Obj<'a> {
+    pub(super) path: String,
+    map: &'a Map<String, Value>,
+    known: Vec<&'static str>,
+}
+
+impl<'a> Obj<'a> {
+    pub(super) fn new(errors: &mut Errors, path: &str, value: &'a Value) -> Option<Self> {
+        match value {
+            Value::Object(map) => Some(Self {
+                path: path.to_string(),
+                map,
+                known: Vec::new(),
+            }),
+            _ => {
+                errors.add(path, "should be a hash");
+                None
+            }
+        }
+    }
+
+    /// The value under `key` (if present, null counts as absent) and its path.
+    pub(super) fn take(&mut self, key: &'static str) -> Option<(String, &'a Value)> {
+        self.known.push(key);
+        self.map
+            .get(key)
+            .filter(|v| !v.is_null())
+            .map(|v| (child(&self.path, key), v))
+    }
+
+    pub(super) fn has(&self, key: &str) -> bool {
+        self.map.get(key).is_some_and(|v| !v.is_null())
+    }
+
+    /// Reports keys never taken, except `x-` extension keys where `allow_extensions`.
+    pub(super) fn finish(self, errors: &mut Errors, allow_extensions: bool) {
+        for key in self.map.keys() {
+            let extension = allow_extensions && key.starts_with("x-");
+            if !extension && !self.known.contains(&key.as_str()) {
+                errors.add(&child(&self.path, key), "unknown key");
+            }
+        }
+    }
+
+    pub(super) fn string(&mut self, e: &mut Errors, key: &'static str) -> Option<String> {
+        self.take(key).and_then(|(p, v)| string(e, &p, v))
+    }
+
+    pub(super) fn bool(&mut self, e: &mut Errors, key: &'static str) -> Option<bool> {
+        self.take(key).and_then(|(p, v)| boolean(e, &p, v))
+    }
+
+    pub(super) fn uint(&mut self, e: &mut Errors, key: &'static str) -> Option<u64> {
+        self.take(key).and_then(|(p, v)| uint(e, &p, v))
+    }
+
+    pub(super) fn seconds(&mut self, e: &mut Errors, key: &'static str) -> Option<u64> {
+        self.take(key).and_then(|(p, v)| seconds(e, &p, v))
+    }
+
+    pub(super) fn strings(
+        &mut self,
+        e: &mut Errors,
+        key: &'static str,
+    ) -> Option<Vec<(String, String)>> {
+        self.take(key).and_then(|(p, v)| strings(e, &p, v))
+    }
+
+    pub(super) fn string_map(
+        &mut self,
+        e: &mut Errors,
+        key: &'static str,
+    ) -> Option<BTreeMap<String, (String, String)>> {
+        self.take(key).and_then(|(p, v)| string_map(e, &p, v))
+    }
+}
+
+/// Kamal's "stringish": strings, numbers and booleans all read as strings
+/// (`RAILS_MAX_THREADS: 5` is a valid env value).
+pub(super) fn string(e: &mut Errors, path: &str, v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => {
+            e.add(path, "should be a string");
+            None
+        }
+    }
+}
+
+// Booleans and integers also read from their string forms: templates insert every value
+// as a quoted scalar (see `kamal::template`), so `ssl: "true"` must mean `ssl: true`.
+
+pub(super) fn boolean(e: &mut Errors, path: &str, v: &Value) -> Option<bool> {
+    let parsed = match v {
+        Value::String(s) => s.parse().ok(),
+        v => v.as_bool(),
+    };
+    parsed.or_else(|| {
+        e.add(path, "should be a boolean");
+        None
+    })
+}
+
+pub(super) fn uint(e: &mut Errors, path: &str, v: &Value) -> Option<u64> {
+    let parsed = match v {
+        Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        v => v.as_u64(),
+    };
+    parsed.or_else(|| {
+        e.add(path, "should be a non-negative integer");
+        None
+    })
+}
+
+/// Seconds as an integer (Kamal's form) or a string with a unit, `10s`, `2m`, `1h`
+/// (the form the seed templates use for health checks).
+pub(super) fn seconds(e: &mut Errors, path: &str, v: &Value) -> Option<u64> {
+    if let Some(n) = v.as_u64() {
+        return Some(n);
+    }
+    let parsed = v.as_str().and_then(|s| {
+        let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+        let n: u64 = digits.parse().ok()?;
+        match unit {
+            "" | "s" => Some(n),
+            "m" => n.checked_mul(60),
+            "h" => n.checked_mul(3600),
+            _ => None,
+        }
+    });
+    parsed.or_else(|| {
+        e.add(
+            path,
+            "should be a duration in seconds (e.g. 10 or \"10s\", \"2m\")",
+        );
+        None
+    })
+}
+
+/// A list of strings, each with its own path.
+pub(super) fn strings(e: &mut Errors, path: &str, v: &Value) -> Option<Vec<(String, String)>> {
+    let Value::Array(items) = v else {
+        e.add(path, "should be an array");
+        return None;
+    };
+    let out: Vec<_> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            let p = child(path, i);
+            string(e, &p, item).map(|s| (p, s))
+        })
+        .collect();
+    (out.len() == items.len()).then_some(out)
+}
+
+/// A map of string values, each with its own path.
+pub(super) fn string_map(
+    e: &mut Errors,
+    path: &str,
+    v: &Value,
+) -> Option<BTreeMap<String, (String, String)>> {
+    let Value::Object(map) = v else {
+        e.add(path, "should be a hash");
+        return None;
+    };
+    let out: BTreeMap<_, _> = map
+        .iter()
+        .filter_map(|(k, item)| {
+            let p = child(path, k);
+            string(e, &p, item).map(|s| (k.clone(), (p, s)))
+        })
+        .collect();
+    (out.len() == map.len()).then_some(out)
+}

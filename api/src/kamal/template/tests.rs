@@ -1,0 +1,193 @@
+use std::collections::BTreeSet;
+
+use chrono::TimeZone;
+use serde_json::json;
+
+use super::*;
+use crate::kamal::commands::Stamp;
+use crate::kamal::plan::{plan, PlanInput};
+
+fn sample(app_type: &str) -> Value {
+    let common = json!({
+        "service_name": "customer-app",
+        "image_url": "ghcr.io/customer/app:v1.2.3",
+        "servers": ["server-01.example.com", "server-02.example.com"],
+        "server": "server-a.example.com",
+        "registry_server": "ghcr.io",
+        "registry_username": "customer",
+        "domain": "app.example.com",
+        "db_user": "app",
+        "db_name": "app_production",
+        "data_path": "/var/lib/customer-data",
+        "cmd": "bundle exec sidekiq -C config/sidekiq.yml",
+        "clear_env_vars": {"FEATURE_X": "on"},
+        "secret_env_vars": ["STRIPE_KEY"],
+    });
+    let mut vars = serde_json::Map::new();
+    for v in builtin(app_type).unwrap().variables {
+        if let Some(value) = common.get(v.name) {
+            vars.insert(v.name.to_string(), value.clone());
+        }
+    }
+    Value::Object(vars)
+}
+
+fn plans(config: &DeployConfig) {
+    let version = config.resolve_version(Some("v9")).unwrap();
+    let names: BTreeSet<String> = config.required_secrets().into_keys().collect();
+    let input = PlanInput {
+        config,
+        version,
+        stamp: Stamp {
+            performer: "t",
+            at: chrono::Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+        },
+        replaced_hex: "00",
+        secret_names: &names,
+    };
+    let plan = plan(&input).unwrap();
+    assert!(!plan.hosts.is_empty() && plan.hosts.iter().all(|h| !h.steps.is_empty()));
+}
+
+#[test]
+fn every_builtin_renders_parses_and_plans() {
+    assert_eq!(BUILTINS.map(|t| t.app_type), APP_TYPES);
+    for template in &BUILTINS {
+        let rendered = template
+            .render(&sample(template.app_type))
+            .unwrap_or_else(|e| panic!("{}: {e:?}", template.app_type));
+        assert_eq!(
+            rendered.config.service, "customer-app",
+            "{}",
+            template.app_type
+        );
+        plans(&rendered.config);
+    }
+}
+
+#[test]
+fn rails_template_matches_the_seed() {
+    let rendered = builtin("rails").unwrap().render(&sample("rails")).unwrap();
+    let c = &rendered.config;
+    let web = c.role("web").unwrap();
+    assert_eq!(
+        c.hosts_by_role()["web"],
+        ["server-01.example.com", "server-02.example.com"]
+    );
+    assert_eq!(web.env.clear["RAILS_ENV"], "production");
+    assert_eq!(web.env.clear["RAILS_MAX_THREADS"], "5");
+    assert_eq!(web.env.clear["FEATURE_X"], "on");
+    let secrets: Vec<_> = web.env.secret.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        secrets,
+        ["RAILS_MASTER_KEY", "SECRET_KEY_BASE", "STRIPE_KEY"]
+    );
+    assert_eq!(c.volumes, ["customer-app_storage:/rails/storage"]);
+    let proxy = web.proxy.as_ref().unwrap();
+    assert_eq!(
+        (
+            proxy.ssl,
+            proxy.healthcheck.path.as_str(),
+            proxy.healthcheck.interval
+        ),
+        (true, "/up", Some(10))
+    );
+    assert_eq!(c.ignored["asset_path"], "/rails/public/assets");
+}
+
+#[test]
+fn database_templates_are_not_proxied_and_use_exec_checks() {
+    for app_type in ["postgres", "redis", "mysql"] {
+        let c = builtin(app_type)
+            .unwrap()
+            .render(&sample(app_type))
+            .unwrap()
+            .config;
+        let role = &c.roles[0];
+        assert!(role.proxy.is_none(), "{app_type}");
+        assert!(role.healthcheck.is_some(), "{app_type}");
+    }
+    let pg = builtin("postgres")
+        .unwrap()
+        .render(&sample("postgres"))
+        .unwrap()
+        .config;
+    assert_eq!(
+        pg.roles[0].healthcheck.as_ref().unwrap().cmd,
+        ["pg_isready", "-U", "app"]
+    );
+}
+
+#[test]
+fn missing_variables_are_named() {
+    let mut vars = sample("rails");
+    vars.as_object_mut().unwrap().remove("domain");
+    assert_eq!(
+        builtin("rails").unwrap().render(&vars).unwrap_err(),
+        TemplateError::MissingVariable("domain".into())
+    );
+}
+
+#[test]
+fn yaml_injection_through_a_variable_is_inert() {
+    let mut vars = sample("generic");
+    let evil = "app.example.com\n  evil: 1\nservers: {web: [attacker.example.com]}\n# ";
+    vars["domain"] = json!(evil);
+    vars["clear_env_vars"] = json!({"A\": x\nregistry:": "b"});
+    let result = builtin("generic").unwrap().render(&vars);
+    // The whole value stays one scalar: it is rejected as a host name, no key is added.
+    let TemplateError::Config { yaml, errors } = result.unwrap_err() else {
+        panic!("expected config errors")
+    };
+    assert!(yaml.contains(
+        r#"host: "app.example.com\n  evil: 1\nservers: {web: [attacker.example.com]}\n# ""#
+    ));
+    let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["env/clear/A\": x\nregistry:", "proxy/host"]);
+
+    let mut vars = sample("worker");
+    vars["cmd"] = json!("sidekiq\ninjected: true");
+    let c = builtin("worker").unwrap().render(&vars).unwrap().config;
+    assert_eq!(c.roles[0].cmd, ["sidekiq", "injected:", "true"]);
+}
+
+#[test]
+fn raw_output_is_refused() {
+    for source in [
+        "service: {{{name}}}",
+        "service: {{&name}}",
+        "service: {{~{name}~}}",
+    ] {
+        assert!(
+            matches!(check(source), Err(TemplateError::Syntax(_))),
+            "{source}"
+        );
+    }
+    assert!(matches!(
+        check("service: {{#if}}"),
+        Err(TemplateError::Syntax(_))
+    ));
+    assert!(check("service: {{name}}").is_ok());
+}
+
+#[test]
+fn custom_templates_render_with_given_variables() {
+    let source = "service: {{name}}\nimage: {{concat \"acme/\" name \":v1\"}}\nservers:\n{{#each hosts}}\n  - {{this}}\n{{/each}}\n";
+    let rendered = render(source, &json!({"name": "shop", "hosts": ["a", "b"]})).unwrap();
+    assert_eq!(
+        rendered.yaml,
+        "service: \"shop\"\nimage: \"acme/shop:v1\"\nservers:\n  - \"a\"\n  - \"b\"\n"
+    );
+    assert_eq!(rendered.config.image.repository, "acme/shop");
+    assert_eq!(
+        render(source, &json!([1])).unwrap_err(),
+        TemplateError::VariablesNotObject
+    );
+}
+
+#[test]
+fn seed_examples_plan() {
+    for yaml in crate::kamal::config::tests::SEEDS {
+        plans(&parse_yaml(yaml).unwrap());
+    }
+}
