@@ -1,0 +1,191 @@
+//! `kamal-proxy`: Convoy's implementation of the kamal-proxy command contract.
+
+mod acme;
+mod cli;
+mod control;
+mod duration;
+mod health;
+mod paths;
+mod proxy;
+mod router;
+mod routes;
+mod server;
+mod service;
+mod tls;
+mod upstream;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::{
+    cli::{Cli, Command, DeployArgs},
+    control::{DeployRequest, Request, Response, ServiceSummary, StopRequest},
+    service::{
+        normalize_path_prefix, CertificateFiles, HealthCheckConfig, ServiceConfig, TlsConfig,
+    },
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = paths::data_dir(cli.state_path.as_deref());
+    let request = match cli.command {
+        Command::Run(args) => {
+            init_logging(args.debug);
+            return server::run(args, &data_dir).await;
+        }
+        Command::Version => {
+            println!("{}", cli::COMPATIBLE_VERSION);
+            return Ok(());
+        }
+        Command::Rollout { .. } => anyhow::bail!("rollouts are not supported by this proxy"),
+        Command::Deploy(args) => Request::Deploy(Box::new(deploy_request(*args)?)),
+        Command::Remove { service } => Request::Remove { service },
+        Command::List => Request::List,
+        Command::Stop(args) => Request::Stop(StopRequest {
+            service: args.service,
+            drain_timeout: args.drain_timeout,
+            message: args.message,
+        }),
+        Command::Resume { service } => Request::Resume { service },
+    };
+    if let Response::Services { services } = control::call(&paths::socket_path(), &request).await? {
+        print!("{}", service_table(&services));
+    }
+    Ok(())
+}
+
+/// Checks the flags as kamal-proxy does before anything reaches the server.
+fn deploy_request(args: DeployArgs) -> anyhow::Result<DeployRequest> {
+    let [target] = <[String; 1]>::try_from(args.target)
+        .map_err(|_| anyhow::anyhow!("exactly one --target is supported"))?;
+    anyhow::ensure!(
+        upstream::split_address(&target).is_some(),
+        "target must be HOST:PORT, got {target:?}"
+    );
+    let hosts: Vec<String> = args
+        .host
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    let mut path_prefixes: Vec<String> = args
+        .path_prefix
+        .iter()
+        .map(|p| normalize_path_prefix(p))
+        .collect();
+    if path_prefixes.is_empty() {
+        path_prefixes.push("/".into());
+    }
+    let tls = if args.tls || args.tls_certificate_path.is_some() {
+        anyhow::ensure!(!hosts.is_empty(), "host must be set when using TLS");
+        anyhow::ensure!(
+            path_prefixes.iter().any(|p| p == "/"),
+            "TLS settings must be specified on the root path service"
+        );
+        let certificate = match (args.tls_certificate_path, args.tls_private_key_path) {
+            (Some(certificate), Some(key)) => Some(CertificateFiles {
+                certificate_path: std::path::absolute(certificate)?,
+                private_key_path: std::path::absolute(key)?,
+            }),
+            _ => None,
+        };
+        Some(TlsConfig {
+            certificate,
+            redirect_http: args.tls_redirect,
+            acme_directory: args
+                .tls_staging
+                .then(|| acme::LETS_ENCRYPT_STAGING.to_string()),
+        })
+    } else {
+        None
+    };
+    Ok(DeployRequest {
+        config: ServiceConfig {
+            name: args.service,
+            target,
+            hosts,
+            path_prefixes,
+            strip_path_prefix: args.strip_path_prefix,
+            // kamal-proxy trusts client X-Forwarded headers by default only without TLS,
+            // i.e. when another proxy terminates TLS in front of it.
+            forward_headers: args.forward_headers.unwrap_or(tls.is_none()),
+            tls,
+            health_check: HealthCheckConfig {
+                path: args.health_check_path,
+                interval: args.health_check_interval,
+                timeout: args.health_check_timeout,
+                port: args.health_check_port,
+            },
+            target_timeout: args.target_timeout,
+            max_request_body: args.max_request_body,
+        },
+        deploy_timeout: args.deploy_timeout,
+        drain_timeout: args.drain_timeout,
+    })
+}
+
+fn service_table(services: &[ServiceSummary]) -> String {
+    let header = ["Service", "Host", "Path", "Target", "State", "TLS"].map(String::from);
+    let rows: Vec<[String; 6]> = services
+        .iter()
+        .map(|s| {
+            [
+                s.service.clone(),
+                if s.hosts.is_empty() {
+                    "*".into()
+                } else {
+                    s.hosts.join(",")
+                },
+                s.path_prefixes.join(","),
+                s.target.clone(),
+                s.state.clone(),
+                if s.tls { "yes" } else { "no" }.into(),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..6)
+        .map(|column| {
+            std::iter::once(&header)
+                .chain(&rows)
+                .map(|row| row[column].len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    std::iter::once(&header)
+        .chain(&rows)
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            format!("{}\n", cells.join("  ").trim_end())
+        })
+        .collect()
+}
+
+fn init_logging(debug: bool) {
+    let level = if debug {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
+    tracing_subscriber::fmt()
+        .json()
+        .with_max_level(level)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,117 @@
+//! `kamal-proxy run`: the HTTP and HTTPS listeners, the control socket, and the
+//! state restored from the previous run.
+
+use std::{convert::Infallible, net::IpAddr, path::Path, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use hyper::{server::conn::http1, service::service_fn};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpListener,
+    signal::unix::{signal, SignalKind},
+};
+use tokio_rustls::TlsAcceptor;
+
+use crate::{
+    acme::Acme,
+    cli::RunArgs,
+    control, paths,
+    proxy::{Proxy, Scheme},
+    router::Router,
+    tls::Tls,
+    upstream,
+};
+
+pub async fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
+    // Both ring (ours) and aws-lc-rs (pulled in by dependencies) may be compiled in,
+    // so the provider has to be chosen explicitly.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+
+    let certs_dir = paths::certs_dir(data_dir);
+    let acme = Acme::new(args.acme_directory, args.acme_root_ca, certs_dir.clone());
+    let tls = Tls::new(certs_dir, acme);
+    let client = upstream::client();
+    let router = Arc::new(Router::restore(
+        paths::state_file(data_dir),
+        client.clone(),
+        tls.clone(),
+    )?);
+    let proxy = Arc::new(Proxy::new(router.clone(), client));
+
+    let bind: IpAddr = args
+        .bind
+        .parse()
+        .with_context(|| format!("invalid --bind address {:?}", args.bind))?;
+    let http = TcpListener::bind((bind, args.http_port))
+        .await
+        .with_context(|| format!("listening on {bind}:{}", args.http_port))?;
+    let https = TcpListener::bind((bind, args.https_port))
+        .await
+        .with_context(|| format!("listening on {bind}:{}", args.https_port))?;
+    let socket = paths::socket_path();
+    let control_listener = control::bind(&socket)?;
+    tracing::info!(http = args.http_port, https = args.https_port, socket = %socket.display(), "server started");
+
+    tokio::spawn(accept(http, proxy.clone(), None));
+    tokio::spawn(accept(
+        https,
+        proxy,
+        Some(TlsAcceptor::from(tls.server_config())),
+    ));
+    tokio::spawn(control::serve(control_listener, router));
+
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("server stopping");
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+async fn accept(listener: TcpListener, proxy: Arc<Proxy>, tls: Option<TlsAcceptor>) {
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Typically out of file descriptors: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let proxy = proxy.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let client_ip = remote.ip().to_canonical();
+            match tls {
+                None => serve_connection(stream, proxy, Scheme::Http, client_ip).await,
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => serve_connection(stream, proxy, Scheme::Https, client_ip).await,
+                    Err(e) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),
+                },
+            }
+        });
+    }
+}
+
+async fn serve_connection<IO>(io: IO, proxy: Arc<Proxy>, scheme: Scheme, client_ip: IpAddr)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let proxy = proxy.clone();
+        async move { Ok::<_, Infallible>(proxy.handle(request, scheme, client_ip).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    if let Err(e) = connection.await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
