@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DEV_ENV := .convoy/dev.env
 
-.PHONY: run test lint unit smoke openapi openapi-check schema bench clean-dev
+.PHONY: run test lint integration fleet-up smoke openapi openapi-check schema bench clean-dev
 
 ## Start PostgreSQL (when DATABASE_URL is unset), migrate, print a token, serve.
 run:
@@ -20,17 +20,27 @@ run:
 	exec ./target/debug/convoy serve
 
 ## Everything CI runs.
-test: lint unit openapi-check smoke
+test: lint integration openapi-check smoke
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-unit:
+## Unit and integration tests against PostgreSQL and the real fleet (brought up here,
+## and down afterwards unless FLEET_KEEP=1).
+integration: fleet-up
 	@deploy/dev-env.sh
 	@set -a; . $(DEV_ENV); set +a; \
 	export TEST_DATABASE_URL="$${DATABASE_URL%/*}/postgres"; \
-	$(CARGO) test --workspace
+	status=0; $(CARGO) test --workspace || status=$$?; \
+	[ -n "$${FLEET_KEEP:-}" ] || tests/fleet/fleet down; \
+	exit $$status
+
+## The test fleet with the proxy image built from this tree (tests/fleet/README.md).
+fleet-up:
+	$(CARGO) build -p convoy-proxy
+	tests/fleet/install
+	CONVOY_PROXY_BIN=$(CURDIR)/target/debug/kamal-proxy tests/fleet/fleet up
 
 ## The committed spec is valid OpenAPI 3.1 (its drift from the code is a cargo test).
 openapi-check:

@@ -90,6 +90,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState {
         pool,
         keyring: config.keyring.clone(),
+        ssh: ssh::SshPool::new(ssh::SshPoolConfig::new(config.ssh_max_connections)),
     };
     let jwt = config.jwt.clone();
     tracing::info!(bind = %config.bind, "serving the API");

@@ -1,6 +1,7 @@
 //! Test support: databases cloned from a migrated template, an in-process app, tokens.
 
 pub mod db;
+pub mod fleet;
 
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ pub struct TestApp {
     pub db: TestDb,
     pub keyring: Keyring,
     pool: convoy::db::DbPool,
+    ssh: convoy::ssh::SshPool,
 }
 
 impl TestApp {
@@ -46,6 +48,7 @@ impl TestApp {
     pub fn over(db: TestDb, keyring: Keyring) -> Self {
         Self {
             pool: convoy::db::pool(&db.url, 4).expect("pool"),
+            ssh: convoy::ssh::SshPool::new(convoy::ssh::SshPoolConfig::new(16)),
             db,
             keyring,
         }
@@ -55,6 +58,7 @@ impl TestApp {
         AppState {
             pool: self.pool.clone(),
             keyring: self.keyring.clone(),
+            ssh: self.ssh.clone(),
         }
     }
 
