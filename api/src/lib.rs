@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod jobs;
 pub mod kamal;
 pub mod openapi;
 pub mod routes;

@@ -8,4 +8,5 @@ mod api_deployments;
 mod api_errors;
 mod api_servers;
 mod api_templates;
+mod jobs_queue;
 mod openapi;

@@ -1,0 +1,192 @@
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Integer, Interval, Text, Uuid as SqlUuid};
+use diesel::QueryableByName;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+/// A job this worker holds until its lease runs out.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ClaimedJob {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub org: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<SqlUuid>)]
+    pub deployment_id: Option<Uuid>,
+    #[diesel(sql_type = Text)]
+    pub queue_key: String,
+    /// Counts this claim: 1 on the first run, more after a retry or a takeover.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = Integer)]
+    pub max_attempts: i32,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub lease_until: DateTime<Utc>,
+}
+
+/// One worker's handle on the queue.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub worker_id: String,
+    pub lease: Duration,
+}
+
+fn interval(d: Duration) -> diesel::data_types::PgInterval {
+    diesel::data_types::PgInterval::from_microseconds(d.as_micros() as i64)
+}
+
+/// Where `job_is_claimable` appears below, a row is runnable: due, queued or abandoned
+/// (lease expired), no other job of its key running under a live lease, and no older due
+/// job of its key waiting. The advisory lock makes two claimers racing for two jobs of
+/// one key serialise: the second fails the try-lock and skips the key until the first
+/// commits, after which it sees the first job running.
+const CLAIM: &str = "
+UPDATE jobs SET status = 'running', locked_by = $1, lease_until = now() + $2,
+       attempts = attempts + 1, updated_at = now()
+WHERE id = (
+    SELECT j.id FROM jobs j
+    WHERE j.run_at <= now()
+      AND (j.status = 'queued' OR (j.status = 'running' AND j.lease_until < now()))
+      AND NOT EXISTS (
+          SELECT 1 FROM jobs o
+          WHERE o.queue_key = j.queue_key AND o.id <> j.id
+            AND o.status = 'running' AND o.lease_until >= now())
+      AND NOT EXISTS (
+          SELECT 1 FROM jobs o
+          WHERE o.queue_key = j.queue_key AND o.id <> j.id
+            AND o.status IN ('queued', 'running') AND o.run_at <= now()
+            AND (o.run_at, o.id) < (j.run_at, j.id))
+      AND pg_try_advisory_xact_lock(hashtext(j.queue_key))
+    ORDER BY j.run_at, j.id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED)
+RETURNING id, kind, org, deployment_id, queue_key, attempts, max_attempts, lease_until";
+
+impl Queue {
+    pub fn new(worker_id: impl Into<String>, lease: Duration) -> Self {
+        Self {
+            worker_id: worker_id.into(),
+            lease,
+        }
+    }
+
+    /// Claims the next runnable job, if any.
+    pub async fn claim(
+        &self,
+        conn: &mut AsyncPgConnection,
+    ) -> diesel::QueryResult<Option<ClaimedJob>> {
+        let mut rows: Vec<ClaimedJob> = diesel::sql_query(CLAIM)
+            .bind::<Text, _>(&self.worker_id)
+            .bind::<Interval, _>(interval(self.lease))
+            .load(conn)
+            .await?;
+        Ok(rows.pop())
+    }
+
+    /// Extends the lease; false when the job is no longer ours (taken over after our
+    /// lease lapsed), in which case the caller must stop working on it.
+    pub async fn renew(
+        &self,
+        conn: &mut AsyncPgConnection,
+        job: Uuid,
+    ) -> diesel::QueryResult<bool> {
+        let n = diesel::sql_query(
+            "UPDATE jobs SET lease_until = now() + $3, updated_at = now()
+             WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+        )
+        .bind::<SqlUuid, _>(job)
+        .bind::<Text, _>(&self.worker_id)
+        .bind::<Interval, _>(interval(self.lease))
+        .execute(conn)
+        .await?;
+        Ok(n == 1)
+    }
+
+    /// Marks the job done; false when it was not ours any more.
+    pub async fn complete(
+        &self,
+        conn: &mut AsyncPgConnection,
+        job: Uuid,
+    ) -> diesel::QueryResult<bool> {
+        self.finish(conn, job, "done", None).await
+    }
+
+    /// Gives the job up for good, recording why.
+    pub async fn fail(
+        &self,
+        conn: &mut AsyncPgConnection,
+        job: Uuid,
+        error: &str,
+    ) -> diesel::QueryResult<bool> {
+        self.finish(conn, job, "failed", Some(error)).await
+    }
+
+    async fn finish(
+        &self,
+        conn: &mut AsyncPgConnection,
+        job: Uuid,
+        status: &str,
+        error: Option<&str>,
+    ) -> diesel::QueryResult<bool> {
+        let n = diesel::sql_query(
+            "UPDATE jobs SET status = $3, last_error = $4, lease_until = NULL, updated_at = now()
+             WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+        )
+        .bind::<SqlUuid, _>(job)
+        .bind::<Text, _>(&self.worker_id)
+        .bind::<Text, _>(status)
+        .bind::<diesel::sql_types::Nullable<Text>, _>(error)
+        .execute(conn)
+        .await?;
+        Ok(n == 1)
+    }
+
+    /// Puts the job back after a transient error, to run again after `backoff`; once
+    /// `max_attempts` claims are used up it fails instead. Returns the status it got.
+    pub async fn retry(
+        &self,
+        conn: &mut AsyncPgConnection,
+        job: &ClaimedJob,
+        error: &str,
+        backoff: Duration,
+    ) -> diesel::QueryResult<&'static str> {
+        if job.attempts >= job.max_attempts {
+            self.fail(conn, job.id, error).await?;
+            return Ok("failed");
+        }
+        diesel::sql_query(
+            "UPDATE jobs SET status = 'queued', last_error = $3, locked_by = NULL,
+                    lease_until = NULL, run_at = now() + $4, updated_at = now()
+             WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+        )
+        .bind::<SqlUuid, _>(job.id)
+        .bind::<Text, _>(&self.worker_id)
+        .bind::<Text, _>(error)
+        .bind::<Interval, _>(interval(backoff))
+        .execute(conn)
+        .await?;
+        Ok("queued")
+    }
+}
+
+/// Exponential backoff for transient failures: 2 s, 4 s, 8 s … capped at 5 minutes.
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 12) as u32;
+    Duration::from_secs((1u64 << exp).min(300))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(50), Duration::from_secs(300));
+    }
+}
