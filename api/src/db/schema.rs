@@ -97,6 +97,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    server_events (id) {
+        id -> Int8,
+        server_id -> Uuid,
+        org -> Text,
+        kind -> Text,
+        message -> Text,
+        metadata -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     servers (id) {
         id -> Uuid,
         org -> Text,
@@ -148,6 +160,7 @@ diesel::joinable!(deployment_targets -> deployments (deployment_id));
 diesel::joinable!(deployment_targets -> servers (server_id));
 diesel::joinable!(idempotency_keys -> deployments (deployment_id));
 diesel::joinable!(jobs -> deployments (deployment_id));
+diesel::joinable!(server_events -> servers (server_id));
 diesel::joinable!(service_locks -> deployments (deployment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -157,6 +170,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deployments,
     idempotency_keys,
     jobs,
+    server_events,
     servers,
     service_locks,
     templates,

@@ -1,5 +1,6 @@
 use std::time::{Duration, Instant};
 
+use super::error::SshError;
 use super::exec::{ExecOutput, ExecRequest, ExitStatus};
 use super::executor::RemoteExecutor;
 use super::target::SshTarget;
@@ -13,29 +14,40 @@ pub struct CheckReport {
     /// on a mismatch so that it cannot be stored by accident.
     pub host_key_fingerprint: Option<String>,
     pub docker_version: Option<String>,
-    /// Wall time of the whole check: connection (or reuse) and the Docker query.
+    /// Wall time of the whole check: a new connection and the Docker query.
     pub latency_ms: u64,
+    /// Why the host is unreachable or not ready, for people.
     pub error: Option<String>,
+    /// The connection's failure, for callers that act on its kind (a host key
+    /// mismatch is recorded as a server event).
+    pub failure: Option<SshError>,
+}
+
+impl CheckReport {
+    /// The report of a check that could not connect.
+    pub fn failed(failure: SshError, latency_ms: u64) -> Self {
+        Self {
+            reachable: false,
+            host_key_fingerprint: None,
+            docker_version: None,
+            latency_ms,
+            error: Some(failure.to_string()),
+            failure: Some(failure),
+        }
+    }
 }
 
 const DOCKER_VERSION: &str = "docker version --format '{{.Server.Version}}'";
 const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Connects to `target` and asks its Docker daemon for its version.
+/// Connects to `target` afresh (a pooled session would hide a stopped sshd or a
+/// changed host key) and asks its Docker daemon for its version.
 pub async fn check(executor: &dyn RemoteExecutor, target: &SshTarget) -> CheckReport {
     let started = Instant::now();
     let latency_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let connected = match executor.connect(target).await {
+    let connected = match executor.probe(target).await {
         Ok(connected) => connected,
-        Err(e) => {
-            return CheckReport {
-                reachable: false,
-                host_key_fingerprint: None,
-                docker_version: None,
-                latency_ms: latency_ms(),
-                error: Some(e.to_string()),
-            }
-        }
+        Err(e) => return CheckReport::failed(e, latency_ms()),
     };
     let request = ExecRequest::new(DOCKER_VERSION, DOCKER_VERSION).timeout(CHECK_TIMEOUT);
     let (docker_version, error) = match executor.exec(target, &request, &mut |_, _| {}).await {
@@ -48,6 +60,7 @@ pub async fn check(executor: &dyn RemoteExecutor, target: &SshTarget) -> CheckRe
         docker_version,
         latency_ms: latency_ms(),
         error,
+        failure: None,
     }
 }
 

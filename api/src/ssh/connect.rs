@@ -119,6 +119,10 @@ async fn connect_hop(
             let tcp = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
                 .await
                 .map_err(|e| SshError::from_tcp(&target.address(), e))?;
+            // `connect_stream` ignores `Config::nodelay`; without it each small
+            // request waits on Nagle and the peer's delayed ACK (~40 ms a command).
+            tcp.set_nodelay(config.nodelay)
+                .map_err(|e| SshError::from_tcp(&target.address(), e))?;
             client::connect_stream(Arc::clone(config), tcp, handler).await?
         }
     };

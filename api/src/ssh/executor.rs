@@ -20,6 +20,10 @@ pub trait RemoteExecutor: Send + Sync {
     /// for a target without a pin this is the key trusted on first use.
     async fn connect(&self, target: &SshTarget) -> Result<Connected, SshError>;
 
+    /// Like `connect`, but always over a new connection, so that the answer
+    /// reflects the host as it is now (see [`SshPool::probe`]).
+    async fn probe(&self, target: &SshTarget) -> Result<Connected, SshError>;
+
     /// Runs a command; any exit status is a successful exec, see
     /// [`ExecOutput::ensure_success`].
     async fn exec(
@@ -37,6 +41,10 @@ pub trait RemoteExecutor: Send + Sync {
 impl RemoteExecutor for SshPool {
     async fn connect(&self, target: &SshTarget) -> Result<Connected, SshError> {
         SshPool::connect(self, target).await
+    }
+
+    async fn probe(&self, target: &SshTarget) -> Result<Connected, SshError> {
+        SshPool::probe(self, target).await
     }
 
     #[instrument(skip_all, fields(host = %target.host, command = %request.display))]

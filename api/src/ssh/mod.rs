@@ -9,6 +9,8 @@
 //! Host keys are pinned as OpenSSH `SHA256:…` fingerprints: a pinned server
 //! must present that key, an unpinned one is trusted on first use and the
 //! fingerprint is handed back ([`Connected`]) for the caller to store.
+//! [`check`] always connects afresh ([`SshPool::probe`]): a pooled session would
+//! outlive a stopped sshd or a re-keyed host and hide both. See docs/TRANSPORT.md.
 
 mod bench;
 mod check;

@@ -108,6 +108,14 @@ pub(crate) struct Lease {
     connection: Arc<Connection>,
 }
 
+/// Whether a caller may be served by a pooled connection.
+#[derive(Clone, Copy, PartialEq)]
+enum Reuse {
+    Yes,
+    /// Only a connection opened for this caller will do ([`SshPool::probe`]).
+    No,
+}
+
 /// What a command asking for a channel does next.
 enum Step {
     Use {
@@ -148,8 +156,34 @@ impl SshPool {
     /// Makes sure a connection to `target` exists and returns the host keys it
     /// was verified against.
     pub async fn connect(&self, target: &SshTarget) -> Result<Connected, SshError> {
-        let lease = self.acquire(target).await?;
+        let lease = self.acquire(target, Reuse::Yes).await?;
         Ok(lease.connection.host_keys().clone())
+    }
+
+    /// Opens a new connection to `target` even when one is pooled and returns the
+    /// host keys it was verified against. A pooled session says little about the
+    /// host now: it outlives its sshd being stopped or re-keyed.
+    ///
+    /// Without a pin the key is trusted anew instead of checked against what the
+    /// pool learned, so that unpinning a server after a legitimate re-key lets the
+    /// next check pin the new key. The new connection then serves further
+    /// commands: pooled ones verified against another key take no new channels,
+    /// and after a host key mismatch none does, so no command starts over a
+    /// session to a host whose key has changed.
+    pub async fn probe(&self, target: &SshTarget) -> Result<Connected, SshError> {
+        let result = self
+            .acquire(target, Reuse::No)
+            .await
+            .map(|lease| lease.connection.host_keys().clone());
+        let key = target.pool_key();
+        match &result {
+            Ok(keys) => self
+                .inner
+                .retire_unless_pinned_to(&key, Some(&keys.host_key_fingerprint)),
+            Err(SshError::HostKeyMismatch { .. }) => self.inner.retire_unless_pinned_to(&key, None),
+            Err(_) => {}
+        }
+        result
     }
 
     /// Opens a session channel to `target`. A connection that turns out to be
@@ -159,7 +193,7 @@ impl SshPool {
         &self,
         target: &SshTarget,
     ) -> Result<(Channel<Msg>, Lease), SshError> {
-        let lease = self.acquire(target).await?;
+        let lease = self.acquire(target, Reuse::Yes).await?;
         match lease.connection.open_session().await {
             Ok(channel) => return Ok((channel, lease)),
             Err(e) => {
@@ -167,13 +201,13 @@ impl SshPool {
                 lease.retire();
             }
         }
-        let lease = self.acquire(target).await?;
+        let lease = self.acquire(target, Reuse::Yes).await?;
         let channel = lease.connection.open_session().await?;
         Ok((channel, lease))
     }
 
     #[instrument(skip_all, fields(host = %target.host))]
-    async fn acquire(&self, target: &SshTarget) -> Result<Lease, SshError> {
+    async fn acquire(&self, target: &SshTarget, reuse: Reuse) -> Result<Lease, SshError> {
         let inner = &self.inner;
         let key = target.pool_key();
         let mut failures_seen = None;
@@ -182,9 +216,10 @@ impl SshPool {
             tokio::pin!(changed);
             // Registered before the state is inspected, so no wake-up is missed.
             changed.as_mut().enable();
-            let step = inner
-                .lock()
-                .next_step(&inner.config, &key, target, &mut failures_seen)?;
+            let step =
+                inner
+                    .lock()
+                    .next_step(&inner.config, &key, target, reuse, &mut failures_seen)?;
             match step {
                 Step::Use { id, connection } => {
                     return Ok(Lease {
@@ -196,7 +231,13 @@ impl SshPool {
                 }
                 Step::Connect => {
                     let attempt = Counted::new(inner, &key, CountKind::Connecting);
-                    return self.connect_new(target, &key, attempt).await;
+                    let learned = match reuse {
+                        Reuse::Yes => inner.lock().host(&key).learned.clone(),
+                        Reuse::No => None,
+                    };
+                    return self
+                        .connect_new(target, &key, learned.as_ref(), attempt)
+                        .await;
                 }
                 Step::Wait => {
                     let _waiting = Counted::new(inner, &key, CountKind::Waiting);
@@ -207,20 +248,21 @@ impl SshPool {
     }
 
     /// Opens a connection for `key`; its first channel goes to the caller.
+    /// `learned` are the host keys to expect when the target has no pin.
     async fn connect_new(
         &self,
         target: &SshTarget,
         key: &PoolKey,
+        learned: Option<&Connected>,
         attempt: Counted<'_>,
     ) -> Result<Lease, SshError> {
         let inner = &self.inner;
-        let learned = inner.lock().host(key).learned.clone();
         let result = {
             let _permit = inner.handshakes.acquire().await.expect("never closed");
             establish(
                 &inner.client_config,
                 target,
-                learned.as_ref(),
+                learned,
                 inner.config.connect_timeout,
             )
             .await
@@ -275,6 +317,19 @@ impl PoolInner {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Stops `key`'s connections verified against another key than `pin` (all
+    /// of them without a pin) from taking new channels.
+    fn retire_unless_pinned_to(&self, key: &PoolKey, pin: Option<&str>) {
+        let mut guard = self.lock();
+        let PoolState { hosts, open, .. } = &mut *guard;
+        if let Some(host) = hosts.get_mut(key) {
+            host.retire_unless_pinned_to(pin, open);
+        }
+        drop(guard);
+        // Pruning may have freed room under `max_connections`.
+        self.changed.notify_waiters();
+    }
 }
 
 impl PoolState {
@@ -288,6 +343,7 @@ impl PoolState {
         config: &SshPoolConfig,
         key: &PoolKey,
         target: &SshTarget,
+        reuse: Reuse,
         failures_seen: &mut Option<u64>,
     ) -> Result<Step, SshError> {
         let cap = config.max_channels_per_connection.max(1);
@@ -296,26 +352,28 @@ impl PoolState {
         host.prune(config.idle_timeout, open);
         if let Some(pin) = &target.host_key {
             // Connections verified against an older pin must not serve the new one.
-            host.retire_unless_pinned_to(pin, open);
+            host.retire_unless_pinned_to(Some(pin), open);
         }
         let failures_before = *failures_seen.get_or_insert(host.failures);
-        if let Some(slot) = host.take_channel(cap) {
-            return Ok(Step::Use {
-                id: slot.id,
-                connection: Arc::clone(&slot.connection),
-            });
-        }
-        if host.failures > failures_before {
-            return Err(host
-                .last_failure
-                .clone()
-                .expect("recorded with every failure"));
-        }
-        // Do the connections on their way have a channel for everyone already
-        // waiting and for this caller too?
-        if host.waiting < host.connecting * cap {
-            host.waiting += 1;
-            return Ok(Step::Wait);
+        if reuse == Reuse::Yes {
+            if let Some(slot) = host.take_channel(cap) {
+                return Ok(Step::Use {
+                    id: slot.id,
+                    connection: Arc::clone(&slot.connection),
+                });
+            }
+            if host.failures > failures_before {
+                return Err(host
+                    .last_failure
+                    .clone()
+                    .expect("recorded with every failure"));
+            }
+            // Do the connections on their way have a channel for everyone already
+            // waiting and for this caller too?
+            if host.waiting < host.connecting * cap {
+                host.waiting += 1;
+                return Ok(Step::Wait);
+            }
         }
         if *open < config.max_connections || self.evict_one_idle() {
             self.host(key).connecting += 1;
@@ -360,9 +418,9 @@ impl HostState {
         *open -= before - self.slots.len();
     }
 
-    fn retire_unless_pinned_to(&mut self, pin: &str, open: &mut usize) {
+    fn retire_unless_pinned_to(&mut self, pin: Option<&str>, open: &mut usize) {
         for slot in &mut self.slots {
-            if slot.connection.host_keys().host_key_fingerprint != pin {
+            if pin != Some(slot.connection.host_keys().host_key_fingerprint.as_str()) {
                 slot.retired = true;
             }
         }

@@ -431,6 +431,20 @@ async fn check_reports_the_host_key_and_docker() {
 }
 
 #[tokio::test]
+async fn a_probe_opens_a_new_connection_even_when_one_is_pooled() {
+    let keys = TempDir::new("keys");
+    let (sshd, target) = server(&keys);
+    let pool = pool();
+
+    pool.connect(&target).await.unwrap();
+    let probed = pool.probe(&target).await.unwrap();
+
+    assert_eq!(probed.host_key_fingerprint, sshd.host_key_fingerprint());
+    assert_eq!(sshd.accepted_logins(), 2);
+    assert_eq!(pool.connection_count(), 2);
+}
+
+#[tokio::test]
 async fn the_benchmark_times_each_command() {
     let keys = TempDir::new("keys");
     let (sshd, target) = server(&keys);

@@ -6,8 +6,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::models::server::Server;
+use crate::db::models::server_event::ServerEvent;
 use crate::error::FieldError;
 use crate::secret::Secret;
+use crate::views::deployments::EventView;
 
 /// Register a fleet host reachable over SSH.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -88,6 +90,56 @@ impl From<Server> for ServerView {
             labels: s.labels,
             created_at: s.created_at,
             updated_at: s.updated_at,
+        }
+    }
+}
+
+/// The outcome of `POST /v1/servers/{id}/check`. A host that cannot be reached is
+/// still a 200: `reachable` is false and `error` says why.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "reachable": true,
+    "host_key_fingerprint": "SHA256:Xk3bM3FQ0v6o5Yl3kq9oVZ1qv4mS5m7QwJ2r0yZC1aE",
+    "docker_version": "27.3.1",
+    "latency_ms": 84,
+    "error": null
+}))]
+pub struct CheckView {
+    /// An SSH session was established and authenticated.
+    pub reachable: bool,
+    /// `SHA256:…` of the key the host presented and was verified (or, on first
+    /// contact, pinned); null when the connection failed, a mismatch included.
+    pub host_key_fingerprint: Option<String>,
+    /// The Docker daemon's version; null when Docker is missing or not usable.
+    pub docker_version: Option<String>,
+    pub latency_ms: u64,
+    /// Why the host is unreachable or not ready: unreachable, timed out,
+    /// authentication rejected, host key mismatch (naming both keys), docker
+    /// missing or not permitted.
+    pub error: Option<String>,
+}
+
+impl From<crate::ssh::CheckReport> for CheckView {
+    fn from(r: crate::ssh::CheckReport) -> Self {
+        Self {
+            reachable: r.reachable,
+            host_key_fingerprint: r.host_key_fingerprint,
+            docker_version: r.docker_version,
+            latency_ms: r.latency_ms,
+            error: r.error,
+        }
+    }
+}
+
+/// A server's events read like a deployment's.
+impl From<ServerEvent> for EventView {
+    fn from(e: ServerEvent) -> Self {
+        Self {
+            id: e.id,
+            kind: e.kind,
+            message: e.message,
+            metadata: e.metadata,
+            created_at: e.created_at,
         }
     }
 }

@@ -22,7 +22,6 @@ pub struct FleetHost {
     pub ssh_private_key_path: String,
     pub http_port: u16,
     pub host_key: String,
-    pub home: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -144,3 +144,27 @@ pub async fn soft_delete(conn: &mut AsyncPgConnection, org: &str, id: Uuid) -> Q
     .execute(conn)
     .await
 }
+
+/// Stores the host key trusted on first use, only while the server has no pin, so
+/// that a pin set meanwhile (by an operator or a concurrent check) is never
+/// overwritten. Returns the number of rows changed: 0 when the pin was already set.
+pub async fn pin_host_key(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    id: Uuid,
+    fingerprint: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        servers::table
+            .filter(servers::org.eq(org))
+            .filter(servers::id.eq(id))
+            .filter(servers::deleted_at.is_null())
+            .filter(servers::host_key_fingerprint.is_null()),
+    )
+    .set((
+        servers::host_key_fingerprint.eq(fingerprint),
+        servers::updated_at.eq(Utc::now()),
+    ))
+    .execute(conn)
+    .await
+}
