@@ -150,7 +150,9 @@ pub struct EventView {
     pub id: i64,
     /// deploy_started, host_started, host_succeeded, host_failed, deploy_completed,
     /// deploy_failed, cancel_requested, cancelled, rollback_started, rollback_completed
-    /// or rollback_failed.
+    /// or rollback_failed. A server's events (`GET /v1/servers/{id}/events`):
+    /// host_key_pinned (trusted on first contact, `metadata.fingerprint`) or
+    /// host_key_mismatch (a check met another key, `metadata.expected` and `offered`).
     pub kind: String,
     pub message: String,
     pub metadata: serde_json::Value,

@@ -2,6 +2,7 @@
 //! never leave `db/`; handlers convert them into these.
 
 pub mod deployments;
+pub mod intake;
 pub mod page;
 pub mod servers;
 pub mod templates;

@@ -88,3 +88,47 @@ pub async fn list(
         .await
         .map(|rows| Rows::from_overfetch(rows, limit))
 }
+
+#[derive(Insertable)]
+#[diesel(table_name = deployments)]
+pub struct NewDeployment<'a> {
+    pub id: Uuid,
+    pub org: &'a str,
+    pub service: &'a str,
+    pub destination: &'a str,
+    pub version: &'a str,
+    pub status: &'a str,
+    pub config: serde_json::Value,
+    pub secrets: Option<Vec<u8>>,
+    pub on_failure: &'a str,
+    pub created_by: &'a str,
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+/// One server×role of a new deployment; it starts `pending`.
+#[derive(Insertable)]
+#[diesel(table_name = deployment_targets)]
+pub struct NewTarget<'a> {
+    pub id: Uuid,
+    pub deployment_id: Uuid,
+    pub org: &'a str,
+    pub server_id: Uuid,
+    pub role: &'a str,
+}
+
+/// Inserts a deployment with its targets; the caller holds the transaction.
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    new: NewDeployment<'_>,
+    targets: &[NewTarget<'_>],
+) -> QueryResult<()> {
+    diesel::insert_into(deployments::table)
+        .values(new)
+        .execute(conn)
+        .await?;
+    diesel::insert_into(deployment_targets::table)
+        .values(targets)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

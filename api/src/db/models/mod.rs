@@ -2,8 +2,11 @@
 
 pub mod deployment;
 pub mod event;
+pub mod idempotency;
+pub mod job;
 pub mod log;
 pub mod server;
+pub mod server_event;
 pub mod target;
 pub mod template;
 

@@ -57,6 +57,20 @@ pub async fn find(conn: &mut AsyncPgConnection, org: &str, id: Uuid) -> QueryRes
         .await
 }
 
+/// A template by name; the org's own wins over a built-in of the same name.
+pub async fn find_by_name(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    name: &str,
+) -> QueryResult<Template> {
+    visible(org)
+        .filter(templates::name.eq(name))
+        .select(Template::as_select())
+        .order(templates::builtin.asc())
+        .first(conn)
+        .await
+}
+
 pub async fn list(
     conn: &mut AsyncPgConnection,
     org: &str,

@@ -1,6 +1,9 @@
+pub mod create;
 pub mod events;
+pub mod intake;
 pub mod list;
 pub mod logs;
+pub mod plan;
 pub mod show;
 
 use diesel_async::AsyncPgConnection;

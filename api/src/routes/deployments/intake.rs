@@ -1,0 +1,251 @@
+//! What `POST /v1/deployments` and `POST /v1/deployments/plan` share: turning a request
+//! into a validated config, a version, the servers it runs on and the secrets it needs,
+//! or one 422 listing every problem found.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::db::models::server::{self, Server};
+use crate::db::models::template;
+use crate::error::{ApiError, FieldError};
+use crate::kamal::config::{parse_config, parse_yaml, DeployConfig};
+use crate::routes::not_found;
+use crate::routes::templates::render::{config_problem, render_row};
+use crate::secret::Secret;
+use crate::views::intake::DeploymentInput;
+
+/// Whether the request must carry every secret value (a deployment) or may leave them
+/// out (a plan, which only shows where they go).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SecretValues {
+    Required,
+    Optional,
+}
+
+/// A deployment request that passed every check.
+pub struct Intake {
+    pub config: DeployConfig,
+    pub version: String,
+    /// One per server×role, in config order.
+    pub targets: Vec<Target>,
+    pub secrets: BTreeMap<String, Secret<String>>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+pub struct Target {
+    pub server_id: Uuid,
+    pub role: String,
+}
+
+const SOURCES: [&str; 3] = ["config", "config_yaml", "template"];
+
+pub async fn prepare(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    input: DeploymentInput,
+    secret_values: SecretValues,
+) -> Result<Intake, ApiError> {
+    let config = load_config(conn, org, &input).await?;
+    let mut errors = Vec::new();
+    let scheduled_at = input.scheduled_at.as_deref().and_then(|raw| {
+        DateTime::parse_from_rfc3339(raw)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                errors.push(FieldError::new(
+                    "scheduled_at",
+                    format!("must be an RFC 3339 time such as 2026-12-01T02:00:00Z ({e})"),
+                ))
+            })
+            .ok()
+    });
+    let config = match config
+        .clone()
+        .with_destination(input.destination.as_deref())
+    {
+        Ok(config) => config,
+        Err(e) => {
+            errors.push(FieldError::new(e.path, e.message));
+            config
+        }
+    };
+    let version = match config.resolve_version(input.version.as_deref()) {
+        Ok(v) => v.to_string(),
+        Err(e) => {
+            errors.push(FieldError::new(e.path, e.message));
+            String::new()
+        }
+    };
+    let servers = server::find_by_names(conn, org, &host_names(&config)).await?;
+    let targets = resolve_targets(&config, &servers, &mut errors);
+    check_secrets(&config, &input.secrets, secret_values, &mut errors);
+    crate::routes::reject(errors)?;
+    Ok(Intake {
+        config,
+        version,
+        targets,
+        secrets: input.secrets,
+        scheduled_at,
+    })
+}
+
+/// The config from whichever of `config`, `config_yaml` or `template` the request gives.
+async fn load_config(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    input: &DeploymentInput,
+) -> Result<DeployConfig, ApiError> {
+    let given: Vec<&str> = SOURCES
+        .into_iter()
+        .zip([
+            input.config.is_some(),
+            input.config_yaml.is_some(),
+            input.template.is_some(),
+        ])
+        .filter_map(|(name, present)| present.then_some(name))
+        .collect();
+    match given.as_slice() {
+        [] => {
+            return Err(ApiError::invalid_field(
+                "config",
+                "give one of config, config_yaml or template",
+            ))
+        }
+        [_, second, ..] => {
+            return Err(ApiError::invalid_field(
+                *second,
+                format!(
+                    "give only one of config, config_yaml or template, not {}",
+                    given.join(" and ")
+                ),
+            ))
+        }
+        [_] => {}
+    }
+    if input.variables.is_some() && input.template.is_none() {
+        return Err(ApiError::invalid_field(
+            "variables",
+            "variables are only used with template",
+        ));
+    }
+    if let Some(config) = &input.config {
+        return parse_config(config).map_err(|e| config_problem(e, "config"));
+    }
+    if let Some(yaml) = &input.config_yaml {
+        return parse_yaml(yaml).map_err(|e| config_problem(e, "config_yaml"));
+    }
+    let reference = input.template.as_deref().unwrap_or_default();
+    let row = match reference.parse::<Uuid>() {
+        Ok(id) => template::find(conn, org, id).await,
+        Err(_) => template::find_by_name(conn, org, reference).await,
+    }
+    .map_err(|e| not_found(e, "template"))?;
+    let variables = input
+        .variables
+        .clone()
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    render_row(&row, &variables).map(|rendered| rendered.config)
+}
+
+fn host_names(config: &DeployConfig) -> Vec<String> {
+    let mut names: Vec<String> = config.role_hosts().map(|h| h.entry.host.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A config host names a server by its name or, failing that, its hostname.
+fn resolve<'a>(servers: &'a [Server], host: &str) -> Result<&'a Server, String> {
+    if let Some(by_name) = servers.iter().find(|s| s.name == host) {
+        return Ok(by_name);
+    }
+    let by_hostname: Vec<&Server> = servers.iter().filter(|s| s.hostname == host).collect();
+    match by_hostname.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format!("unknown server {host:?}")),
+        many => Err(format!(
+            "{host:?} is the hostname of {} servers ({}); use the server's name",
+            many.len(),
+            many.iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// The server×role targets. Kamal tells hosts apart by their string, so one server
+/// written two ways (name and hostname) would get two concurrent deploys: refused, as is
+/// a server listed twice in one role.
+fn resolve_targets(
+    config: &DeployConfig,
+    servers: &[Server],
+    errors: &mut Vec<FieldError>,
+) -> Vec<Target> {
+    let mut spelled: BTreeMap<Uuid, (&str, &str)> = BTreeMap::new();
+    let mut targets: Vec<Target> = Vec::new();
+    for h in config.role_hosts() {
+        let (host, path) = (h.entry.host.as_str(), h.entry.path.as_str());
+        let server = match resolve(servers, host) {
+            Ok(server) => server,
+            Err(message) => {
+                errors.push(FieldError::new(path, message));
+                continue;
+            }
+        };
+        let (first_host, first_path) = *spelled.entry(server.id).or_insert((host, path));
+        if first_host != host {
+            errors.push(FieldError::new(
+                path,
+                format!(
+                    "server {} is already listed as {first_host:?} at {first_path}; write it one way",
+                    server.name
+                ),
+            ));
+        } else if targets
+            .iter()
+            .any(|t| t.server_id == server.id && t.role == h.role.name)
+        {
+            errors.push(FieldError::new(
+                path,
+                format!("server {} is already listed in this role", server.name),
+            ));
+        } else {
+            targets.push(Target {
+                server_id: server.id,
+                role: h.role.name.clone(),
+            });
+        }
+    }
+    targets
+}
+
+/// Every secret the config names must be given (for a deployment), and nothing else:
+/// a value nobody asked for would be stored for nothing.
+fn check_secrets(
+    config: &DeployConfig,
+    given: &BTreeMap<String, Secret<String>>,
+    secret_values: SecretValues,
+    errors: &mut Vec<FieldError>,
+) {
+    let needed = config.required_secrets();
+    if secret_values == SecretValues::Required {
+        for (name, used_at) in &needed {
+            if !given.contains_key(name) {
+                errors.push(FieldError::new(
+                    format!("secrets/{name}"),
+                    format!("is required by {used_at} but was not given"),
+                ));
+            }
+        }
+    }
+    for name in given.keys().filter(|n| !needed.contains_key(*n)) {
+        errors.push(FieldError::new(
+            format!("secrets/{name}"),
+            "is not named by the config (env.secret, registry.username or registry.password)",
+        ));
+    }
+}

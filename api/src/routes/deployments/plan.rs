@@ -1,0 +1,61 @@
+use std::collections::BTreeSet;
+
+use actix_web::{post, web, HttpResponse};
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, Role};
+use crate::error::ApiError;
+use crate::extract::Body;
+use crate::kamal::commands::Stamp;
+use crate::kamal::plan::{plan, PlanInput};
+use crate::routes::deployments::intake::{prepare, SecretValues};
+use crate::routes::templates::render::{config_json, config_problem};
+use crate::state::AppState;
+use crate::views::intake::{DeploymentInput, PlanView};
+
+/// Dry run: the normalised config and, per host, the exact commands a deployment of this
+/// body would run, secrets redacted. Nothing is stored or executed; secret values may be
+/// left out.
+#[utoipa::path(post, path = "/v1/deployments/plan", operation_id = "plan_deployment", tag = "deployments",
+    request_body = DeploymentInput,
+    responses(
+        (status = 200, body = PlanView),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The named template does not exist", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid config, unknown host or unexpected secret: every problem at its path",
+            body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[post("/v1/deployments/plan")]
+pub async fn plan_deployment(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    Body(input): Body<DeploymentInput>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Deployer)?;
+    let mut conn = state.conn().await?;
+    let intake = prepare(&mut conn, &user.org, input, SecretValues::Optional).await?;
+    let config = &intake.config;
+    let secret_names: BTreeSet<String> = config.required_secrets().into_keys().collect();
+    // A real deploy draws a fresh suffix for a replaced container; so does its preview.
+    let replaced_hex = Uuid::new_v4().simple().to_string()[..16].to_string();
+    let planned = plan(&PlanInput {
+        config,
+        version: &intake.version,
+        stamp: Stamp {
+            performer: &user.sub,
+            at: Utc::now(),
+        },
+        replaced_hex: &replaced_hex,
+        secret_names: &secret_names,
+    })
+    .map_err(|e| config_problem(e, "config"))?;
+    Ok(HttpResponse::Ok().json(PlanView {
+        config: config_json(config),
+        version: intake.version.clone(),
+        destination: config.destination.clone(),
+        plan: serde_json::to_value(planned).expect("a plan serialises"),
+    }))
+}

@@ -1,0 +1,93 @@
+use actix_web::{post, web, HttpResponse};
+use serde_json::Value;
+
+use crate::auth::{AuthUser, Role};
+use crate::db::models::template::{self, Template};
+use crate::error::{ApiError, FieldError};
+use crate::extract::Body;
+use crate::kamal::config::ConfigError;
+use crate::kamal::template::{self as kamal_template, Rendered, TemplateError};
+use crate::routes::{not_found, parse_id};
+use crate::state::AppState;
+use crate::views::intake::{RenderInput, RenderView};
+
+/// Render a template with variables into a Kamal deploy config, validated.
+#[utoipa::path(post, path = "/v1/templates/{id}/render", operation_id = "render_template", tag = "templates",
+    params(("id" = uuid::Uuid, Path, description = "Template id")),
+    request_body = RenderInput,
+    responses(
+        (status = 200, body = RenderView),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A variable is missing (`variables/NAME`) or the rendered config is invalid (each error at its path)",
+            body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[post("/v1/templates/{id}/render")]
+pub async fn render_template(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    Body(input): Body<RenderInput>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Viewer)?;
+    let id = parse_id(&id, "template")?;
+    let mut conn = state.conn().await?;
+    let row = template::find(&mut conn, &user.org, id)
+        .await
+        .map_err(|e| not_found(e, "template"))?;
+    let rendered = render_row(&row, &input.variables)?;
+    Ok(HttpResponse::Ok().json(RenderView {
+        config: config_json(&rendered.config),
+        config_yaml: rendered.yaml,
+    }))
+}
+
+/// Renders a template row. A built-in renders from the binary's copy, which declares
+/// defaults for its optional variables; an org's template has no such metadata.
+pub fn render_row(row: &Template, variables: &Value) -> Result<Rendered, ApiError> {
+    let builtin = row
+        .builtin
+        .then(|| kamal_template::builtin(&row.app_type))
+        .flatten();
+    match builtin {
+        Some(builtin) => builtin.render(variables),
+        None => kamal_template::render(&row.template, variables),
+    }
+    .map_err(template_problem)
+}
+
+fn template_problem(e: TemplateError) -> ApiError {
+    match e {
+        TemplateError::MissingVariable(name) if !name.is_empty() => {
+            ApiError::invalid_field(format!("variables/{name}"), "is required by the template")
+        }
+        TemplateError::MissingVariable(_) => {
+            ApiError::invalid_field("variables", "a variable the template uses is missing")
+        }
+        TemplateError::VariablesNotObject => ApiError::invalid_field("variables", e.to_string()),
+        TemplateError::Syntax(_) | TemplateError::Render(_) => {
+            ApiError::invalid_field("template", e.to_string())
+        }
+        TemplateError::Config { errors, .. } => config_problem(errors, "template"),
+    }
+}
+
+/// Config errors as one 422; an error about the whole document (no path, e.g. YAML
+/// that does not parse) is reported at the request field that held it.
+pub fn config_problem(errors: Vec<ConfigError>, source_field: &str) -> ApiError {
+    ApiError::invalid(
+        errors
+            .into_iter()
+            .map(|e| match e.path.as_str() {
+                "" => FieldError::new(source_field, e.message),
+                path => FieldError::new(path, e.message),
+            })
+            .collect(),
+    )
+}
+
+/// The normalised config as stored and answered.
+pub fn config_json(config: &crate::kamal::config::DeployConfig) -> Value {
+    serde_json::to_value(config).expect("a deploy config serialises")
+}

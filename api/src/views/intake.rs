@@ -1,0 +1,91 @@
+//! Bodies of the intake endpoints: rendering a template, planning and creating a
+//! deployment. Both deployment endpoints take the same [`DeploymentInput`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::secret::Secret;
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// Variables for `POST /v1/templates/{id}/render`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "variables": {
+        "service_name": "customer-app",
+        "image_url": "ghcr.io/customer/app:v1.2.3",
+        "servers": ["web-1", "web-2"],
+        "registry_server": "ghcr.io",
+        "registry_username": "customer",
+        "domain": "app.customer.example"
+    }
+}))]
+pub struct RenderInput {
+    /// The template's variables; built-in templates fill their optional ones with defaults.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub variables: Value,
+}
+
+/// A rendered template.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RenderView {
+    /// The Kamal `deploy.yml` the template produced.
+    pub config_yaml: String,
+    /// The config as Convoy reads it: defaults filled, roles expanded.
+    #[schema(value_type = Object)]
+    pub config: Value,
+}
+
+/// A deployment request: exactly one of `config`, `config_yaml` or `template`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "config_yaml": "service: customer-app\nimage: ghcr.io/customer/rails-app:v2.1.0\nservers:\n  web:\n    - web-1\n    - web-2\nregistry:\n  server: ghcr.io\n  username: customer\n  password:\n    - KAMAL_REGISTRY_PASSWORD\nenv:\n  secret:\n    - RAILS_MASTER_KEY\nproxy:\n  ssl: true\n  host: app.customer.example\n",
+    "secrets": {"KAMAL_REGISTRY_PASSWORD": "ghp_example", "RAILS_MASTER_KEY": "0123456789abcdef"},
+    "version": "v2.1.0"
+}))]
+pub struct DeploymentInput {
+    /// The Kamal deploy config as JSON.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// The Kamal deploy config as YAML (`config/deploy.yml`).
+    pub config_yaml: Option<String>,
+    /// A template id or name (the org's own, or a built-in's app type such as `rails`).
+    pub template: Option<String>,
+    /// The template's variables (only with `template`).
+    #[schema(value_type = Option<Object>)]
+    pub variables: Option<Value>,
+    /// Values of the secrets the config names (`env.secret`, `registry.password`, a
+    /// `registry.username` given as `[NAME]`); every one must be given, no other. Write-only.
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub secrets: BTreeMap<String, Secret<String>>,
+    /// The image tag to deploy; default: the tag written in `image`.
+    pub version: Option<String>,
+    /// Kamal destination (`staging`, …); wins over the config's `destination` key.
+    pub destination: Option<String>,
+    /// RFC 3339 time to start at; a future time makes the deployment `scheduled`.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_at: Option<String>,
+}
+
+/// A dry run: what `POST /v1/deployments` would do with the same body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanView {
+    /// The normalised config (secret names only, never values).
+    #[schema(value_type = Object)]
+    pub config: Value,
+    pub version: String,
+    pub destination: Option<String>,
+    /// Per host, the ordered commands of the deploy and of its failure path, secrets
+    /// redacted; plus the lock taken on the primary host and the boot groups.
+    #[schema(value_type = Object)]
+    pub plan: Value,
+}
