@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod fleet;
+pub mod kamal;
 
 use std::time::Duration;
 
@@ -52,6 +53,12 @@ impl TestApp {
             db,
             keyring,
         }
+    }
+
+    /// The same app with an SSH pool of these settings (e.g. a short connect timeout).
+    pub fn with_ssh(mut self, config: convoy::ssh::SshPoolConfig) -> Self {
+        self.ssh = convoy::ssh::SshPool::new(config);
+        self
     }
 
     pub fn state(&self) -> AppState {
