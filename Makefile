@@ -51,6 +51,14 @@ openapi-check:
 smoke:
 	tests/smoke/make-run
 
+## Requests/s and p50/p99 latency through convoy-proxy, direct and through nginx, and the
+## proxy's peak memory (docs/PROXY.md).
+## Per-command overhead over a pooled russh connection vs OpenSSH ControlMaster (docs/TRANSPORT.md).
+bench:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt-get install -y -qq --no-install-recommends nginx >/dev/null
+	$(CARGO) bench -p convoy-proxy --bench throughput
+	$(CARGO) bench -p convoy --bench ssh_exec
+
 openapi:
 	$(CARGO) run -q -p convoy -- openapi > openapi/openapi.json
 
