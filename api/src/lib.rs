@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod deploy;
 pub mod error;
 pub mod extract;
 pub mod jobs;

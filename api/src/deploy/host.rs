@@ -1,0 +1,528 @@
+//! One host's part of a deploy: the success path of SPEC §3 steps 2–7, and on failure the
+//! stop of the new container with its last log lines kept.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::kamal::cmd::Cmd;
+use crate::kamal::commands::{Commands, Stamp, CONTAINER_ID};
+use crate::kamal::config::DeployConfig;
+use crate::kamal::plan::{failure_steps, host_steps, HostStep, StepContext};
+use crate::secret::Secret;
+use crate::ssh::{ExecOutput, ExecRequest, RemoteExecutor, SshError, SshTarget, Stream};
+
+use super::record::{LogStream, StepLog};
+
+/// How often container health is polled.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Everything a host's deploy needs.
+pub struct HostRun<'a> {
+    pub executor: &'a dyn RemoteExecutor,
+    pub target: &'a SshTarget,
+    pub config: &'a DeployConfig,
+    pub version: &'a str,
+    /// The host as the config names it (KAMAL_HOST, env tags).
+    pub host: &'a str,
+    pub stamp: Stamp<'a>,
+    pub replaced_hex: &'a str,
+    pub secrets: &'a (dyn Fn(&str) -> Option<Secret<String>> + Sync),
+    pub log: &'a dyn StepLog,
+}
+
+/// What a successful host deploy learned.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct HostOutcome {
+    /// Per role, the version that was running before (None on a first deploy).
+    pub previous_versions: BTreeMap<String, Option<String>>,
+}
+
+/// Why a host's deploy failed; the new container has been stopped when one was started.
+#[derive(Debug, thiserror::Error)]
+pub enum HostFailure {
+    #[error("{step}: {reason}")]
+    Step { step: String, reason: String },
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+}
+
+impl HostFailure {
+    fn step(step: &HostStep, reason: impl Into<String>) -> Self {
+        Self::Step {
+            step: step_name(step),
+            reason: reason.into(),
+        }
+    }
+
+    /// True when the host could not be reached or answered no more: the failure says
+    /// nothing about the new version.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            Self::Ssh(
+                SshError::Unreachable(_) | SshError::Timeout { .. } | SshError::ConnectionLost(_)
+            )
+        )
+    }
+}
+
+/// `run_container(web)` style name of a step, as stored in `deployment_targets.step`.
+pub fn step_name(step: &HostStep) -> String {
+    let value = serde_json::to_value(step).expect("steps serialise");
+    let name = value["step"].as_str().unwrap_or("step").to_string();
+    match step.role() {
+        Some(role) => format!("{name}({role})"),
+        None => name,
+    }
+}
+
+/// Steps after the traffic switch whose failure leaves the new version serving: they are
+/// reported but do not fail the host (Kamal's prune and tag are housekeeping too).
+fn is_housekeeping(step: &HostStep) -> bool {
+    matches!(
+        step,
+        HostStep::TagLatest | HostStep::AuditTag | HostStep::Prune
+    )
+}
+
+/// What the steps found out along the way.
+#[derive(Default)]
+struct Progress {
+    container_ids: BTreeMap<String, String>,
+    previous_versions: BTreeMap<String, Option<String>>,
+    /// Roles whose new container was started (so the failure path stops them).
+    started: Vec<String>,
+}
+
+impl HostRun<'_> {
+    fn context(&self) -> StepContext<'_> {
+        StepContext {
+            commands: Commands::new(self.config, self.version),
+            host: self.host,
+            stamp: self.stamp,
+            replaced_hex: self.replaced_hex,
+            secrets: self.secrets,
+        }
+    }
+
+    /// Runs the success path; on failure runs the failure path and returns the cause.
+    pub async fn deploy(&self) -> Result<HostOutcome, HostFailure> {
+        let mut progress = Progress::default();
+        for step in host_steps(self.config, self.host) {
+            self.log.step(&step_name(&step));
+            match self.run_step(&step, &mut progress).await {
+                Ok(()) => {}
+                Err(e) if is_housekeeping(&step) => {
+                    self.log.line(
+                        LogStream::Info,
+                        &format!("warning: {e} (the deploy goes on)"),
+                    );
+                }
+                Err(e) => {
+                    self.log.line(LogStream::Info, &format!("failed: {e}"));
+                    self.fail(&progress).await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(HostOutcome {
+            previous_versions: progress.previous_versions,
+        })
+    }
+
+    /// Stops the new containers and keeps their last output lines in the log.
+    async fn fail(&self, progress: &Progress) {
+        let ctx = self.context();
+        for step in failure_steps(self.config, self.host) {
+            if !step
+                .role()
+                .is_some_and(|r| progress.started.iter().any(|s| s == r))
+            {
+                continue;
+            }
+            self.log.step(&step_name(&step));
+            let Ok(cmds) = step.commands(&ctx) else {
+                continue;
+            };
+            for cmd in cmds {
+                // Best effort: the host may be the reason for the failure.
+                if let Err(e) = self.exec(&cmd).await {
+                    self.log
+                        .line(LogStream::Info, &format!("cleanup failed: {e}"));
+                }
+            }
+        }
+    }
+
+    async fn run_step(&self, step: &HostStep, progress: &mut Progress) -> Result<(), HostFailure> {
+        let ctx = self.context();
+        let cmds = step
+            .commands(&ctx)
+            .map_err(|e| HostFailure::step(step, e.to_string()))?;
+        match step {
+            HostStep::HealthPoll(role) => {
+                let cmd = single(step, cmds)?;
+                self.poll_health(step, role, &cmd).await
+            }
+            HostStep::HealthcheckCmd(_) => {
+                let cmd = single(step, cmds)?;
+                self.retry_until_success(step, &cmd).await
+            }
+            _ => {
+                for cmd in cmds {
+                    let cmd = match (
+                        step,
+                        progress.container_ids.get(step.role().unwrap_or_default()),
+                    ) {
+                        (HostStep::ProxyDeploy(_), Some(id)) => cmd.fill(CONTAINER_ID, id),
+                        _ => cmd,
+                    };
+                    let out = self.exec_ok(step, &cmd).await?;
+                    self.remember(step, out.stdout.trim(), progress);
+                }
+                if let HostStep::RunContainer(role) = step {
+                    progress.started.push(role.clone());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn remember(&self, step: &HostStep, stdout: &str, progress: &mut Progress) {
+        match step {
+            HostStep::CurrentVersion(role) => {
+                let version = stdout
+                    .lines()
+                    .next()
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty());
+                progress
+                    .previous_versions
+                    .insert(role.clone(), version.map(str::to_string));
+            }
+            HostStep::ContainerId(role) => {
+                if let Some(id) = stdout.lines().next().filter(|id| !id.is_empty()) {
+                    progress.container_ids.insert(role.clone(), id.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs a command, logging it, its output lines and its exit status.
+    async fn exec(&self, cmd: &Cmd) -> Result<ExecOutput, SshError> {
+        let display = cmd.redacted();
+        self.log.line(LogStream::Command, &display);
+        let mut request = ExecRequest::new(cmd.render(), display);
+        if let Some(stdin) = cmd.stdin_bytes() {
+            request = request.stdin(Secret::new(stdin.expose().clone()));
+        }
+        let log = self.log;
+        let mut sink = |stream: Stream, line: &str| {
+            let stream = match stream {
+                Stream::Stdout => LogStream::Stdout,
+                Stream::Stderr => LogStream::Stderr,
+            };
+            log.line(stream, line);
+        };
+        let out = self.executor.exec(self.target, &request, &mut sink).await?;
+        self.log
+            .line(LogStream::Status, &format!("exit {}", out.status));
+        Ok(out)
+    }
+
+    async fn exec_ok(&self, step: &HostStep, cmd: &Cmd) -> Result<ExecOutput, HostFailure> {
+        let out = self.exec(cmd).await?;
+        if out.success() {
+            Ok(out)
+        } else {
+            let stderr = out.stderr.trim();
+            Err(HostFailure::step(
+                step,
+                format!(
+                    "command exited with {}{}",
+                    out.status,
+                    if stderr.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", last_line(stderr))
+                    }
+                ),
+            ))
+        }
+    }
+
+    /// Waits until the container is `healthy`, or `running` for `readiness_delay`, within
+    /// `deploy_timeout` (Kamal's rule for roles without the proxy).
+    async fn poll_health(&self, step: &HostStep, role: &str, cmd: &Cmd) -> Result<(), HostFailure> {
+        let deadline = Instant::now() + Duration::from_secs(self.config.deploy_timeout);
+        let readiness = Duration::from_secs(self.config.readiness_delay);
+        let has_healthcheck = self
+            .config
+            .role(role)
+            .is_some_and(|r| r.healthcheck.is_some());
+        let mut running_since: Option<Instant> = None;
+        loop {
+            let out = self.exec_ok(step, cmd).await?;
+            let state = out.stdout.trim();
+            match state {
+                "healthy" => return Ok(()),
+                "running" if !has_healthcheck => {
+                    let since = *running_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= readiness {
+                        return Ok(());
+                    }
+                }
+                "running" | "starting" | "created" | "restarting" => {}
+                other => {
+                    return Err(HostFailure::step(
+                        step,
+                        format!("container is {other:?}, expected healthy or running"),
+                    ))
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(HostFailure::step(
+                    step,
+                    format!(
+                        "container not ready within deploy_timeout ({} s), last state {state:?}",
+                        self.config.deploy_timeout
+                    ),
+                ));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Runs a `docker exec` health check until it passes, within `deploy_timeout`.
+    async fn retry_until_success(&self, step: &HostStep, cmd: &Cmd) -> Result<(), HostFailure> {
+        let deadline = Instant::now() + Duration::from_secs(self.config.deploy_timeout);
+        loop {
+            match self.exec_ok(step, cmd).await {
+                Ok(_) => return Ok(()),
+                Err(HostFailure::Step { reason, .. }) if Instant::now() < deadline => {
+                    self.log.line(
+                        LogStream::Info,
+                        &format!("health check not passing yet: {reason}"),
+                    );
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn single(step: &HostStep, mut cmds: Vec<Cmd>) -> Result<Cmd, HostFailure> {
+    match (cmds.pop(), cmds.is_empty()) {
+        (Some(cmd), true) => Ok(cmd),
+        _ => Err(HostFailure::step(step, "expected exactly one command")),
+    }
+}
+
+fn last_line(text: &str) -> &str {
+    text.lines().last().unwrap_or(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::deploy::recording::{MemoryLog, RecordingExecutor};
+    use crate::kamal::config::parse_yaml;
+
+    const TWO_ROLES: &str = r#"
+service: shop
+image: acme/shop
+registry:
+  server: registry.example.com
+  username: deploy
+  password: [REGISTRY_PASSWORD]
+servers:
+  web:
+    - web-1
+  job:
+    - job-1
+env:
+  secret:
+    - DATABASE_URL
+proxy:
+  host: shop.example.com
+  app_port: 3000
+readiness_delay: 0
+deploy_timeout: 3
+"#;
+
+    const DB_PASSWORD: &str = "s3cret-value-never-logged";
+
+    fn secrets(name: &str) -> Option<Secret<String>> {
+        match name {
+            "DATABASE_URL" => Some(Secret::new(format!("postgres://app:{DB_PASSWORD}@db/app"))),
+            "REGISTRY_PASSWORD" => Some(Secret::new("registry-pass".into())),
+            _ => None,
+        }
+    }
+
+    async fn run(
+        host: &str,
+        exec: &RecordingExecutor,
+        log: &MemoryLog,
+    ) -> Result<HostOutcome, HostFailure> {
+        let config = parse_yaml(TWO_ROLES).unwrap();
+        let target = SshTarget::new(host, "deploy", Secret::new(String::new()));
+        HostRun {
+            executor: exec,
+            target: &target,
+            config: &config,
+            version: "v2",
+            host,
+            stamp: Stamp {
+                performer: "alice",
+                at: chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            },
+            replaced_hex: "abcd",
+            secrets: &secrets,
+            log,
+        }
+        .deploy()
+        .await
+    }
+
+    fn position(commands: &[String], needle: &str) -> usize {
+        commands
+            .iter()
+            .position(|c| c.contains(needle))
+            .unwrap_or_else(|| panic!("no command with {needle:?} in {commands:#?}"))
+    }
+
+    #[tokio::test]
+    async fn proxied_host_switches_to_the_new_container_then_stops_the_old() {
+        let exec = RecordingExecutor::default();
+        exec.answer("while read line; do echo ${line#shop-web-}", 0, &["v1"]);
+        exec.answer("--filter 'name=^shop-web-v2$' --quiet", 0, &["c0ffee"]);
+        let log = MemoryLog::default();
+        let outcome = run("web-1", &exec, &log).await.unwrap();
+        assert_eq!(outcome.previous_versions["web"].as_deref(), Some("v1"));
+
+        let cmds = exec.commands();
+        let deploy = position(&cmds, "kamal-proxy deploy shop-web");
+        assert!(
+            cmds[deploy].contains("--target=c0ffee:3000"),
+            "{}",
+            cmds[deploy]
+        );
+        assert!(position(&cmds, "docker login") < position(&cmds, "docker pull"));
+        assert!(position(&cmds, "docker run --detach") < deploy);
+        assert!(deploy < position(&cmds, "xargs -r docker stop"));
+        assert!(
+            !cmds.iter().any(|c| c.contains("docker logs")),
+            "no failure path"
+        );
+        assert_eq!(log.steps.lock().unwrap().last().unwrap(), "prune");
+    }
+
+    #[tokio::test]
+    async fn secrets_travel_on_stdin_only() {
+        let exec = RecordingExecutor::default();
+        let log = MemoryLog::default();
+        run("web-1", &exec, &log).await.unwrap();
+        let ran = exec.ran.lock().unwrap().clone();
+        assert!(ran
+            .iter()
+            .all(|(_, cmd, _)| !cmd.contains(DB_PASSWORD) && !cmd.contains("registry-pass")));
+        let env_file = ran
+            .iter()
+            .find(|(_, cmd, _)| cmd.contains("web.env"))
+            .unwrap();
+        assert!(env_file.2.as_deref().unwrap().contains(DB_PASSWORD));
+        let login = ran
+            .iter()
+            .find(|(_, cmd, _)| cmd.contains("docker login"))
+            .unwrap();
+        assert_eq!(login.2.as_deref(), Some("registry-pass"));
+        let lines = log.lines.lock().unwrap();
+        assert!(lines
+            .iter()
+            .all(|(_, l)| !l.contains(DB_PASSWORD) && !l.contains("registry-pass")));
+    }
+
+    #[tokio::test]
+    async fn failed_proxy_switch_stops_the_new_container_and_keeps_its_logs() {
+        let exec = RecordingExecutor::default();
+        exec.answer("--filter 'name=^shop-web-v2$' --quiet", 0, &["c0ffee"]);
+        exec.answer("kamal-proxy deploy", 1, &[]);
+        exec.answer(
+            "docker logs",
+            0,
+            &["app v2 starting: health endpoint broken"],
+        );
+        let log = MemoryLog::default();
+        let err = run("web-1", &exec, &log).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("proxy_deploy(web): command exited with"),
+            "{err}"
+        );
+
+        let cmds = exec.commands();
+        assert!(
+            position(&cmds, "kamal-proxy deploy")
+                < position(&cmds, "docker stop -t 30 shop-web-v2")
+        );
+        assert!(
+            !cmds.iter().any(|c| c.contains("xargs -r docker stop")),
+            "the old container keeps serving"
+        );
+        assert!(!cmds.iter().any(|c| c.contains("docker tag")));
+        let lines = log.lines.lock().unwrap();
+        assert!(lines
+            .iter()
+            .any(|(s, l)| *s == LogStream::Stdout && l.contains("health endpoint broken")));
+    }
+
+    #[tokio::test]
+    async fn unproxied_role_waits_for_running_then_succeeds() {
+        let exec = RecordingExecutor::default();
+        exec.answer("{{.State.Status}}", 0, &["created", "running"]);
+        let log = MemoryLog::default();
+        run("job-1", &exec, &log).await.unwrap();
+        let cmds = exec.commands();
+        assert!(
+            !cmds.iter().any(|c| c.contains("kamal-proxy")),
+            "job hosts have no proxy"
+        );
+        assert_eq!(
+            cmds.iter()
+                .filter(|c| c.contains("{{.State.Status}}"))
+                .count(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_container_that_exits_fails_the_host() {
+        let exec = RecordingExecutor::default();
+        exec.answer("{{.State.Status}}", 0, &["exited"]);
+        let log = MemoryLog::default();
+        let err = run("job-1", &exec, &log).await.unwrap_err();
+        assert!(err.to_string().contains("container is \"exited\""), "{err}");
+        assert!(exec
+            .commands()
+            .iter()
+            .any(|c| c.contains("docker stop -t 30 shop-job-v2")));
+    }
+
+    #[tokio::test]
+    async fn a_failing_step_before_run_starts_nothing_to_stop() {
+        let exec = RecordingExecutor::default();
+        exec.answer("docker pull", 1, &[]);
+        let log = MemoryLog::default();
+        let err = run("web-1", &exec, &log).await.unwrap_err();
+        assert!(err.to_string().starts_with("pull_image"), "{err}");
+        let cmds = exec.commands();
+        assert!(!cmds
+            .iter()
+            .any(|c| c.contains("docker run") || c.contains("docker stop")));
+    }
+}

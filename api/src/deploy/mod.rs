@@ -1,0 +1,12 @@
+//! Deploy orchestration: runs the steps of `kamal::plan` on the hosts through a
+//! [`RemoteExecutor`](crate::ssh::RemoteExecutor), recording every command, its output and
+//! its exit status.
+
+pub mod host;
+pub mod record;
+
+#[cfg(test)]
+mod recording;
+
+pub use host::{HostFailure, HostOutcome, HostRun};
+pub use record::{LogStream, StepLog};

@@ -1,0 +1,33 @@
+/// Where a log line came from, as stored in `deployment_logs.stream`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogStream {
+    /// A command about to run (rendered with secrets redacted).
+    Command,
+    Stdout,
+    Stderr,
+    /// A command's exit status.
+    Status,
+    /// What the engine itself says (waiting, retrying, why a step failed).
+    Info,
+}
+
+impl LogStream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Command => "command",
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+            Self::Status => "status",
+            Self::Info => "info",
+        }
+    }
+}
+
+/// Receives a host's progress as it happens. Calls are synchronous so that output lines
+/// can be passed on from inside the SSH read loop; implementations queue them (the
+/// database writer batches them into `deployment_logs`).
+pub trait StepLog: Send + Sync {
+    /// The host moved on to `step` (stored as the target's current step).
+    fn step(&self, step: &str);
+    fn line(&self, stream: LogStream, text: &str);
+}

@@ -1,0 +1,113 @@
+//! A scripted [`RemoteExecutor`] for orchestration tests: records every command in order
+//! and answers from a script (first matching substring wins; default: exit 0, no output).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::ssh::{
+    Connected, ExecOutput, ExecRequest, ExitStatus, LineSink, RemoteExecutor, SshError, SshTarget,
+    Stream, Upload,
+};
+
+use super::record::{LogStream, StepLog};
+
+#[derive(Default)]
+pub struct RecordingExecutor {
+    /// `(host, command as sent, stdin as text)` in the order they ran.
+    pub ran: Mutex<Vec<(String, String, Option<String>)>>,
+    /// `(substring, exit code, stdout)`; a rule with several stdouts answers them in turn.
+    script: Mutex<Vec<(String, u32, Vec<String>)>>,
+}
+
+impl RecordingExecutor {
+    pub fn answer(&self, contains: &str, code: u32, stdout: &[&str]) {
+        self.script.lock().unwrap().push((
+            contains.to_string(),
+            code,
+            stdout.iter().map(|s| s.to_string()).collect(),
+        ));
+    }
+
+    pub fn commands(&self) -> Vec<String> {
+        self.ran
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, c, _)| c.clone())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl RemoteExecutor for RecordingExecutor {
+    async fn connect(&self, _: &SshTarget) -> Result<Connected, SshError> {
+        Ok(Connected {
+            host_key_fingerprint: "SHA256:recorded".into(),
+            proxy: None,
+        })
+    }
+
+    async fn probe(&self, target: &SshTarget) -> Result<Connected, SshError> {
+        self.connect(target).await
+    }
+
+    async fn exec(
+        &self,
+        target: &SshTarget,
+        request: &ExecRequest,
+        on_line: LineSink<'_>,
+    ) -> Result<ExecOutput, SshError> {
+        let stdin = request
+            .stdin
+            .as_ref()
+            .map(|s| String::from_utf8_lossy(s.expose()).into_owned());
+        self.ran
+            .lock()
+            .unwrap()
+            .push((target.host.clone(), request.command.clone(), stdin));
+        let (code, stdout) = {
+            let mut script = self.script.lock().unwrap();
+            match script
+                .iter_mut()
+                .find(|(pat, _, _)| request.command.contains(pat.as_str()))
+            {
+                Some((_, code, outs)) if outs.len() > 1 => (*code, outs.remove(0)),
+                Some((_, code, outs)) => (*code, outs.first().cloned().unwrap_or_default()),
+                None => (0, String::new()),
+            }
+        };
+        for line in stdout.lines() {
+            on_line(Stream::Stdout, line);
+        }
+        Ok(ExecOutput {
+            status: ExitStatus::Code(code),
+            stdout,
+            stderr: String::new(),
+            truncated: false,
+            duration: Duration::ZERO,
+        })
+    }
+
+    async fn upload(&self, _: &SshTarget, _: &Upload) -> Result<(), SshError> {
+        Ok(())
+    }
+}
+
+/// Keeps what a host reported, for assertions.
+#[derive(Default)]
+pub struct MemoryLog {
+    pub steps: Mutex<Vec<String>>,
+    pub lines: Mutex<Vec<(LogStream, String)>>,
+}
+
+impl StepLog for MemoryLog {
+    fn step(&self, step: &str) {
+        self.steps.lock().unwrap().push(step.to_string());
+    }
+
+    fn line(&self, stream: LogStream, text: &str) {
+        self.lines.lock().unwrap().push((stream, text.to_string()));
+    }
+}
