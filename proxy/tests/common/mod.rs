@@ -51,8 +51,30 @@ impl ProxyProcess {
         self.dir.join("state")
     }
 
+    /// Starts on fresh ports. A port found free can be taken by another process before
+    /// the proxy binds it, so a start that loses that race tries other ports.
     pub async fn start(dir: &Path) -> Self {
-        Self::start_with(dir, free_port(), free_port(), Vec::new()).await
+        for _ in 0..5 {
+            // Each try starts a fresh log, so a failure reports only its own cause.
+            let _ = std::fs::remove_file(dir.join("proxy.log"));
+            let mut proxy = Self::new(dir, free_port(), free_port(), Vec::new());
+            match proxy.try_launch().await {
+                Ok(()) => return proxy,
+                Err(log) if log.contains("Address already in use") => continue,
+                Err(log) => panic!("proxy did not start: {log}"),
+            }
+        }
+        panic!("proxy did not start: no free ports after 5 tries")
+    }
+
+    fn new(dir: &Path, http_port: u16, https_port: u16, extra_env: Vec<(String, String)>) -> Self {
+        Self {
+            http_port,
+            https_port,
+            dir: dir.to_path_buf(),
+            child: None,
+            extra_env,
+        }
     }
 
     pub async fn start_with(
@@ -61,18 +83,19 @@ impl ProxyProcess {
         https_port: u16,
         extra_env: Vec<(String, String)>,
     ) -> Self {
-        let mut proxy = Self {
-            http_port,
-            https_port,
-            dir: dir.to_path_buf(),
-            child: None,
-            extra_env,
-        };
+        let mut proxy = Self::new(dir, http_port, https_port, extra_env);
         proxy.launch().await;
         proxy
     }
 
     async fn launch(&mut self) {
+        if let Err(log) = self.try_launch().await {
+            panic!("proxy did not start: {log}");
+        }
+    }
+
+    /// Starts `kamal-proxy run` and waits for its socket; on failure returns its log.
+    async fn try_launch(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -93,13 +116,17 @@ impl ProxyProcess {
             .await
             .is_err()
         {
-            assert!(
-                Instant::now() < deadline,
-                "proxy did not start: {}",
-                self.log()
-            );
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+            if exited || Instant::now() >= deadline {
+                self.terminate();
+                return Err(self.log());
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        Ok(())
     }
 
     pub fn log(&self) -> String {
