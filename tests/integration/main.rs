@@ -9,6 +9,7 @@ mod api_errors;
 mod api_intake;
 mod api_servers;
 mod api_templates;
+mod fleet_deploy;
 mod fleet_proxy;
 mod fleet_ssh;
 mod jobs_queue;
