@@ -4,6 +4,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 DEV_ENV := .convoy/dev.env
+# Where cargo puts binaries: honours CARGO_TARGET_DIR like cargo itself.
+CONVOY := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/convoy
 
 .PHONY: run test lint integration fleet-up smoke openapi openapi-check schema bench clean-dev
 
@@ -12,12 +14,12 @@ run:
 	@deploy/dev-env.sh
 	$(CARGO) build -p convoy
 	@set -a; . $(DEV_ENV); set +a; \
-	./target/debug/convoy migrate; \
-	token=$$(./target/debug/convoy token --org dev --sub developer --roles admin); \
+	$(CONVOY) migrate; \
+	token=$$($(CONVOY) token --org dev --sub developer --roles admin); \
 	echo; echo "Convoy on http://$$CONVOY_BIND (settings in $(DEV_ENV))"; \
 	echo "Token (org dev, admin, 24 h):"; echo "  export TOKEN=$$token"; \
 	echo "Try:"; echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" http://$$CONVOY_BIND/v1/templates"; echo; \
-	exec ./target/debug/convoy serve
+	exec $(CONVOY) serve
 
 ## Everything CI runs.
 test: lint integration openapi-check smoke
@@ -40,7 +42,7 @@ integration: fleet-up
 fleet-up:
 	$(CARGO) build -p convoy-proxy
 	tests/fleet/install
-	CONVOY_PROXY_BIN=$(CURDIR)/target/debug/kamal-proxy tests/fleet/fleet up
+	CONVOY_PROXY_BIN=$(dir $(CONVOY))kamal-proxy tests/fleet/fleet up
 
 ## The committed spec is valid OpenAPI 3.1 (its drift from the code is a cargo test).
 openapi-check:
@@ -65,7 +67,7 @@ openapi:
 ## Regenerate api/src/db/schema.rs from the migrated development database.
 schema:
 	@deploy/dev-env.sh
-	@set -a; . $(DEV_ENV); set +a; ./target/debug/convoy migrate; \
+	@set -a; . $(DEV_ENV); set +a; $(CONVOY) migrate; \
 	diesel print-schema --database-url "$$DATABASE_URL" > api/src/db/schema.rs
 
 clean-dev:
