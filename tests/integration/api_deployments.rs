@@ -46,20 +46,20 @@ async fn insert_deployment(
     id
 }
 
+async fn create_server(app: &TestApp, name: &str) -> Uuid {
+    let admin = token("acme", Role::Admin);
+    let server = app
+        .post("/v1/servers", &admin, &server_body(name, &private_key()))
+        .await
+        .json();
+    server["id"].as_str().unwrap().parse().unwrap()
+}
+
 #[actix_web::test]
 async fn list_filter_show_events_and_logs() {
     let app = TestApp::new().await;
-    let admin = token("acme", Role::Admin);
-    let server = app
-        .post("/v1/servers", &admin, &server_body("web-1", &private_key()))
-        .await
-        .json();
-    let server_id: Uuid = server["id"].as_str().unwrap().parse().unwrap();
-    let other_server = app
-        .post("/v1/servers", &admin, &server_body("web-2", &private_key()))
-        .await
-        .json();
-    let other_server_id: Uuid = other_server["id"].as_str().unwrap().parse().unwrap();
+    let server_id = create_server(&app, "web-1").await;
+    let other_server_id = create_server(&app, "web-2").await;
 
     let mut conn = app.db.conn().await;
     let app_dep = insert_deployment(&mut conn, "acme", "customer-app", "deployed", server_id).await;
@@ -80,16 +80,7 @@ async fn list_filter_show_events_and_logs() {
             .execute(&mut conn)
             .await
             .unwrap();
-        diesel::insert_into(deployment_logs::table)
-            .values((
-                deployment_logs::deployment_id.eq(app_dep),
-                deployment_logs::org.eq("acme"),
-                deployment_logs::stream.eq("stdout"),
-                deployment_logs::line.eq(format!("line {i}")),
-            ))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        insert_log(&mut conn, app_dep, &format!("line {i}")).await;
     }
 
     let viewer = token("acme", Role::Viewer);
@@ -183,4 +174,94 @@ async fn list_filter_show_events_and_logs() {
     ] {
         app.get(&path, &globex).await.problem(404);
     }
+}
+
+async fn insert_log(conn: &mut AsyncPgConnection, deployment: Uuid, line: &str) {
+    diesel::insert_into(deployment_logs::table)
+        .values((
+            deployment_logs::deployment_id.eq(deployment),
+            deployment_logs::org.eq("acme"),
+            deployment_logs::stream.eq("stdout"),
+            deployment_logs::line.eq(line),
+        ))
+        .execute(conn)
+        .await
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn live_log_streams_new_lines_and_status_and_ends_with_the_deployment() {
+    use actix_web::test::TestRequest;
+
+    let app = TestApp::new().await;
+    let server_id = create_server(&app, "web-1").await;
+    let mut conn = app.db.conn().await;
+    let id = insert_deployment(&mut conn, "acme", "customer-app", "deploying", server_id).await;
+    insert_log(&mut conn, id, "pulling image").await;
+
+    let writer = {
+        let mut conn = app.db.conn().await;
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            insert_log(&mut conn, id, "container healthy").await;
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            diesel::update(deployments::table.filter(deployments::id.eq(id)))
+                .set(deployments::status.eq("deployed"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        })
+    };
+    let path = format!("/v1/deployments/{id}/logs");
+    let viewer = token("acme", Role::Viewer);
+    let live = app
+        .call(
+            TestRequest::get()
+                .uri(&path)
+                .insert_header(crate::support::bearer(&viewer))
+                .insert_header(("accept", "text/event-stream")),
+        )
+        .await;
+    writer.await.unwrap();
+    assert_eq!(live.status, 200);
+    assert_eq!(live.content_type, "text/event-stream");
+    let events: Vec<&str> = live.text.split("\n\n").filter(|e| !e.is_empty()).collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e.lines().find_map(|l| l.strip_prefix("event: ")).unwrap())
+        .collect();
+    assert_eq!(kinds[0], "log");
+    assert_eq!(kinds[kinds.len() - 1], "end", "{}", live.text);
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "log").count(),
+        2,
+        "{}",
+        live.text
+    );
+    assert!(live.text.contains("container healthy"));
+    assert!(live.text.contains(r#"data: {"status":"deploying"}"#));
+    assert!(live.text.contains(
+        r#"event: end
+data: {"status":"deployed"}"#
+    ));
+
+    // Last-Event-ID resumes after the first line; an ended deployment's stream ends at once.
+    let first_seq = events[0]
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap();
+    let resumed = app
+        .call(
+            TestRequest::get()
+                .uri(&path)
+                .insert_header(crate::support::bearer(&viewer))
+                .insert_header(("accept", "text/event-stream"))
+                .insert_header(("last-event-id", first_seq)),
+        )
+        .await;
+    assert!(!resumed.text.contains("pulling image"));
+    assert!(resumed.text.contains("container healthy"));
+    assert!(resumed
+        .text
+        .ends_with("event: end\ndata: {\"status\":\"deployed\"}\n\n"));
 }

@@ -1,4 +1,4 @@
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 
 use crate::auth::{AuthUser, Role};
 use crate::db::models::{deployment, log};
@@ -11,16 +11,21 @@ use crate::views::deployments::{LogLineView, LogParams};
 const MAX_LINES: i64 = 1000;
 
 /// A deployment's log as JSON lines (`application/x-ndjson`), one `LogLineView` per line,
-/// oldest first. Pass the last `seq` seen as `after` to continue.
+/// oldest first. Pass the last `seq` seen as `after` to continue. With
+/// `Accept: text/event-stream` the answer is a live Server-Sent Events stream: `log`
+/// events (id = seq, data = a LogLineView), `status` events when the deployment's status
+/// changes, and a final `end` event once it has ended; `Last-Event-ID` resumes.
 #[utoipa::path(get, path = "/v1/deployments/{id}/logs", operation_id = "get_deployment_logs", tag = "deployments",
     params(("id" = uuid::Uuid, Path, description = "Deployment id"), LogParams),
     responses(
         (status = 200, description = "JSON lines, each a LogLineView", body = LogLineView, content_type = "application/x-ndjson"),
+        (status = 200, description = "Live Server-Sent Events (log, status, end)", content_type = "text/event-stream"),
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 #[get("/v1/deployments/{id}/logs")]
 pub async fn get_deployment_logs(
+    req: HttpRequest,
     user: AuthUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -28,7 +33,12 @@ pub async fn get_deployment_logs(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Viewer)?;
     let id = parse_id(&id, "deployment")?;
-    let after = parse_param::<i64>("after", params.after.as_deref())?.unwrap_or(0);
+    let last_event_id = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok());
+    let after =
+        parse_param::<i64>("after", params.after.as_deref().or(last_event_id))?.unwrap_or(0);
     let limit = parse_param::<i64>("limit", params.limit.as_deref())?.unwrap_or(MAX_LINES);
     if !(1..=MAX_LINES).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
@@ -39,6 +49,19 @@ pub async fn get_deployment_logs(
     deployment::find(&mut conn, &user.org, id)
         .await
         .map_err(|e| not_found(e, "deployment"))?;
+    let wants_events = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if wants_events {
+        drop(conn);
+        let body = super::live::stream(state.get_ref().clone(), user.org, id, after);
+        return Ok(HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .insert_header(("Cache-Control", "no-cache"))
+            .streaming(body));
+    }
     let rows = log::list(&mut conn, &user.org, id, after, limit).await?;
     let mut body = String::new();
     for line in rows.items {

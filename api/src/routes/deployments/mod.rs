@@ -2,6 +2,7 @@ pub mod create;
 pub mod events;
 pub mod intake;
 pub mod list;
+pub mod live;
 pub mod logs;
 pub mod plan;
 pub mod show;
