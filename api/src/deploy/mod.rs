@@ -3,6 +3,7 @@
 //! its exit status.
 
 pub mod host;
+pub mod lock;
 pub mod record;
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod job;
 pub mod log;
 pub mod server;
 pub mod server_event;
+pub mod service_lock;
 pub mod target;
 pub mod template;
 

@@ -20,7 +20,7 @@ mod walk;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use parse::parse_config;
@@ -61,7 +61,7 @@ pub fn parse_yaml(yaml: &str) -> Result<DeployConfig, Vec<ConfigError>> {
 
 /// A validated deploy config, normalised: defaults filled, roles expanded, the root `env`,
 /// `labels`, `logging`, `options`, `proxy` and `healthcheck` merged into each role.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeployConfig {
     pub service: String,
     pub image: Image,
@@ -89,14 +89,14 @@ pub struct DeployConfig {
 }
 
 /// `[registry/]name[:tag]`; `repository` already carries the registry prefix.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Image {
     pub repository: String,
     /// A tag written in `image:`; the version deployed when the request names none.
     pub tag: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Role {
     pub name: String,
     pub primary: bool,
@@ -115,7 +115,7 @@ pub struct Role {
     pub stop_timeout: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostEntry {
     /// A server name or hostname, resolved by the caller.
     pub host: String,
@@ -124,14 +124,14 @@ pub struct HostEntry {
     pub path: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Env {
     pub clear: BTreeMap<String, String>,
     pub secret: Vec<SecretEnv>,
 }
 
 /// `NAME` or `NAME:SECRET` (the container sees `NAME`, the value comes from `SECRET`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretEnv {
     pub name: String,
     pub secret: String,
@@ -153,20 +153,20 @@ impl Env {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DockerOption {
     pub name: String,
     /// `None` for a flag: `init: true` renders `--init`.
     pub value: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Logging {
     pub driver: Option<String>,
     pub options: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proxy {
     pub hosts: Vec<String>,
     pub app_port: u16,
@@ -182,14 +182,14 @@ pub struct Proxy {
     pub response_headers: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyHealthcheck {
     pub path: String,
     pub interval: Option<u64>,
     pub timeout: Option<u64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Buffering {
     pub requests: Option<bool>,
     pub responses: Option<bool>,
@@ -198,7 +198,7 @@ pub struct Buffering {
     pub max_response_body: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecHealthcheck {
     pub cmd: Vec<String>,
     /// Seconds between attempts.
@@ -210,7 +210,7 @@ pub struct ExecHealthcheck {
 }
 
 /// How kamal-proxy itself is started (`proxy.run`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyRun {
     /// `[registry/]repository:version`, default `basecamp/kamal-proxy:v0.9.2`.
     pub image: String,
@@ -224,7 +224,7 @@ pub struct ProxyRun {
     pub options: Vec<DockerOption>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registry {
     /// `None`: Docker Hub.
     pub server: Option<String>,
@@ -233,14 +233,14 @@ pub struct Registry {
     pub password_secret: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Credential {
     Plain(String),
     Secret(String),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Boot {
     pub limit: Option<BootLimit>,
     /// Seconds between host groups.
@@ -248,7 +248,7 @@ pub struct Boot {
     pub parallel_roles: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BootLimit {
     Hosts(u64),
@@ -256,14 +256,14 @@ pub enum BootLimit {
 }
 
 /// Only what Convoy may use; the registered server's own settings take precedence.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ssh {
     pub user: Option<String>,
     pub port: Option<u16>,
     pub proxy: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFailure {
     /// Stop the new containers and keep (or restore) the previous version everywhere.

@@ -1,5 +1,4 @@
 use actix_web::{post, web, HttpResponse};
-use anyhow::anyhow;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 
@@ -8,7 +7,7 @@ use crate::db::models::server::{self, Server};
 use crate::db::models::server_event::{self, NewServerEvent, HOST_KEY_MISMATCH, HOST_KEY_PINNED};
 use crate::error::ApiError;
 use crate::routes::{not_found, parse_id};
-use crate::ssh::{self, CheckReport, SshError, SshTarget};
+use crate::ssh::{self, CheckReport, SshError};
 use crate::state::AppState;
 use crate::views::servers::CheckView;
 
@@ -40,24 +39,9 @@ pub async fn check_server(
     let row = server::find(&mut *state.conn().await?, &user.org, id)
         .await
         .map_err(|e| not_found(e, "server"))?;
-    let report = ssh::check(&state.ssh, &ssh_target(&state, &row)?).await;
+    let report = ssh::check(&state.ssh, &state.ssh_target(&row)?).await;
     let report = record(&mut *state.conn().await?, &row, report).await?;
     Ok(HttpResponse::Ok().json(CheckView::from(report)))
-}
-
-/// How to reach `row`: its address, login, unsealed key and pinned host key.
-fn ssh_target(state: &AppState, row: &Server) -> Result<SshTarget, ApiError> {
-    // A key that cannot be opened means the master key that sealed it is not
-    // configured: an operator's problem for the log, not the caller's.
-    let key = state
-        .keyring
-        .open_string(row.id, "ssh_private_key", &row.ssh_private_key)
-        .map_err(|e| anyhow!("cannot open the private key of server {}: {e}", row.id))?;
-    let mut target = SshTarget::new(row.hostname.clone(), row.ssh_user.clone(), key);
-    target.port = u16::try_from(row.port)
-        .map_err(|_| anyhow!("server {} has an invalid port {}", row.id, row.port))?;
-    target.host_key = row.host_key_fingerprint.clone();
-    Ok(target)
 }
 
 /// Pins the key trusted on first use and records what the check learned about
