@@ -39,6 +39,9 @@ pub struct Config {
     pub jwt: JwtKeys,
     pub workers: usize,
     pub ssh_max_connections: usize,
+    /// How long a worker's claim on a deployment lasts without renewal: after a crash,
+    /// another worker resumes the deployment this long after the last renewal.
+    pub lease: std::time::Duration,
 }
 
 /// Reads variables through a lookup function so tests need not touch the process environment.
@@ -184,6 +187,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             jwt: self.jwt()?,
             workers: self.number("CONVOY_WORKERS", 4)?,
             ssh_max_connections: self.number("CONVOY_SSH_MAX_CONNECTIONS", 64)?,
+            lease: std::time::Duration::from_secs(self.number("CONVOY_LEASE_SECONDS", 30)? as u64),
         })
     }
 }

@@ -85,15 +85,37 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the HTTP API until the process is stopped.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// Which sides of Convoy a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `convoy serve`: the HTTP API and the workers.
+    Both,
+    /// `convoy api`: the HTTP API only.
+    Api,
+    /// `convoy worker`: the workers only.
+    Worker,
+}
+
+/// Runs the HTTP API and/or the workers until the process is stopped.
+pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
     prepare_database(&config).await?;
-    let pool = db::pool(&config.database_url, 16)?;
+    let pool = db::pool(&config.database_url, 16 + 2 * config.workers)?;
     let state = AppState {
         pool,
         keyring: config.keyring.clone(),
         ssh: ssh::SshPool::new(ssh::SshPoolConfig::new(config.ssh_max_connections)),
     };
+    let workers = (mode != Mode::Api).then(|| {
+        let worker_config = jobs::worker::WorkerConfig::new(config.workers, config.lease);
+        jobs::worker::run(state.clone(), config.database_url.clone(), worker_config)
+    });
+    if mode == Mode::Worker {
+        workers.expect("worker mode runs workers").await;
+        return Ok(());
+    }
+    if let Some(workers) = workers {
+        tokio::spawn(workers);
+    }
     let jwt = config.jwt.clone();
     tracing::info!(bind = %config.bind, "serving the API");
     actix_web::HttpServer::new(move || {

@@ -16,8 +16,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply migrations, then serve the HTTP API.
+    /// Apply migrations, then serve the HTTP API and run the deploy workers.
     Serve,
+    /// Apply migrations, then serve the HTTP API only (no deploys run here).
+    Api,
+    /// Apply migrations, then run the deploy workers only.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document.
@@ -48,7 +52,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             init_logging()?;
-            convoy::serve(env.config()?).await
+            convoy::serve(env.config()?, convoy::Mode::Both).await
+        }
+        Command::Api => {
+            init_logging()?;
+            convoy::serve(env.config()?, convoy::Mode::Api).await
+        }
+        Command::Worker => {
+            init_logging()?;
+            convoy::serve(env.config()?, convoy::Mode::Worker).await
         }
         Command::Migrate => {
             init_logging()?;

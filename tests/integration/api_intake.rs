@@ -23,6 +23,7 @@ async fn seed_builtins(app: &TestApp) {
         jwt: jwt(),
         workers: 1,
         ssh_max_connections: 1,
+        lease: std::time::Duration::from_secs(30),
     };
     convoy::prepare_database(&config).await.unwrap();
 }

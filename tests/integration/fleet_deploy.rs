@@ -49,6 +49,8 @@ async fn deploy(
         replaced_hex: "0123456789abcdef",
         secrets: &registry_password,
         log,
+        cancel: None,
+        reuse_image: false,
     }
     .deploy()
     .await

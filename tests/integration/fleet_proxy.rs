@@ -13,16 +13,16 @@ use convoy::kamal::config::{DeployConfig, Role};
 use convoy::kamal::naming;
 use convoy::secret::Secret;
 use convoy::ssh::{ExecOutput, ExecRequest, RemoteExecutor, SshPool, SshPoolConfig, SshTarget};
-use http_body_util::{BodyExt, Empty};
-use hyper::body::{Bytes, Incoming};
+use http_body_util::Empty;
+use hyper::body::Bytes;
 use hyper::client::conn::http1;
-use hyper::{Request, Response};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
 use tokio::sync::{OnceCell, RwLock};
 
 use crate::support::fleet::{fleet, host, FleetHost};
 use crate::support::kamal::{deploy_yml, proxy_host, ServiceCleanup};
+use crate::support::load::{http_client, http_get, load, read_reply, HttpClient};
 
 /// h1 has one proxy for all these tests. They share it; the restart test takes it
 /// alone, since a restart cuts every connection through it.
@@ -190,89 +190,8 @@ impl Service {
     }
 
     async fn get(&self, client: &HttpClient, path: &str) -> Result<(u16, String), String> {
-        http_get(client, &self.host_header, path).await
+        http_get(client, &h1().address, &self.host_header, path).await
     }
-}
-
-type HttpClient = Client<HttpConnector, Empty<Bytes>>;
-
-/// A client keeping its connections to the proxy alive between requests.
-fn http_client() -> HttpClient {
-    Client::builder(TokioExecutor::new()).build_http()
-}
-
-async fn http_get(
-    client: &HttpClient,
-    host_header: &str,
-    path: &str,
-) -> Result<(u16, String), String> {
-    let request = Request::get(format!("http://{}{path}", h1().address))
-        .header("host", host_header)
-        .body(Empty::new())
-        .expect("a valid request");
-    let exchange = async {
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| format!("{e:?}"))?;
-        read_reply(response).await
-    };
-    tokio::time::timeout(Duration::from_secs(10), exchange)
-        .await
-        .unwrap_or_else(|_| Err("timed out".into()))
-}
-
-/// Status and body text of a response.
-async fn read_reply(response: Response<Incoming>) -> Result<(u16, String), String> {
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((
-        status,
-        String::from_utf8_lossy(&body.to_bytes()).into_owned(),
-    ))
-}
-
-struct Sample {
-    start: Instant,
-    end: Instant,
-    outcome: Result<(u16, String), String>,
-}
-
-/// `clients` keep-alive connections sending `GET /` at `rate` requests/s in total, until
-/// `stop` is set.
-async fn load(host_header: String, clients: u32, rate: u32, stop: Arc<AtomicBool>) -> Vec<Sample> {
-    let period = Duration::from_secs(1) * clients / rate;
-    let workers: Vec<_> = (0..clients)
-        .map(|_| {
-            let (host_header, stop) = (host_header.clone(), stop.clone());
-            tokio::spawn(async move {
-                let client = http_client();
-                let mut tick = tokio::time::interval(period);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                let mut samples = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    tick.tick().await;
-                    let start = Instant::now();
-                    let outcome = http_get(&client, &host_header, "/").await;
-                    samples.push(Sample {
-                        start,
-                        end: Instant::now(),
-                        outcome,
-                    });
-                }
-                samples
-            })
-        })
-        .collect();
-    let mut samples = Vec::new();
-    for worker in workers {
-        samples.extend(worker.await.expect("load worker"));
-    }
-    samples
 }
 
 struct DeployWindow {
@@ -288,7 +207,13 @@ async fn deploys_under_load_lose_no_request() {
     service.release("v1", &[]).await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(load(service.host_header.clone(), 8, 300, stop.clone()));
+    let load = tokio::spawn(load(
+        h1().address.clone(),
+        service.host_header.clone(),
+        8,
+        300,
+        stop.clone(),
+    ));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut windows = Vec::new();
     for i in 0..20 {
@@ -406,7 +331,7 @@ async fn a_request_in_flight_during_the_switch_completes_on_the_old_version() {
     let slow = {
         let (client, host_header) = (http_client(), service.host_header.clone());
         tokio::spawn(async move {
-            let outcome = http_get(&client, &host_header, "/cgi-bin/slow?2").await;
+            let outcome = http_get(&client, &h1().address, &host_header, "/cgi-bin/slow?2").await;
             (outcome, Instant::now())
         })
     };

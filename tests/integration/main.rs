@@ -10,6 +10,7 @@ mod api_intake;
 mod api_servers;
 mod api_templates;
 mod fleet_deploy;
+mod fleet_engine;
 mod fleet_proxy;
 mod fleet_ssh;
 mod jobs_queue;

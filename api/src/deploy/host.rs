@@ -2,6 +2,7 @@
 //! stop of the new container with its last log lines kept.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::kamal::cmd::Cmd;
@@ -28,6 +29,10 @@ pub struct HostRun<'a> {
     pub replaced_hex: &'a str,
     pub secrets: &'a (dyn Fn(&str) -> Option<Secret<String>> + Sync),
     pub log: &'a dyn StepLog,
+    /// Set to stop at the next step boundary, as long as no traffic was switched yet.
+    pub cancel: Option<&'a AtomicBool>,
+    /// Use the image already on the host when it is there (rollbacks): no login, no pull.
+    pub reuse_image: bool,
 }
 
 /// What a successful host deploy learned.
@@ -44,6 +49,8 @@ pub enum HostFailure {
     Step { step: String, reason: String },
     #[error(transparent)]
     Ssh(#[from] SshError),
+    #[error("cancelled before {step}")]
+    Cancelled { step: String },
 }
 
 impl HostFailure {
@@ -108,7 +115,22 @@ impl HostRun<'_> {
     /// Runs the success path; on failure runs the failure path and returns the cause.
     pub async fn deploy(&self) -> Result<HostOutcome, HostFailure> {
         let mut progress = Progress::default();
+        let reuse = self.reuse_image && self.image_present().await?;
+        let mut switched = false;
         for step in host_steps(self.config, self.host) {
+            if reuse && matches!(step, HostStep::RegistryLogin | HostStep::PullImage) {
+                continue;
+            }
+            // Before traffic moves, a cancel stops here; after, the host finishes and the
+            // engine returns it to the previous version as a whole.
+            if !switched && self.cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+                let name = step_name(&step);
+                self.log
+                    .line(LogStream::Info, &format!("cancelled before {name}"));
+                self.fail(&progress).await;
+                return Err(HostFailure::Cancelled { step: name });
+            }
+            switched |= matches!(step, HostStep::ProxyDeploy(_) | HostStep::HealthPoll(_));
             self.log.step(&step_name(&step));
             match self.run_step(&step, &mut progress).await {
                 Ok(()) => {}
@@ -128,6 +150,21 @@ impl HostRun<'_> {
         Ok(HostOutcome {
             previous_versions: progress.previous_versions,
         })
+    }
+
+    /// True when the image is already on the host (logged either way).
+    async fn image_present(&self) -> Result<bool, HostFailure> {
+        let cmd = Commands::new(self.config, self.version).image_exists();
+        let present = self.exec(&cmd).await?.success();
+        self.log.line(
+            LogStream::Info,
+            if present {
+                "the image is still on the host: not pulled"
+            } else {
+                "the image is not on the host any more: pulling it"
+            },
+        );
+        Ok(present)
     }
 
     /// Stops the new containers and keeps their last output lines in the log.
@@ -196,6 +233,7 @@ impl HostRun<'_> {
                     .next()
                     .map(str::trim)
                     .filter(|v| !v.is_empty());
+                self.log.previous_version(role, version);
                 progress
                     .previous_versions
                     .insert(role.clone(), version.map(str::to_string));
@@ -384,6 +422,8 @@ deploy_timeout: 3
             replaced_hex: "abcd",
             secrets: &secrets,
             log,
+            cancel: None,
+            reuse_image: false,
         }
         .deploy()
         .await

@@ -2,9 +2,11 @@
 //! [`RemoteExecutor`](crate::ssh::RemoteExecutor), recording every command, its output and
 //! its exit status.
 
+pub mod engine;
 pub mod host;
 pub mod lock;
 pub mod record;
+pub mod sink;
 
 #[cfg(test)]
 mod recording;

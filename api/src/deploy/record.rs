@@ -30,4 +30,6 @@ pub trait StepLog: Send + Sync {
     /// The host moved on to `step` (stored as the target's current step).
     fn step(&self, step: &str);
     fn line(&self, stream: LogStream, text: &str);
+    /// The version `role` ran before this deploy (`None`: nothing ran), once known.
+    fn previous_version(&self, _role: &str, _version: Option<&str>) {}
 }

@@ -8,3 +8,4 @@
 pub mod queue;
 
 pub use queue::{ClaimedJob, Queue};
+pub mod worker;

@@ -54,7 +54,7 @@ pub struct StepContext<'a> {
     pub host: &'a str,
     pub stamp: Stamp<'a>,
     pub replaced_hex: &'a str,
-    pub secrets: &'a dyn Fn(&str) -> Option<Secret<String>>,
+    pub secrets: &'a (dyn Fn(&str) -> Option<Secret<String>> + Sync),
 }
 
 /// A secret the step needs was not supplied.

@@ -1,8 +1,10 @@
 //! Test support: databases cloned from a migrated template, an in-process app, tokens.
 
 pub mod db;
+pub mod engine;
 pub mod fleet;
 pub mod kamal;
+pub mod load;
 
 use std::time::Duration;
 

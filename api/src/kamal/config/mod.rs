@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use parse::parse_config;
-pub use rules::tag as validate_version;
+pub use rules::{
+    role_name as validate_destination, service_name as validate_service, tag as validate_version,
+};
 
 /// A problem in a deploy config, located by its slash-separated path.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]

@@ -1,0 +1,247 @@
+//! Where a running deployment's progress goes: log lines into `deployment_logs` and each
+//! target's current step and previous version into `deployment_targets`. Hosts report
+//! synchronously from inside the SSH read loop ([`StepLog`]); one writer task per
+//! deployment batches what they queue into few statements.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::sql_types::{Array, Nullable, Text, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::record::{LogStream, StepLog};
+use crate::db::models::log::{self, NewLogLine};
+use crate::db::DbPool;
+use crate::secret::Secret;
+
+/// Lines written per statement at most.
+const BATCH: usize = 500;
+const REDACTED: &str = "[REDACTED]";
+/// Secret values shorter than this are not searched for in output (too many false hits).
+const MIN_SECRET_LEN: usize = 4;
+
+enum Message {
+    Line {
+        target: Option<Uuid>,
+        stream: LogStream,
+        line: String,
+    },
+    Step {
+        targets: Vec<Uuid>,
+        step: String,
+    },
+    Previous {
+        target: Uuid,
+        version: String,
+    },
+    Flush(oneshot::Sender<()>),
+}
+
+/// The deployment's log, shared by its hosts.
+#[derive(Clone)]
+pub struct LogSink {
+    tx: mpsc::UnboundedSender<Message>,
+    secrets: Arc<Vec<String>>,
+}
+
+impl LogSink {
+    /// Starts the writer task for `deployment`; output containing any of `secrets` is
+    /// redacted before it is stored.
+    pub fn start(
+        pool: DbPool,
+        deployment: Uuid,
+        org: String,
+        secrets: &BTreeMap<String, Secret<String>>,
+    ) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write(pool, deployment, org, rx));
+        let mut values: Vec<String> = secrets
+            .values()
+            .map(|s| s.expose().clone())
+            .filter(|v| v.len() >= MIN_SECRET_LEN)
+            .collect();
+        // Longest first, so a secret containing another is replaced whole.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        Self {
+            tx,
+            secrets: Arc::new(values),
+        }
+    }
+
+    fn redact(&self, line: &str) -> String {
+        let mut out = line.to_string();
+        for secret in self.secrets.iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+
+    /// A line about the deployment as a whole (no host).
+    pub fn info(&self, line: &str) {
+        self.send_line(None, LogStream::Info, line);
+    }
+
+    fn send_line(&self, target: Option<Uuid>, stream: LogStream, line: &str) {
+        let line = self.redact(line);
+        // The writer only stops when every sender is gone.
+        let _ = self.tx.send(Message::Line {
+            target,
+            stream,
+            line,
+        });
+    }
+
+    /// Waits until everything queued so far is stored.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Message::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// The [`StepLog`] of one host, whose targets are `targets` (role → target id).
+    pub fn host(&self, host: &str, targets: BTreeMap<String, Uuid>) -> HostLog {
+        HostLog {
+            sink: self.clone(),
+            host: host.to_string(),
+            targets,
+        }
+    }
+}
+
+/// One host's view of the sink: lines carry the host's target, steps update its rows.
+pub struct HostLog {
+    sink: LogSink,
+    host: String,
+    targets: BTreeMap<String, Uuid>,
+}
+
+impl HostLog {
+    fn first_target(&self) -> Option<Uuid> {
+        self.targets.values().next().copied()
+    }
+
+    pub fn info(&self, line: &str) {
+        self.line(LogStream::Info, line);
+    }
+}
+
+impl StepLog for HostLog {
+    fn step(&self, step: &str) {
+        let _ = self.sink.tx.send(Message::Step {
+            targets: self.targets.values().copied().collect(),
+            step: step.to_string(),
+        });
+        self.sink.send_line(
+            self.first_target(),
+            LogStream::Info,
+            &format!("{}: {step}", self.host),
+        );
+    }
+
+    fn line(&self, stream: LogStream, text: &str) {
+        self.sink.send_line(self.first_target(), stream, text);
+    }
+
+    fn previous_version(&self, role: &str, version: Option<&str>) {
+        if let Some(target) = self.targets.get(role) {
+            let _ = self.sink.tx.send(Message::Previous {
+                target: *target,
+                // "" records that nothing ran before; NULL means not known yet.
+                version: version.unwrap_or_default().to_string(),
+            });
+        }
+    }
+}
+
+async fn write(
+    pool: DbPool,
+    deployment: Uuid,
+    org: String,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+) {
+    let mut received = Vec::new();
+    while rx.recv_many(&mut received, BATCH).await > 0 {
+        let mut flushes = Vec::new();
+        let mut batch = Vec::new();
+        for message in received.drain(..) {
+            match message {
+                Message::Flush(done) => flushes.push(done),
+                other => batch.push(other),
+            }
+        }
+        // Retry briefly: a lost line is worse than a late one.
+        for attempt in 0..5 {
+            match store(&pool, deployment, &org, &batch).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, deployment.id = %deployment, attempt, "storing deployment log");
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                }
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn store(
+    pool: &DbPool,
+    deployment: Uuid,
+    org: &str,
+    batch: &[Message],
+) -> anyhow::Result<()> {
+    let mut conn = pool.get().await?;
+    let mut lines: Vec<NewLogLine> = Vec::new();
+    let mut steps: BTreeMap<Vec<Uuid>, &str> = BTreeMap::new();
+    let mut previous: Vec<(Uuid, &str)> = Vec::new();
+    for message in batch {
+        match message {
+            Message::Line {
+                target,
+                stream,
+                line,
+            } => lines.push(NewLogLine {
+                deployment_id: deployment,
+                org,
+                target_id: *target,
+                stream: stream.as_str(),
+                line,
+            }),
+            Message::Step { targets, step } => {
+                steps.insert(targets.clone(), step);
+            }
+            Message::Previous { target, version } => previous.push((*target, version)),
+            Message::Flush(_) => {}
+        }
+    }
+    for chunk in lines.chunks(BATCH) {
+        log::insert(&mut conn, chunk).await?;
+    }
+    for (targets, step) in steps {
+        diesel::sql_query(
+            "UPDATE deployment_targets SET step = $2, updated_at = now() WHERE id = ANY($1)",
+        )
+        .bind::<Array<SqlUuid>, _>(targets)
+        .bind::<Nullable<Text>, _>(step)
+        .execute(&mut conn)
+        .await?;
+    }
+    for (target, version) in previous {
+        diesel::sql_query(
+            "UPDATE deployment_targets SET previous_version = $2, updated_at = now()
+             WHERE id = $1 AND previous_version IS NULL",
+        )
+        .bind::<SqlUuid, _>(target)
+        .bind::<Text, _>(version)
+        .execute(&mut conn)
+        .await?;
+    }
+    Ok(())
+}

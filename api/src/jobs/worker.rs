@@ -1,0 +1,232 @@
+//! The worker pool: claims deploy jobs (woken by `LISTEN convoy_jobs`, polling as the
+//! fallback), runs up to `CONVOY_WORKERS` deployments at once, and keeps each one's job
+//! lease and service lock alive while it runs. A run whose lease is lost (taken over
+//! after this process stalled) is abandoned at once: the new holder goes on with it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::sql_types::{Interval, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures::StreamExt;
+use tokio::sync::{Notify, Semaphore};
+use uuid::Uuid;
+
+use super::queue::{backoff, ClaimedJob, Queue};
+use crate::deploy::engine::{Outcome, Run};
+use crate::state::AppState;
+
+/// The channel the `jobs` table's trigger notifies.
+pub const CHANNEL: &str = "convoy_jobs";
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Deployments run at once by this process.
+    pub workers: usize,
+    pub lease: Duration,
+    /// How often the queue is looked at when no notification arrives.
+    pub poll: Duration,
+    pub worker_id: String,
+}
+
+impl WorkerConfig {
+    pub fn new(workers: usize, lease: Duration) -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "convoy".into());
+        let suffix = &Uuid::new_v4().simple().to_string()[..8];
+        Self {
+            workers,
+            lease,
+            poll: Duration::from_secs(2),
+            worker_id: format!("{host}:{}:{suffix}", std::process::id()),
+        }
+    }
+}
+
+/// Runs the pool until the process ends.
+pub async fn run(state: AppState, database_url: String, config: WorkerConfig) {
+    let wake = Arc::new(Notify::new());
+    tokio::spawn(listen(database_url, wake.clone()));
+    let slots = Arc::new(Semaphore::new(config.workers));
+    let queue = Queue::new(config.worker_id.clone(), config.lease);
+    tracing::info!(worker = %config.worker_id, workers = config.workers, "workers started");
+    loop {
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        match claim(&state, &queue).await {
+            Ok(Some(job)) => {
+                let (state, queue, config) = (state.clone(), queue.clone(), config.clone());
+                let wake = wake.clone();
+                tokio::spawn(async move {
+                    handle(&state, &queue, &config, job).await;
+                    drop(permit);
+                    // A slot is free: look for the next job at once.
+                    wake.notify_one();
+                });
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "claiming a job"),
+        }
+        drop(permit);
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(config.poll) => {}
+        }
+    }
+}
+
+async fn claim(state: &AppState, queue: &Queue) -> anyhow::Result<Option<ClaimedJob>> {
+    let mut conn = state.pool.get().await?;
+    Ok(queue.claim(&mut conn).await?)
+}
+
+/// Forwards notifications to the pool; reconnects after a lost connection.
+async fn listen(database_url: String, wake: Arc<Notify>) {
+    loop {
+        match AsyncPgConnection::establish(&database_url).await {
+            Ok(mut conn) => {
+                if let Err(e) = diesel::sql_query(format!("LISTEN {CHANNEL}"))
+                    .execute(&mut conn)
+                    .await
+                {
+                    tracing::warn!(error = %e, "LISTEN failed; polling only");
+                } else {
+                    let mut stream = std::pin::pin!(conn.notifications_stream());
+                    while let Some(item) = stream.next().await {
+                        match item {
+                            Ok(_) => wake.notify_one(),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "job notifications stopped");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "connecting for job notifications"),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Runs one job: the deployment, with its leases renewed and cancel requests noticed.
+async fn handle(state: &AppState, queue: &Queue, config: &WorkerConfig, job: ClaimedJob) {
+    let Some(deployment) = job.deployment_id else {
+        let _ = finish(state, queue, &job, Err("a job without a deployment".into())).await;
+        return;
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let run = Run {
+        state,
+        deployment,
+        holder: &config.worker_id,
+        attempt: job.attempts,
+        lease: config.lease,
+        cancel: cancel.clone(),
+    };
+    let result = tokio::select! {
+        result = run.deploy_or_resume() => Some(result),
+        lost = keep_alive(state, queue, config, job.id, deployment, &cancel) => {
+            tracing::warn!(deployment.id = %deployment, reason = %lost, "abandoning the deployment");
+            None
+        }
+    };
+    let Some(result) = result else { return };
+    let verdict = match result {
+        Ok(Outcome::Finished(status)) => {
+            tracing::info!(deployment.id = %deployment, %status, "deployment ended");
+            Ok(())
+        }
+        Ok(Outcome::Retry(reason)) => Err(reason),
+        Err(e) => {
+            tracing::error!(deployment.id = %deployment, error = %format!("{e:#}"), "deployment run failed");
+            Err(format!("internal error: {e:#}"))
+        }
+    };
+    if let Err(e) = finish(state, queue, &job, verdict).await {
+        tracing::error!(deployment.id = %deployment, error = %e, "recording the job's end");
+    }
+}
+
+/// Completes the job, or puts it back for a retry; once retries are used up the
+/// deployment is ended `failed` with the last reason.
+async fn finish(
+    state: &AppState,
+    queue: &Queue,
+    job: &ClaimedJob,
+    verdict: Result<(), String>,
+) -> anyhow::Result<()> {
+    let mut conn = state.pool.get().await?;
+    match verdict {
+        Ok(()) => {
+            queue.complete(&mut conn, job.id).await?;
+        }
+        Err(reason) => {
+            let status = queue
+                .retry(&mut conn, job, &reason, backoff(job.attempts))
+                .await?;
+            if status == "failed" {
+                if let Some(deployment) = job.deployment_id {
+                    crate::deploy::engine::give_up(&mut conn, deployment, &reason).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Renews the job lease and the service lock, and watches for a cancel request; returns
+/// only when the lease was lost.
+async fn keep_alive(
+    state: &AppState,
+    queue: &Queue,
+    config: &WorkerConfig,
+    job: Uuid,
+    deployment: Uuid,
+    cancel: &AtomicBool,
+) -> String {
+    let tick = Duration::from_secs(1);
+    let renew_every = (config.lease / 3).max(tick);
+    let mut since_renewal = Duration::ZERO;
+    loop {
+        tokio::time::sleep(tick).await;
+        since_renewal += tick;
+        let Ok(mut conn) = state.pool.get().await else {
+            continue;
+        };
+        if let Ok(true) = crate::deploy::engine::cancel_requested(&mut conn, deployment).await {
+            cancel.store(true, Ordering::SeqCst);
+        }
+        if since_renewal < renew_every {
+            continue;
+        }
+        since_renewal = Duration::ZERO;
+        match queue.renew(&mut conn, job).await {
+            Ok(true) => {}
+            Ok(false) => return "the job's lease was taken over".into(),
+            // The database is unreachable: keep working, the lease may still hold.
+            Err(e) => {
+                tracing::warn!(error = %e, "renewing the job lease");
+                continue;
+            }
+        }
+        let renewed = diesel::sql_query(
+            "UPDATE service_locks SET lease_until = now() + $2 WHERE deployment_id = $1",
+        )
+        .bind::<SqlUuid, _>(deployment)
+        .bind::<Interval, _>(diesel::data_types::PgInterval::from_microseconds(
+            config.lease.as_micros() as i64,
+        ))
+        .execute(&mut conn)
+        .await;
+        if let Err(e) = renewed {
+            tracing::warn!(error = %e, "renewing the service lock");
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The engine on the fleet: a worker pool running on its own thread and runtime (as in
+//! `convoy serve`), fleet hosts registered as servers, deploy configs with a web role
+//! behind convoy-proxy and a job role without it, and waiting for final states.
+//!
+//! Engine tests use hosts h4 and h5 (h1–h3 belong to the proxy, deploy and SSH tests).
+//! Tests that cut a host off take [`EXCLUSIVE`] for writing; the others take it for reading.
+
+use std::time::{Duration, Instant};
+
+use convoy::auth::Role;
+use convoy::crypto::Keyring;
+use convoy::jobs::worker::{self, WorkerConfig};
+use convoy::ssh::{SshPool, SshPoolConfig};
+use convoy::state::AppState;
+use serde_json::{json, Value};
+use tokio::sync::RwLock;
+
+use super::fleet::{fleet, FleetHost};
+use super::kamal::proxy_host;
+use super::{token, TestApp};
+
+/// Held for writing by tests that break a host, for reading by the other engine tests.
+pub static EXCLUSIVE: RwLock<()> = RwLock::const_new(());
+
+/// The registry password's secret name in the configs below.
+pub const REGISTRY_SECRET: &str = "KAMAL_REGISTRY_PASSWORD";
+
+/// SSH settings for the engine under test: a cut host is noticed within seconds.
+pub fn ssh_config() -> SshPoolConfig {
+    let mut config = SshPoolConfig::new(32);
+    config.connect_timeout = Duration::from_secs(3);
+    config.keepalive_interval = Duration::from_secs(1);
+    config.command_timeout = Duration::from_secs(60);
+    config
+}
+
+/// A worker pool over a test database; stopped when dropped.
+pub struct Workers {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    pub fn start(database_url: &str, keyring: Keyring, lease: Duration) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let url = database_url.to_string();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for the workers");
+            runtime.block_on(async move {
+                let state = AppState {
+                    pool: convoy::db::pool(&url, 12).expect("pool"),
+                    keyring,
+                    ssh: SshPool::new(ssh_config()),
+                };
+                let mut config = WorkerConfig::new(4, lease);
+                config.poll = Duration::from_millis(500);
+                tokio::select! {
+                    _ = worker::run(state, url, config) => {}
+                    _ = stopped => {}
+                }
+            });
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        });
+        Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// An app over a fresh database with the fleet hosts registered as servers.
+pub struct Engine {
+    pub app: TestApp,
+    pub deployer: String,
+    pub admin: String,
+    pub workers: Option<Workers>,
+}
+
+impl Engine {
+    /// The app with servers for `hosts`, and (when `with_workers`) a worker pool.
+    pub async fn new(hosts: &[&FleetHost], with_workers: bool) -> Self {
+        let app = TestApp::new().await;
+        let admin = token("acme", Role::Admin);
+        for h in hosts {
+            let reply = app
+                .post(
+                    "/v1/servers",
+                    &admin,
+                    &json!({
+                        "name": h.name,
+                        "hostname": h.address,
+                        "port": h.ssh_port,
+                        "ssh_user": h.ssh_user,
+                        "ssh_private_key": h.private_key(),
+                        "host_key": h.host_key,
+                    }),
+                )
+                .await;
+            assert_eq!(reply.status, 201, "{}", reply.text);
+        }
+        let workers = with_workers
+            .then(|| Workers::start(&app.db.url, app.keyring.clone(), Duration::from_secs(5)));
+        Self {
+            app,
+            deployer: token("acme", Role::Deployer),
+            admin,
+            workers,
+        }
+    }
+
+    /// Posts a deployment; returns its id.
+    pub async fn deploy(&self, config: &Value, version: &str) -> String {
+        let reply = self
+            .app
+            .post(
+                "/v1/deployments",
+                &self.deployer,
+                &json!({
+                    "config": config,
+                    "version": version,
+                    "secrets": secrets(),
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.text);
+        reply.json()["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn show(&self, id: &str) -> Value {
+        let reply = self
+            .app
+            .get(&format!("/v1/deployments/{id}"), &self.deployer)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.json()
+    }
+
+    /// Waits until the deployment's status is final; returns the deployment.
+    pub async fn wait_final(&self, id: &str, limit: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let d = self.show(id).await;
+            let status = d["status"].as_str().unwrap_or_default();
+            if ["deployed", "failed", "cancelled", "rolled_back"].contains(&status) {
+                return d;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "deployment {id} still {status} after {limit:?}: {d:#}\nlog:\n{}",
+                self.log_text(id).await
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Waits until `check` holds for the deployment.
+    pub async fn wait_until(&self, id: &str, limit: Duration, check: impl Fn(&Value) -> bool) {
+        let start = Instant::now();
+        loop {
+            let d = self.show(id).await;
+            if check(&d) {
+                return;
+            }
+            assert!(start.elapsed() < limit, "condition not met: {d:#}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The whole log as stored (`stream: line` per line).
+    pub async fn log_text(&self, id: &str) -> String {
+        let mut out = String::new();
+        let mut after = 0;
+        loop {
+            let reply = self
+                .app
+                .get(
+                    &format!("/v1/deployments/{id}/logs?after={after}&limit=200"),
+                    &self.deployer,
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            let lines: Vec<Value> = reply
+                .text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            if lines.is_empty() {
+                return out;
+            }
+            for l in &lines {
+                after = l["seq"].as_i64().unwrap();
+                out.push_str(&format!(
+                    "{}: {}\n",
+                    l["stream"].as_str().unwrap(),
+                    l["line"].as_str().unwrap()
+                ));
+            }
+        }
+    }
+
+    /// The kinds of the deployment's events, in order.
+    pub async fn event_kinds(&self, id: &str) -> Vec<String> {
+        let reply = self
+            .app
+            .get(
+                &format!("/v1/deployments/{id}/events?limit=200"),
+                &self.deployer,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// A secret env value no command line, log line, response or plaintext column may show.
+pub const SECRET_VALUE: &str = "s3cr3t-Convoy-canary-5e1f";
+
+pub fn secrets() -> Value {
+    json!({
+        REGISTRY_SECRET: fleet().registry.password,
+        "APP_TOKEN": SECRET_VALUE,
+    })
+}
+
+/// A service with a web role behind convoy-proxy on `web` and a job role (no proxy) on
+/// `job`, both from the fleet's app image.
+pub fn two_roles(service: &str, web: &[&FleetHost], job: &[&FleetHost]) -> Value {
+    let registry = &fleet().registry;
+    let proxy = fleet()
+        .images
+        .proxy
+        .as_deref()
+        .expect("the fleet has a proxy image");
+    let (proxy_name, proxy_version) = proxy.rsplit_once(':').unwrap();
+    let (_, proxy_repository) = proxy_name.split_once('/').unwrap();
+    let names = |hosts: &[&FleetHost]| hosts.iter().map(|h| h.name.clone()).collect::<Vec<_>>();
+    let app = fleet().images.app.clone();
+    let (_, app_repository) = app.split_once('/').unwrap();
+    json!({
+        "service": service,
+        "image": app_repository,
+        "servers": {
+            "web": {"hosts": names(web)},
+            "job": {"hosts": names(job), "proxy": false},
+        },
+        "registry": {
+            "server": registry.address,
+            "username": registry.username,
+            "password": [REGISTRY_SECRET],
+        },
+        "env": {"clear": {"MODE": "test"}, "secret": ["APP_TOKEN"]},
+        "proxy": {
+            "host": proxy_host(service),
+            "app_port": 80,
+            "healthcheck": {"path": "/up", "interval": 1},
+            "run": {"registry": registry.address, "repository": proxy_repository, "version": proxy_version},
+        },
+        "readiness_delay": 1,
+        "deploy_timeout": 10,
+        "drain_timeout": 2,
+    })
+}
+
+/// The version a host's proxy serves for `service` (the app prints its version at `/`).
+pub fn served(h: &FleetHost, service: &str) -> String {
+    let (status, body) = h
+        .http_get("/", &proxy_host(service))
+        .unwrap_or_else(|e| panic!("{}: the proxy does not answer: {e}", h.name));
+    assert_eq!(status, 200, "{}: {body}", h.name);
+    body.trim().to_string()
+}
+
+/// Names of the running containers of `service` on `h`, sorted.
+pub fn running(h: &FleetHost, service: &str) -> Vec<String> {
+    let out = h.exec(&format!(
+        "docker ps --filter label=service={service} --format '{{{{.Names}}}}'"
+    ));
+    let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
