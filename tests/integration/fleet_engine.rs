@@ -12,7 +12,7 @@ use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
 use crate::support::engine::{running, served, two_roles, Engine, EXCLUSIVE, SECRET_VALUE};
-use crate::support::fleet::{fleet, host, FleetHost};
+use crate::support::fleet::{fleet, fleet_cmd, host, FleetHost};
 use crate::support::kamal::{proxy_host, ServiceCleanup};
 use crate::support::load::{load, Sample};
 
@@ -307,4 +307,312 @@ async fn deploys_under_load_fails_a_broken_version_cleanly_and_rolls_back() {
             "the registry password is in {what}"
         );
     }
+}
+
+/// Waits until every target of the deployment on host `name` has `status`.
+async fn wait_host(engine: &Engine, id: &str, name: &str, status: &str) {
+    engine
+        .wait_until(id, LIMIT, |d| {
+            let targets = d["targets"].as_array().unwrap();
+            targets.iter().any(|t| t["server_name"] == name)
+                && targets
+                    .iter()
+                    .filter(|t| t["server_name"] == name)
+                    .all(|t| t["status"] == status)
+        })
+        .await;
+}
+
+/// A service on h4 (primary) then h5, one host at a time with a pause between them.
+fn one_at_a_time(service: &str, on_failure: &str, wait: u64) -> Value {
+    let mut config = two_roles(service, &[h4(), h5()], &[h4()]);
+    config["boot"] = serde_json::json!({"limit": 1, "wait": wait});
+    config["on_failure"] = on_failure.into();
+    config
+}
+
+/// Cuts a host off for the guard's lifetime.
+struct Cut(&'static FleetHost);
+
+impl Cut {
+    fn new(h: &'static FleetHost) -> Self {
+        fleet_cmd(&["cut", &h.name]);
+        Self(h)
+    }
+}
+
+impl Drop for Cut {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(crate::support::fleet::script())
+            .args(["heal", &self.0.name])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_host_cut_off_mid_deploy_rolls_the_fleet_back_or_halts() {
+    let _alone = EXCLUSIVE.write().await;
+    let engine = Engine::new(&[h4(), h5()], true).await;
+    for (service, policy) in [("eng-cut-rollback", "rollback"), ("eng-cut-halt", "halt")] {
+        let _cleanup = [
+            ServiceCleanup::new(h4(), service),
+            ServiceCleanup::new(h5(), service),
+        ];
+        let config = one_at_a_time(service, policy, 3);
+        let v1 = engine.deploy(&config, "v1").await;
+        assert_eq!(engine.wait_final(&v1, LIMIT).await["status"], "deployed");
+
+        let v2 = engine.deploy(&config, "v2").await;
+        wait_host(&engine, &v2, "h4", "succeeded").await;
+        let cut = Cut::new(h5());
+        let d = engine.wait_final(&v2, LIMIT).await;
+        drop(cut);
+        let log = engine.log_text(&v2).await;
+        assert_eq!(d["status"], "failed", "{policy}: {d:#}\n{log}");
+        let error = d["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("h5: "),
+            "{policy}: the unreachable host is named: {error}"
+        );
+        let h5_targets: Vec<&Value> = d["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["server_name"] == "h5")
+            .collect();
+        assert!(h5_targets
+            .iter()
+            .all(|t| t["status"] == "failed" && !t["error"].is_null()));
+        assert_eq!(served(h5(), service), "v1", "{policy}: h5 never switched");
+        let expected_h4 = if policy == "rollback" { "v1" } else { "v2" };
+        assert_eq!(served(h4(), service), expected_h4, "{policy}: h4\n{log}");
+        assert_eq!(
+            running(h4(), service),
+            vec![
+                format!("{service}-job-{expected_h4}"),
+                format!("{service}-web-{expected_h4}")
+            ],
+            "{policy}: one version runs on h4"
+        );
+        let events = engine.event_kinds(&v2).await;
+        let rolled_back = events.iter().any(|e| e == "rollback_completed");
+        assert_eq!(rolled_back, policy == "rollback", "{policy}: {events:?}");
+        assert!(!lock_dir_exists(h4(), service));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_mid_deploy_leaves_the_fleet_on_one_version() {
+    let _shared = EXCLUSIVE.read().await;
+    let service = "eng-cancel";
+    let _cleanup = [
+        ServiceCleanup::new(h4(), service),
+        ServiceCleanup::new(h5(), service),
+    ];
+    let engine = Engine::new(&[h4(), h5()], true).await;
+    let config = one_at_a_time(service, "rollback", 5);
+    let v1 = engine.deploy(&config, "v1").await;
+    assert_eq!(engine.wait_final(&v1, LIMIT).await["status"], "deployed");
+
+    let v2 = engine.deploy(&config, "v2").await;
+    wait_host(&engine, &v2, "h4", "succeeded").await;
+    let reply = engine
+        .app
+        .post(
+            &format!("/v1/deployments/{v2}/cancel"),
+            &engine.deployer,
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let d = engine.wait_final(&v2, LIMIT).await;
+    let log = engine.log_text(&v2).await;
+    assert_eq!(d["status"], "cancelled", "{d:#}\n{log}");
+    for h in [h4(), h5()] {
+        assert_eq!(served(h, service), "v1", "{}\n{log}", h.name);
+    }
+    assert_eq!(
+        running(h4(), service),
+        vec![format!("{service}-job-v1"), format!("{service}-web-v1")]
+    );
+    let h5_targets = d["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["server_name"] == "h5");
+    assert!(
+        h5_targets.into_iter().all(|t| t["status"] == "cancelled"),
+        "{d:#}"
+    );
+    let events = engine.event_kinds(&v2).await;
+    for kind in [
+        "cancel_requested",
+        "rollback_completed",
+        "cancelled",
+        "lock_released",
+    ] {
+        assert!(events.iter().any(|e| e == kind), "no {kind} in {events:?}");
+    }
+    let again = engine
+        .app
+        .post(
+            &format!("/v1/deployments/{v2}/cancel"),
+            &engine.deployer,
+            &Value::Null,
+        )
+        .await;
+    again.problem(409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_service_at_a_time_and_services_in_parallel() {
+    let _shared = EXCLUSIVE.read().await;
+    let (a, b) = ("eng-serial-a", "eng-serial-b");
+    let _cleanup = [ServiceCleanup::new(h4(), a), ServiceCleanup::new(h4(), b)];
+    let engine = Engine::new(&[h4()], true).await;
+    let config_a = two_roles(a, &[h4()], &[h4()]);
+    let config_b = two_roles(b, &[h4()], &[h4()]);
+    let (a1, a2, b1) = tokio::join!(
+        engine.deploy(&config_a, "v1"),
+        engine.deploy(&config_a, "v2"),
+        engine.deploy(&config_b, "v1"),
+    );
+    let mut spans = Vec::new();
+    for id in [&a1, &a2, &b1] {
+        let d = engine.wait_final(id, LIMIT).await;
+        assert_eq!(d["status"], "deployed", "{d:#}");
+        let at = |k: &str| chrono::DateTime::parse_from_rfc3339(d[k].as_str().unwrap()).unwrap();
+        spans.push((at("started_at"), at("finished_at")));
+    }
+    let overlap = |x: (_, _), y: (_, _)| x.0 < y.1 && y.0 < x.1;
+    assert!(
+        !overlap(spans[0], spans[1]),
+        "two deployments of {a} overlapped: {spans:?}"
+    );
+    assert!(
+        overlap(spans[2], spans[0]) || overlap(spans[2], spans[1]),
+        "{b} waited for {a}: {spans:?}"
+    );
+    // The one that ran second found the first one's version live, and stayed.
+    let (first, second) = if spans[0].0 < spans[1].0 {
+        ("v1", &a2)
+    } else {
+        ("v2", &a1)
+    };
+    let second = engine.show(second).await;
+    assert_eq!(second["previous_version"], first, "{second:#}");
+    assert_eq!(served(h4(), a), second["version"].as_str().unwrap());
+}
+
+/// A `convoy worker` process over the test database, killed with SIGKILL when dropped.
+struct WorkerProcess(std::process::Child);
+
+impl WorkerProcess {
+    fn start(engine: &Engine) -> Self {
+        use base64::Engine as _;
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_convoy"))
+            .arg("worker")
+            .env("DATABASE_URL", &engine.app.db.url)
+            .env(
+                "CONVOY_MASTER_KEY",
+                base64::engine::general_purpose::STANDARD.encode(crate::support::MASTER_KEY),
+            )
+            .env(
+                "CONVOY_JWT_SECRET",
+                std::str::from_utf8(crate::support::JWT_SECRET).unwrap(),
+            )
+            .env("CONVOY_LEASE_SECONDS", "3")
+            .env("CONVOY_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the convoy binary starts");
+        Self(child)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_killed_mid_deploy_is_finished_by_the_next_one() {
+    let _shared = EXCLUSIVE.read().await;
+    let service = "eng-kill";
+    let _cleanup = [
+        ServiceCleanup::new(h4(), service),
+        ServiceCleanup::new(h5(), service),
+    ];
+    let engine = Engine::new(&[h4(), h5()], false).await;
+    let mut config = two_roles(service, &[h4(), h5()], &[h4(), h5()]);
+    // The job role's readiness wait is the window the process dies in.
+    config["readiness_delay"] = 6.into();
+    let mut first = WorkerProcess::start(&engine);
+    let v1 = engine.deploy(&config, "v1").await;
+    assert_eq!(engine.wait_final(&v1, LIMIT).await["status"], "deployed");
+
+    let v2 = engine.deploy(&config, "v2").await;
+    engine
+        .wait_until(&v2, LIMIT, |d| {
+            d["targets"].as_array().unwrap().iter().any(|t| {
+                t["status"] == "running"
+                    && t["step"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("health_poll"))
+            })
+        })
+        .await;
+    first.kill(); // SIGKILL: nothing is cleaned up by the dying process
+    let killed_at = Instant::now();
+    let _second = WorkerProcess::start(&engine);
+    // Lease (3 s) plus deploy_timeout (10 s), with room for a slow machine.
+    let d = engine.wait_final(&v2, Duration::from_secs(60)).await;
+    let took = killed_at.elapsed();
+    let log = engine.log_text(&v2).await;
+    println!("after kill -9: {} in {took:?}", d["status"]);
+    assert!(took < Duration::from_secs(3 + 10 + 20), "took {took:?}");
+    let events = engine.event_kinds(&v2).await;
+    assert!(events.iter().any(|e| e == "deploy_resumed"), "{events:?}");
+    // Failed (interrupted: back to v1) or deployed: either way one version, routed.
+    let version = match d["status"].as_str().unwrap() {
+        "failed" => {
+            assert!(
+                d["error"].as_str().unwrap().contains("interrupted"),
+                "{d:#}"
+            );
+            "v1"
+        }
+        "deployed" => "v2",
+        other => panic!("unexpected final status {other}: {d:#}\n{log}"),
+    };
+    for h in [h4(), h5()] {
+        assert_eq!(served(h, service), version, "{}\n{log}", h.name);
+        assert_eq!(
+            running(h, service),
+            vec![
+                format!("{service}-job-{version}"),
+                format!("{service}-web-{version}")
+            ],
+            "{}: no container of another version runs\n{log}",
+            h.name
+        );
+    }
+    assert!(
+        !lock_dir_exists(h4(), service),
+        "the on-host lock is released"
+    );
+    let mut conn = convoy::db::connect(&engine.app.db.url).await.unwrap();
+    let locks: i64 = diesel::dsl::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM service_locks)",
+    ))
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(locks, 0, "no database lock is left");
 }
