@@ -108,7 +108,7 @@ impl Host {
         versions
             .iter()
             .find(|v| !v.is_empty())
-            .or(versions.iter().next())
+            .or(<[String]>::first(&versions))
             .cloned()
     }
 }
@@ -248,7 +248,7 @@ impl Run<'_> {
                         && config.roles_on(name).any(|r| r.name == t.role)
                 })
                 .collect();
-            let Some((_, server)) = mine.iter().next() else {
+            let Some((_, server)) = <[_]>::first(&mine) else {
                 continue;
             };
             // A server matching by name wins over one matching by hostname.
@@ -633,22 +633,19 @@ impl Run<'_> {
             // A cancel that arrived after the last host finished changes nothing.
             ends.len() < loaded.hosts.len()
         };
-        for host in &loaded.hosts {
-            if !ends.contains_key(&host.server.id) {
-                let end = if cancelled {
-                    HostEnd::Cancelled
-                } else {
-                    HostEnd::Skipped
-                };
-                self.end_host(host, &end).await?;
-                let why = if cancelled {
-                    "cancelled"
-                } else {
-                    "an earlier host failed"
-                };
-                self.host_event(row, host, "host_skipped", why).await?;
-                ends.insert(host.server.id, end);
-            }
+        let (end, why) = if cancelled {
+            (HostEnd::Cancelled, "cancelled")
+        } else {
+            (HostEnd::Skipped, "an earlier host failed")
+        };
+        let not_started: Vec<&Host> = loaded
+            .hosts
+            .iter()
+            .filter(|h| !ends.contains_key(&h.server.id))
+            .collect();
+        for host in not_started {
+            self.end_host(host, &end).await?;
+            self.host_event(row, host, "host_skipped", why).await?;
         }
         if failure.is_none() && !cancelled {
             return Ok(("deployed".into(), None));

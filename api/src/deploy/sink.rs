@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::sql_types::{Array, Nullable, Text, Uuid as SqlUuid};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -221,27 +221,32 @@ async fn store(
             Message::Flush(_) => {}
         }
     }
-    for chunk in lines.chunks(BATCH) {
-        log::insert(&mut conn, chunk).await?;
-    }
-    for (targets, step) in steps {
-        diesel::sql_query(
-            "UPDATE deployment_targets SET step = $2, updated_at = now() WHERE id = ANY($1)",
-        )
-        .bind::<Array<SqlUuid>, _>(targets)
-        .bind::<Nullable<Text>, _>(step)
-        .execute(&mut conn)
-        .await?;
-    }
-    for (target, version) in previous {
-        diesel::sql_query(
-            "UPDATE deployment_targets SET previous_version = $2, updated_at = now()
-             WHERE id = $1 AND previous_version IS NULL",
-        )
-        .bind::<SqlUuid, _>(target)
-        .bind::<Text, _>(version)
-        .execute(&mut conn)
-        .await?;
-    }
+    // One transaction: a retried batch is never stored twice.
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        for chunk in lines.chunks(BATCH) {
+            log::insert(conn, chunk).await?;
+        }
+        for (targets, step) in steps {
+            diesel::sql_query(
+                "UPDATE deployment_targets SET step = $2, updated_at = now() WHERE id = ANY($1)",
+            )
+            .bind::<Array<SqlUuid>, _>(targets)
+            .bind::<Nullable<Text>, _>(step)
+            .execute(conn)
+            .await?;
+        }
+        for (target, version) in previous {
+            diesel::sql_query(
+                "UPDATE deployment_targets SET previous_version = $2, updated_at = now()
+                 WHERE id = $1 AND previous_version IS NULL",
+            )
+            .bind::<SqlUuid, _>(target)
+            .bind::<Text, _>(version)
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(())
 }

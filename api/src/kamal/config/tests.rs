@@ -324,3 +324,19 @@ fn seed_workers_example() {
 }
 
 pub(crate) const SEEDS: [&str; 3] = [SEED_DATABASE, SEED_MULTI_SERVER, SEED_WORKERS];
+
+/// The engine reads back the normalised config a deployment stored: nothing may be lost.
+#[test]
+fn the_stored_form_reads_back_identically() {
+    for yaml in [
+        include_str!("../fixtures/kamal-init-deploy.yml"),
+        include_str!("../fixtures/seed-database.yml"),
+        include_str!("../fixtures/seed-multi-server.yml"),
+        include_str!("../fixtures/seed-workers.yml"),
+    ] {
+        let config = parse_yaml(yaml).unwrap();
+        let stored = serde_json::to_value(&config).unwrap();
+        let read: DeployConfig = serde_json::from_value(stored).unwrap();
+        assert_eq!(read, config);
+    }
+}
