@@ -36,6 +36,10 @@ use crate::routes;
         routes::deployments::show::get_deployment,
         routes::deployments::events::list_deployment_events,
         routes::deployments::logs::get_deployment_logs,
+        routes::deployments::cancel::cancel_deployment,
+        routes::deployments::rollback::rollback_deployment,
+        routes::services::lock::get_service_lock,
+        routes::services::lock::release_service_lock,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth),
@@ -44,6 +48,7 @@ use crate::routes;
         (name = "servers", description = "Fleet hosts reached over SSH"),
         (name = "templates", description = "Kamal deploy.yml templates"),
         (name = "deployments", description = "Deployments, their targets, events and logs"),
+        (name = "services", description = "A service's deploy lock"),
     )
 )]
 struct ApiDoc;

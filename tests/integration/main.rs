@@ -5,6 +5,7 @@ mod support;
 
 mod api_auth;
 mod api_deployments;
+mod api_engine_controls;
 mod api_errors;
 mod api_intake;
 mod api_servers;

@@ -3,6 +3,7 @@
 pub mod deployments;
 pub mod health;
 pub mod servers;
+pub mod services;
 pub mod templates;
 
 use actix_web::web;
@@ -31,7 +32,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(deployments::list::list_deployments)
         .service(deployments::show::get_deployment)
         .service(deployments::events::list_deployment_events)
-        .service(deployments::logs::get_deployment_logs);
+        .service(deployments::logs::get_deployment_logs)
+        .service(deployments::cancel::cancel_deployment)
+        .service(deployments::rollback::rollback_deployment)
+        .service(services::lock::get_service_lock)
+        .service(services::lock::release_service_lock);
 }
 
 /// Parses an id from the path; a malformed one is a 404 like any unknown id.

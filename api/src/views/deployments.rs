@@ -57,7 +57,8 @@ impl TargetView {
             role: t.role,
             status: t.status,
             step: t.step,
-            previous_version: t.previous_version,
+            // "" is stored for "nothing ran before"; NULL for "not known yet".
+            previous_version: t.previous_version.filter(|v| !v.is_empty()),
             error: t.error,
             started_at: t.started_at,
             finished_at: t.finished_at,
@@ -112,6 +113,8 @@ pub struct DeploymentView {
     pub scheduled_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When a cancel was requested; the worker running it stops at the next step.
+    pub cancel_requested_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The normalised deploy config; secret values are never part of it.
@@ -137,6 +140,7 @@ impl DeploymentView {
             scheduled_at: d.scheduled_at,
             started_at: d.started_at,
             finished_at: d.finished_at,
+            cancel_requested_at: d.cancel_requested_at,
             created_at: d.created_at,
             updated_at: d.updated_at,
             config: d.config,

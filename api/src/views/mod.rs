@@ -5,4 +5,5 @@ pub mod deployments;
 pub mod intake;
 pub mod page;
 pub mod servers;
+pub mod services;
 pub mod templates;

@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use diesel::dsl::now;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -47,6 +48,87 @@ pub async fn find(conn: &mut AsyncPgConnection, org: &str, id: Uuid) -> QueryRes
         .select(Deployment::as_select())
         .first(conn)
         .await
+}
+
+/// The row, locked until the transaction ends: cancel and rollback decide on a status
+/// no worker can change under them.
+pub async fn find_for_update(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    id: Uuid,
+) -> QueryResult<Deployment> {
+    deployments::table
+        .filter(deployments::org.eq(org))
+        .filter(deployments::id.eq(id))
+        .filter(deployments::deleted_at.is_null())
+        .select(Deployment::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
+/// The newest deployment of a service in a destination (`""` when none): the config
+/// that names the service's primary host.
+pub async fn newest_of_service(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    service: &str,
+    destination: &str,
+) -> QueryResult<Option<Deployment>> {
+    deployments::table
+        .filter(deployments::org.eq(org))
+        .filter(deployments::service.eq(service))
+        .filter(deployments::destination.eq(destination))
+        .filter(deployments::deleted_at.is_null())
+        .order(deployments::id.desc())
+        .select(Deployment::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Ends a deployment no worker has started: `cancelled`, with `reason` as its error.
+pub async fn cancel_unstarted(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    id: Uuid,
+    reason: &str,
+) -> QueryResult<usize> {
+    diesel::update(
+        deployments::table
+            .filter(deployments::org.eq(org))
+            .filter(deployments::id.eq(id)),
+    )
+    .set((
+        deployments::status.eq("cancelled"),
+        deployments::cancel_requested_at.eq(now),
+        deployments::finished_at.eq(now),
+        deployments::error.eq(reason),
+        deployments::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .await
+}
+
+/// Asks the worker running the deployment to stop at its next step boundary; the time
+/// of the first request is kept. Returns 0 when a cancel was already requested.
+pub async fn request_cancel(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    id: Uuid,
+) -> QueryResult<usize> {
+    diesel::update(
+        deployments::table
+            .filter(deployments::org.eq(org))
+            .filter(deployments::id.eq(id))
+            .filter(deployments::cancel_requested_at.is_null()),
+    )
+    .set((
+        deployments::cancel_requested_at.eq(now),
+        deployments::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .await
 }
 
 /// Newest first, filtered; `before` is the last id of the previous page.
@@ -101,6 +183,8 @@ pub struct NewDeployment<'a> {
     pub config: serde_json::Value,
     pub secrets: Option<Vec<u8>>,
     pub on_failure: &'a str,
+    /// The deployment this one rolls back.
+    pub rollback_of: Option<Uuid>,
     pub created_by: &'a str,
     pub scheduled_at: Option<DateTime<Utc>>,
 }

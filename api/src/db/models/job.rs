@@ -36,3 +36,30 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: NewJob<'_>) -> QueryResul
         .await
         .map(drop)
 }
+
+/// Takes a deployment's job off the queue before any worker claims it; false when no
+/// job of it is queued (a worker holds it, or it has ended). A claim racing with this
+/// waits for the row lock and then no longer sees it queued.
+pub async fn cancel_queued(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    deployment_id: Uuid,
+    reason: &str,
+) -> QueryResult<bool> {
+    let taken: Vec<Uuid> = diesel::update(
+        jobs::table
+            .filter(jobs::org.eq(org))
+            .filter(jobs::deployment_id.eq(deployment_id))
+            .filter(jobs::status.eq("queued")),
+    )
+    .set((
+        jobs::status.eq("done"),
+        jobs::last_error.eq(reason),
+        jobs::lease_until.eq(None::<DateTime<Utc>>),
+        jobs::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(jobs::id)
+    .get_results(conn)
+    .await?;
+    Ok(!taken.is_empty())
+}

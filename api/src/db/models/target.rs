@@ -38,3 +38,23 @@ pub async fn for_deployments(
         .load(conn)
         .await
 }
+
+/// Targets of a deployment that never started end `cancelled`.
+pub async fn cancel_pending(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    deployment_id: Uuid,
+) -> QueryResult<usize> {
+    diesel::update(
+        deployment_targets::table
+            .filter(deployment_targets::org.eq(org))
+            .filter(deployment_targets::deployment_id.eq(deployment_id))
+            .filter(deployment_targets::status.eq("pending")),
+    )
+    .set((
+        deployment_targets::status.eq("cancelled"),
+        deployment_targets::updated_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
+}

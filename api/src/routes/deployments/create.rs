@@ -26,7 +26,7 @@ use crate::views::intake::DeploymentInput;
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 const MAX_KEY_LEN: usize = 255;
 /// The sealed column's name, bound into its AAD.
-const SECRETS_COLUMN: &str = "secrets";
+pub const SECRETS_COLUMN: &str = "secrets";
 
 /// Validate a deploy request and queue the deployment.
 #[utoipa::path(post, path = "/v1/deployments", operation_id = "create_deployment", tag = "deployments",
@@ -95,6 +95,7 @@ pub async fn create_deployment(
             OnFailure::Rollback => "rollback",
             OnFailure::Halt => "halt",
         },
+        rollback_of: None,
         created_by: &user.sub,
         scheduled_at: intake.scheduled_at,
     };
@@ -208,7 +209,8 @@ async fn replayable(
     Ok(row)
 }
 
-async fn accepted(
+/// 202 with the deployment's view and its `Location`.
+pub async fn accepted(
     conn: &mut AsyncPgConnection,
     org: &str,
     row: Deployment,

@@ -1,3 +1,4 @@
+pub mod cancel;
 pub mod create;
 pub mod events;
 pub mod intake;
@@ -5,6 +6,7 @@ pub mod list;
 pub mod live;
 pub mod logs;
 pub mod plan;
+pub mod rollback;
 pub mod show;
 
 use diesel_async::AsyncPgConnection;

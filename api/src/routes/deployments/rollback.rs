@@ -1,0 +1,148 @@
+use actix_web::{post, web, HttpResponse};
+use chrono::Utc;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, Role};
+use crate::crypto::Keyring;
+use crate::db::models::deployment::{self, Deployment, NewDeployment, NewTarget};
+use crate::db::models::event::{self, NewEvent};
+use crate::db::models::job::{self, NewJob};
+use crate::db::models::target;
+use crate::error::ApiError;
+use crate::routes::deployments::create::{accepted, SECRETS_COLUMN};
+use crate::routes::deployments::live::FINAL_STATUSES;
+use crate::routes::{not_found, parse_id};
+use crate::state::AppState;
+use crate::views::deployments::DeploymentView;
+
+/// Roll back: queue a deployment of the version that was live before this one.
+///
+/// The new deployment returns the service to this one's `previous_version`, with the
+/// same config, secrets and targets, and carries `rollback_of`. This one gets a
+/// `rollback_started` event now, and becomes `rolled_back` once the rollback deploys.
+#[utoipa::path(post, path = "/v1/deployments/{id}/rollback", operation_id = "rollback_deployment", tag = "deployments",
+    params(("id" = uuid::Uuid, Path, description = "The deployment to roll back")),
+    responses(
+        (status = 202, body = DeploymentView, description = "The rollback deployment, queued",
+            headers(("Location" = String, description = "The rollback deployment"))),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The deployment has not ended, was already rolled back, or no version was live before it",
+            body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[post("/v1/deployments/{id}/rollback")]
+#[tracing::instrument(skip_all, fields(org = %user.org, deployment.id = %id))]
+pub async fn rollback_deployment(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    user.require(Role::Deployer)?;
+    let id = parse_id(&id, "deployment")?;
+    let new_id = Uuid::now_v7();
+    let mut conn = state.conn().await?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        rollback(conn, &state.keyring, &user, id, new_id).await
+    })
+    .await?;
+    let row = deployment::find(&mut conn, &user.org, new_id).await?;
+    accepted(&mut conn, &user.org, row, false).await
+}
+
+/// The version to go back to; a 409 when there is none to go back to (yet).
+fn target_version(original: &Deployment) -> Result<&str, ApiError> {
+    if !FINAL_STATUSES.contains(&original.status.as_str()) {
+        return Err(ApiError::Conflict(format!(
+            "deployment has not ended (status {}); cancel it first",
+            original.status
+        )));
+    }
+    if original.status == "rolled_back" {
+        return Err(ApiError::Conflict(
+            "deployment was already rolled back".into(),
+        ));
+    }
+    original
+        .previous_version
+        .as_deref()
+        .ok_or_else(|| ApiError::Conflict("no version was live before this deployment".into()))
+}
+
+/// Inserts the rollback deployment `new_id`, its targets and its job, and records the
+/// rollback on the original, whose row stays locked meanwhile.
+async fn rollback(
+    conn: &mut AsyncPgConnection,
+    keyring: &Keyring,
+    user: &AuthUser,
+    id: Uuid,
+    new_id: Uuid,
+) -> Result<(), ApiError> {
+    let original = deployment::find_for_update(conn, &user.org, id)
+        .await
+        .map_err(|e| not_found(e, "deployment"))?;
+    let version = target_version(&original)?;
+    let secrets = match &original.secrets {
+        None => None,
+        // The AAD binds the row id: the values are sealed anew for the new row.
+        Some(sealed) => {
+            let plain = keyring
+                .open(original.id, SECRETS_COLUMN, sealed)
+                .map_err(|e| anyhow::anyhow!("opening deployment {} secrets: {e}", original.id))?;
+            Some(keyring.seal(new_id, SECRETS_COLUMN, plain.expose()))
+        }
+    };
+    let new = NewDeployment {
+        id: new_id,
+        org: &user.org,
+        service: &original.service,
+        destination: &original.destination,
+        version,
+        status: "pending",
+        config: original.config.clone(),
+        secrets,
+        on_failure: &original.on_failure,
+        rollback_of: Some(original.id),
+        created_by: &user.sub,
+        scheduled_at: None,
+    };
+    let targets = target::for_deployments(conn, &user.org, &[original.id]).await?;
+    let targets: Vec<NewTarget> = targets
+        .iter()
+        .map(|(t, _)| NewTarget {
+            id: Uuid::now_v7(),
+            deployment_id: new_id,
+            org: &user.org,
+            server_id: t.server_id,
+            role: &t.role,
+        })
+        .collect();
+    let destination = Some(original.destination.as_str()).filter(|d| !d.is_empty());
+    let queue_key = job::service_queue_key(&user.org, &original.service, destination);
+    let new_job = NewJob {
+        id: Uuid::now_v7(),
+        kind: job::DEPLOY,
+        org: &user.org,
+        deployment_id: Some(new_id),
+        queue_key: &queue_key,
+        run_at: Utc::now(),
+    };
+    deployment::insert(conn, new, &targets).await?;
+    job::insert(conn, new_job).await?;
+    let message = format!(
+        "rollback to {version} requested by {}: deployment {new_id}",
+        user.sub
+    );
+    let started = NewEvent {
+        deployment_id: original.id,
+        org: &user.org,
+        kind: "rollback_started",
+        message: &message,
+        metadata: json!({ "rollback": new_id, "version": version }),
+    };
+    event::insert(conn, started).await?;
+    tracing::info!(rollback.id = %new_id, version, "rollback queued");
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Per-service state that outlives any one deployment.
+
+pub mod lock;
