@@ -26,17 +26,21 @@ fn h5() -> &'static FleetHost {
 
 const LIMIT: Duration = Duration::from_secs(120);
 
-/// Samples `ps` on both hosts until stopped; returns every command line seen.
+/// Samples the process list until stopped; returns every command line seen. The fleet's
+/// hosts are network namespaces of this machine, so its process list is theirs: every
+/// sshd session and `docker` client the deploy starts on h4 and h5 shows here.
 fn watch_processes(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<BTreeSet<String>> {
     std::thread::spawn(move || {
         let mut seen = BTreeSet::new();
         while !AtomicBool::load(&stop, Ordering::Relaxed) {
-            for h in [h4(), h5()] {
-                for line in h.exec("ps -eo args").lines() {
-                    seen.insert(line.to_string());
-                }
+            let out = std::process::Command::new("ps")
+                .args(["-eo", "args"])
+                .output()
+                .expect("ps runs");
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                seen.insert(line.to_string());
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(20));
         }
         seen
     })
@@ -94,7 +98,8 @@ fn lock_dir_exists(h: &FleetHost, service: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deploys_under_load_fails_a_broken_version_cleanly_and_rolls_back() {
-    let _shared = EXCLUSIVE.read().await;
+    // Alone on h4 and h5: the load is measured per host.
+    let _alone = EXCLUSIVE.write().await;
     let service = "eng-main";
     let _cleanup = [
         ServiceCleanup::new(h4(), service),
@@ -123,8 +128,8 @@ async fn deploys_under_load_fails_a_broken_version_cleanly_and_rolls_back() {
             tokio::spawn(load(
                 h.address.clone(),
                 proxy_host(service),
-                10,
-                230,
+                12,
+                240,
                 stop.clone(),
             ))
         })
@@ -615,4 +620,74 @@ async fn a_worker_killed_mid_deploy_is_finished_by_the_next_one() {
     .await
     .unwrap();
     assert_eq!(locks, 0, "no database lock is left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_held_lock_is_honoured_shown_and_released_by_an_admin() {
+    use base64::Engine as _;
+    let _shared = EXCLUSIVE.read().await;
+    let service = "eng-stuck";
+    let _cleanup = ServiceCleanup::new(h4(), service);
+    let engine = Engine::new(&[h4()], true).await;
+    let admin = crate::support::token("acme", convoy::auth::Role::Admin);
+    let config = two_roles(service, &[h4()], &[h4()]);
+    let v1 = engine.deploy(&config, "v1").await;
+    assert_eq!(engine.wait_final(&v1, LIMIT).await["status"], "deployed");
+
+    // Someone else's lock, exactly as Kamal writes it.
+    let details = "Locked by: Jo Ops at 2026-11-27T00:00:00Z\nVersion: v1\nMessage: disk swap";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(details);
+    h4().exec(&format!(
+        "mkdir -p .kamal/lock-{service} && echo {encoded} > .kamal/lock-{service}/details"
+    ));
+    let lock_path = format!("/v1/services/{service}/lock");
+    let shown = engine.app.get(&lock_path, &engine.deployer).await;
+    assert_eq!(shown.status, 200, "{}", shown.text);
+    let shown = shown.json();
+    assert_eq!(shown["locked"], true, "{shown:#}");
+    assert!(
+        shown["host"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("Jo Ops"),
+        "{shown:#}"
+    );
+
+    let v2 = engine.deploy(&config, "v2").await;
+    engine
+        .wait_until(&v2, LIMIT, |d| d["status"] == "pending")
+        .await;
+    let start = Instant::now();
+    loop {
+        let events = engine.events(&v2).await;
+        if let Some(waiting) = events.iter().find(|e| e["kind"] == "lock_waiting") {
+            assert!(
+                waiting["message"].as_str().unwrap().contains("Jo Ops"),
+                "{waiting:#}"
+            );
+            break;
+        }
+        assert!(start.elapsed() < LIMIT, "no lock_waiting event: {events:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        served(h4(), service),
+        "v1",
+        "nothing deployed while the lock is held"
+    );
+
+    let reply = engine
+        .app
+        .call(
+            actix_web::test::TestRequest::delete()
+                .uri(&lock_path)
+                .insert_header(crate::support::bearer(&admin)),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json()["released_host"], true, "{}", reply.text);
+    assert!(!lock_dir_exists(h4(), service));
+    let d = engine.wait_final(&v2, LIMIT).await;
+    assert_eq!(d["status"], "deployed", "{d:#}");
+    assert_eq!(served(h4(), service), "v2");
 }

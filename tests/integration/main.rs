@@ -16,4 +16,5 @@ mod fleet_proxy;
 mod fleet_ssh;
 mod jobs_queue;
 mod kamal_cli;
+mod kamal_interop;
 mod openapi;

@@ -87,8 +87,8 @@ impl Drop for Workers {
 pub struct Engine {
     pub app: TestApp,
     pub deployer: String,
-    pub admin: String,
-    pub workers: Option<Workers>,
+    /// Kept for its `Drop`: the pool stops with the engine.
+    _workers: Option<Workers>,
 }
 
 impl Engine {
@@ -118,8 +118,7 @@ impl Engine {
         Self {
             app,
             deployer: token("acme", Role::Deployer),
-            admin,
-            workers,
+            _workers: workers,
         }
     }
 
@@ -213,8 +212,8 @@ impl Engine {
         }
     }
 
-    /// The kinds of the deployment's events, in order.
-    pub async fn event_kinds(&self, id: &str) -> Vec<String> {
+    /// The deployment's events, in order.
+    pub async fn events(&self, id: &str) -> Vec<Value> {
         let reply = self
             .app
             .get(
@@ -223,9 +222,13 @@ impl Engine {
             )
             .await;
         assert_eq!(reply.status, 200, "{}", reply.text);
-        reply.json()["items"]
-            .as_array()
-            .unwrap()
+        reply.json()["items"].as_array().unwrap().clone()
+    }
+
+    /// The kinds of the deployment's events, in order.
+    pub async fn event_kinds(&self, id: &str) -> Vec<String> {
+        self.events(id)
+            .await
             .iter()
             .map(|e| e["kind"].as_str().unwrap().to_string())
             .collect()
@@ -245,6 +248,31 @@ pub fn secrets() -> Value {
 /// A service with a web role behind convoy-proxy on `web` and a job role (no proxy) on
 /// `job`, both from the fleet's app image.
 pub fn two_roles(service: &str, web: &[&FleetHost], job: &[&FleetHost]) -> Value {
+    let app = fleet().images.app.clone();
+    let (_, app_repository) = app.split_once('/').unwrap();
+    config(
+        service,
+        app_repository,
+        json!({
+            "web": {"hosts": names(web)},
+            "job": {"hosts": names(job), "proxy": false},
+        }),
+    )
+}
+
+/// A service with only a web role behind convoy-proxy on `web`, as tests/kamal/deploy.yml.hbs
+/// describes it, from `image` (a repository in the fleet registry).
+pub fn web_role(service: &str, image: &str, web: &[&FleetHost]) -> Value {
+    config(service, image, json!({"web": {"hosts": names(web)}}))
+}
+
+fn names(hosts: &[&FleetHost]) -> Vec<String> {
+    hosts.iter().map(|h| h.name.clone()).collect()
+}
+
+/// A deploy config for `servers`, with the fleet registry, convoy-proxy and the secrets of
+/// [`secrets`].
+fn config(service: &str, image: &str, servers: Value) -> Value {
     let registry = &fleet().registry;
     let proxy = fleet()
         .images
@@ -253,16 +281,10 @@ pub fn two_roles(service: &str, web: &[&FleetHost], job: &[&FleetHost]) -> Value
         .expect("the fleet has a proxy image");
     let (proxy_name, proxy_version) = proxy.rsplit_once(':').unwrap();
     let (_, proxy_repository) = proxy_name.split_once('/').unwrap();
-    let names = |hosts: &[&FleetHost]| hosts.iter().map(|h| h.name.clone()).collect::<Vec<_>>();
-    let app = fleet().images.app.clone();
-    let (_, app_repository) = app.split_once('/').unwrap();
     json!({
         "service": service,
-        "image": app_repository,
-        "servers": {
-            "web": {"hosts": names(web)},
-            "job": {"hosts": names(job), "proxy": false},
-        },
+        "image": image,
+        "servers": servers,
         "registry": {
             "server": registry.address,
             "username": registry.username,
