@@ -163,3 +163,69 @@ async fn concurrent_workers_never_double_run_a_job_or_a_service() {
     assert_eq!(claimed.len(), 24, "every job ran exactly once");
     assert_eq!(claimed.iter().cloned().collect::<HashSet<_>>(), all);
 }
+
+/// A posted deployment wakes an idle worker pool through `NOTIFY convoy_jobs` at once,
+/// long before its next look at the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_deployment_wakes_idle_workers_at_once() {
+    use convoy::auth::Role;
+    use serde_json::json;
+
+    use crate::support::engine::Workers;
+    use crate::support::{private_key, token, TestApp};
+
+    let app = TestApp::new().await;
+    let admin = token("acme", Role::Admin);
+    // Nothing listens on port 1: the deployment's first SSH attempt fails at once.
+    let server = json!({"name": "nowhere", "hostname": "127.0.0.1", "port": 1,
+        "ssh_private_key": private_key()});
+    assert_eq!(app.post("/v1/servers", &admin, &server).await.status, 201);
+    let workers = Workers::polling(
+        &app.db.url,
+        app.keyring.clone(),
+        Duration::from_secs(30),
+        Duration::from_secs(120),
+    );
+    // The pool's first look at the (empty) queue happens at start; let it pass.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let config = json!({"service": "wake", "image": "acme/wake",
+        "servers": {"web": {"hosts": ["nowhere"]}}, "proxy": {"host": "wake.test"}});
+    let reply = app
+        .post(
+            "/v1/deployments",
+            &token("acme", Role::Deployer),
+            &json!({"config": config, "version": "v1"}),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let id = reply.json()["id"].as_str().unwrap().to_string();
+    let posted = std::time::Instant::now();
+    loop {
+        let events = app
+            .get(&format!("/v1/deployments/{id}/events"), &admin)
+            .await
+            .json();
+        let waiting = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "lock_waiting")
+            .cloned();
+        if let Some(event) = waiting {
+            assert!(
+                event["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("cannot reach the primary host"),
+                "{event:#}"
+            );
+            break;
+        }
+        assert!(
+            posted.elapsed() < Duration::from_secs(10),
+            "no worker picked the deployment up within 10 s (the poll is 120 s)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(workers);
+}

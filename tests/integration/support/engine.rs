@@ -42,6 +42,11 @@ pub struct Workers {
 
 impl Workers {
     pub fn start(database_url: &str, keyring: Keyring, lease: Duration) -> Self {
+        Self::polling(database_url, keyring, lease, Duration::from_millis(500))
+    }
+
+    /// A pool that looks at the queue only every `poll` unless notified.
+    pub fn polling(database_url: &str, keyring: Keyring, lease: Duration, poll: Duration) -> Self {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let url = database_url.to_string();
         let thread = std::thread::spawn(move || {
@@ -57,7 +62,7 @@ impl Workers {
                     ssh: SshPool::new(ssh_config()),
                 };
                 let mut config = WorkerConfig::new(4, lease);
-                config.poll = Duration::from_millis(500);
+                config.poll = poll;
                 tokio::select! {
                     _ = worker::run(state, url, config) => {}
                     _ = stopped => {}
