@@ -26,19 +26,25 @@ fn h5() -> &'static FleetHost {
 
 const LIMIT: Duration = Duration::from_secs(120);
 
-/// Samples the process list until stopped; returns every command line seen. The fleet's
-/// hosts are network namespaces of this machine, so its process list is theirs: every
-/// sshd session and `docker` client the deploy starts on h4 and h5 shows here.
+/// Samples the process list until stopped; returns the command line of every process
+/// seen running as h4's or h5's SSH user. The fleet's hosts are network namespaces of this
+/// machine, so its process list is theirs: every command the deploy runs there shows here
+/// (other tests' processes, such as the `kamal` CLI's, run as other users).
 fn watch_processes(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<BTreeSet<String>> {
+    let users = [h4().ssh_user.clone(), h5().ssh_user.clone()];
     std::thread::spawn(move || {
         let mut seen = BTreeSet::new();
         while !AtomicBool::load(&stop, Ordering::Relaxed) {
             let out = std::process::Command::new("ps")
-                .args(["-eo", "args"])
+                .args(["-eo", "user:64,args"])
                 .output()
                 .expect("ps runs");
             for line in String::from_utf8_lossy(&out.stdout).lines() {
-                seen.insert(line.to_string());
+                if let Some((user, args)) = line.split_once(' ') {
+                    if users.iter().any(|u| u == user) {
+                        seen.insert(args.trim().to_string());
+                    }
+                }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
