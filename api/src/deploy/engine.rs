@@ -558,6 +558,17 @@ impl Run<'_> {
         for host in loaded.hosts.iter().filter(|h| h.all("succeeded")) {
             ends.insert(host.server.id, HostEnd::Succeeded);
         }
+        // Hosts that already ended badly before the worker died keep their end.
+        let ended = |h: &&Host| {
+            !ends.contains_key(&h.server.id)
+                && ["failed", "cancelled", "skipped"].iter().any(|s| h.any(s))
+        };
+        for host in loaded.hosts.iter().filter(ended).collect::<Vec<_>>() {
+            let error = host.targets.iter().find_map(|t| t.error.clone());
+            let reason = error.unwrap_or_else(|| "ended before the worker stopped".into());
+            failure.get_or_insert_with(|| format!("{}: {reason}", host.name));
+            ends.insert(host.server.id, HostEnd::Failed(reason));
+        }
 
         let pending: Vec<&Host> = loaded
             .hosts
