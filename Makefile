@@ -56,10 +56,16 @@ smoke:
 ## Requests/s and p50/p99 latency through convoy-proxy, direct and through nginx, and the
 ## proxy's peak memory (docs/PROXY.md).
 ## Per-command overhead over a pooled russh connection vs OpenSSH ControlMaster (docs/TRANSPORT.md).
+## A warm deploy to one and to every fleet host, Convoy vs the kamal CLI, and Convoy's
+## time per step (needs the fleet up: `make fleet-up`).
 bench:
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt-get install -y -qq --no-install-recommends nginx >/dev/null
 	$(CARGO) bench -p convoy-proxy --bench throughput
 	$(CARGO) bench -p convoy --bench ssh_exec
+	@deploy/dev-env.sh
+	@set -a; . $(DEV_ENV); set +a; \
+	export TEST_DATABASE_URL="$${DATABASE_URL%/*}/postgres"; \
+	$(CARGO) bench -p convoy --bench deploy
 
 openapi:
 	$(CARGO) run -q -p convoy -- openapi > openapi/openapi.json
