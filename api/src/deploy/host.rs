@@ -131,8 +131,12 @@ impl HostRun<'_> {
                 return Err(HostFailure::Cancelled { step: name });
             }
             switched |= matches!(step, HostStep::ProxyDeploy(_) | HostStep::HealthPoll(_));
-            self.log.step(&step_name(&step));
-            match self.run_step(&step, &mut progress).await {
+            let name = step_name(&step);
+            self.log.step(&name);
+            let started = Instant::now();
+            let result = self.run_step(&step, &mut progress).await;
+            self.log.step_end(&name, started.elapsed(), result.is_ok());
+            match result {
                 Ok(()) => {}
                 Err(e) if is_housekeeping(&step) => {
                     self.log.line(

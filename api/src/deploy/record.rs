@@ -30,6 +30,20 @@ pub trait StepLog: Send + Sync {
     /// The host moved on to `step` (stored as the target's current step).
     fn step(&self, step: &str);
     fn line(&self, stream: LogStream, text: &str);
+    /// The step ended after `elapsed` (`ok` false: it failed).
+    fn step_end(&self, step: &str, elapsed: std::time::Duration, ok: bool) {
+        self.line(LogStream::Info, &step_end_line(step, elapsed, ok));
+    }
     /// The version `role` ran before this deploy (`None`: nothing ran), once known.
     fn previous_version(&self, _role: &str, _version: Option<&str>) {}
+}
+
+/// `run_container(web) done in 512 ms` / `proxy_deploy(web) failed after 10003 ms`.
+pub fn step_end_line(step: &str, elapsed: std::time::Duration, ok: bool) -> String {
+    let ms = elapsed.as_millis();
+    if ok {
+        format!("{step} done in {ms} ms")
+    } else {
+        format!("{step} failed after {ms} ms")
+    }
 }

@@ -148,6 +148,11 @@ impl StepLog for HostLog {
         self.sink.send_line(self.first_target(), stream, text);
     }
 
+    fn step_end(&self, step: &str, elapsed: std::time::Duration, ok: bool) {
+        let line = super::record::step_end_line(step, elapsed, ok);
+        self.line(LogStream::Info, &format!("{}: {line}", self.host));
+    }
+
     fn previous_version(&self, role: &str, version: Option<&str>) {
         if let Some(target) = self.targets.get(role) {
             let _ = self.sink.tx.send(Message::Previous {
