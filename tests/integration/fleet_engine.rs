@@ -94,6 +94,14 @@ async fn database_text(engine: &Engine) -> String {
     out
 }
 
+/// The container names of both roles at `version`, as [`running`] lists them.
+fn both_roles(service: &str, version: &str) -> Vec<String> {
+    vec![
+        format!("{service}-job-{version}"),
+        format!("{service}-web-{version}"),
+    ]
+}
+
 fn lock_dir_exists(h: &FleetHost, service: &str) -> bool {
     h.exec(&format!(
         "test -d .kamal/lock-{service} && echo yes || echo no"
@@ -202,12 +210,7 @@ async fn deploys_under_load_fails_a_broken_version_cleanly_and_rolls_back() {
         "the load was only {total_rate:.0} req/s"
     );
     for h in [h4(), h5()] {
-        assert_eq!(
-            running(h, service),
-            vec![format!("{service}-job-v2"), format!("{service}-web-v2")],
-            "{}",
-            h.name
-        );
+        assert_eq!(running(h, service), both_roles(service, "v2"), "{}", h.name);
         let mode = h.exec(&format!(
             "stat -c %a .kamal/apps/{service}/env/roles/web.env"
         ));
@@ -399,10 +402,7 @@ async fn a_host_cut_off_mid_deploy_rolls_the_fleet_back_or_halts() {
         assert_eq!(served(h4(), service), expected_h4, "{policy}: h4\n{log}");
         assert_eq!(
             running(h4(), service),
-            vec![
-                format!("{service}-job-{expected_h4}"),
-                format!("{service}-web-{expected_h4}")
-            ],
+            both_roles(service, expected_h4),
             "{policy}: one version runs on h4"
         );
         let events = engine.event_kinds(&v2).await;
@@ -442,10 +442,7 @@ async fn cancel_mid_deploy_leaves_the_fleet_on_one_version() {
     for h in [h4(), h5()] {
         assert_eq!(served(h, service), "v1", "{}\n{log}", h.name);
     }
-    assert_eq!(
-        running(h4(), service),
-        vec![format!("{service}-job-v1"), format!("{service}-web-v1")]
-    );
+    assert_eq!(running(h4(), service), both_roles(service, "v1"));
     let h5_targets = d["targets"]
         .as_array()
         .unwrap()
@@ -606,10 +603,7 @@ async fn a_worker_killed_mid_deploy_is_finished_by_the_next_one() {
         assert_eq!(served(h, service), version, "{}\n{log}", h.name);
         assert_eq!(
             running(h, service),
-            vec![
-                format!("{service}-job-{version}"),
-                format!("{service}-web-{version}")
-            ],
+            both_roles(service, version),
             "{}: no container of another version runs\n{log}",
             h.name
         );
