@@ -7,6 +7,7 @@ use base64::Engine;
 
 use crate::auth::JwtKeys;
 use crate::crypto::Keyring;
+use crate::policy::Policy;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {reason}")]
@@ -42,6 +43,11 @@ pub struct Config {
     /// How long a worker's claim on a deployment lasts without renewal: after a crash,
     /// another worker resumes the deployment this long after the last renewal.
     pub lease: std::time::Duration,
+    /// While another org has a due job, one org holds at most this many workers
+    /// (`CONVOY_ORG_MAX_WORKERS`, default half the workers rounded up).
+    pub org_max_workers: usize,
+    /// The security policies of SPEC §12.
+    pub policy: Policy,
 }
 
 /// Reads variables through a lookup function so tests need not touch the process environment.
@@ -72,6 +78,51 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 )),
             },
         }
+    }
+
+    fn flag(&self, var: &'static str) -> Result<bool, ConfigError> {
+        match self.get(var).as_deref() {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(other) => Err(ConfigError::new(
+                var,
+                format!("must be true or false, got {other:?}"),
+            )),
+        }
+    }
+
+    pub fn policy(&self) -> Result<Policy, ConfigError> {
+        let defaults = Policy::default();
+        let mut allowed_networks = Vec::new();
+        for part in self
+            .get("CONVOY_ALLOWED_NETWORKS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let net = part
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        "CONVOY_ALLOWED_NETWORKS",
+                        format!("{part:?} is not a network like 10.0.0.0/8 or an address"),
+                    )
+                })?;
+            allowed_networks.push(net);
+        }
+        Ok(Policy {
+            max_step_seconds: self.number(
+                "CONVOY_MAX_STEP_SECONDS",
+                defaults.max_step_seconds as usize,
+            )? as u64,
+            max_body_bytes: self.number("CONVOY_MAX_BODY", defaults.max_body_bytes)?,
+            require_pinned: self.flag("CONVOY_REQUIRE_PINNED")?,
+            allowed_networks,
+            max_streams_per_org: self
+                .number("CONVOY_MAX_STREAMS_PER_ORG", defaults.max_streams_per_org)?,
+        })
     }
 
     pub fn database_url(&self) -> Result<String, ConfigError> {
@@ -180,14 +231,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 
     pub fn config(&self) -> Result<Config, ConfigError> {
+        let workers = self.number("CONVOY_WORKERS", 4)?;
         Ok(Config {
             database_url: self.database_url()?,
             bind: self.bind()?,
             keyring: self.keyring()?,
             jwt: self.jwt()?,
-            workers: self.number("CONVOY_WORKERS", 4)?,
+            workers,
             ssh_max_connections: self.number("CONVOY_SSH_MAX_CONNECTIONS", 64)?,
             lease: std::time::Duration::from_secs(self.number("CONVOY_LEASE_SECONDS", 30)? as u64),
+            org_max_workers: self.number("CONVOY_ORG_MAX_WORKERS", workers.div_ceil(2))?,
+            policy: self.policy()?,
         })
     }
 }
@@ -219,7 +273,31 @@ mod tests {
         ]);
         let c = e.config().unwrap();
         assert_eq!(c.workers, 8);
+        assert_eq!(c.org_max_workers, 4);
         assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.policy.max_step_seconds, 3_600);
+        assert!(!c.policy.require_pinned);
+        assert!(!c.policy.network_allowed("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn policies_parse() {
+        let e = env(&[
+            ("DATABASE_URL", "postgres://localhost/convoy"),
+            ("CONVOY_MASTER_KEY", KEY),
+            ("CONVOY_JWT_SECRET", SECRET),
+            ("CONVOY_WORKERS", "5"),
+            ("CONVOY_ALLOWED_NETWORKS", "10.77.0.0/24, 127.0.0.1"),
+            ("CONVOY_REQUIRE_PINNED", "true"),
+            ("CONVOY_MAX_STEP_SECONDS", "7200"),
+        ]);
+        let c = e.config().unwrap();
+        assert_eq!(c.org_max_workers, 3);
+        assert!(c.policy.require_pinned);
+        assert_eq!(c.policy.max_step_seconds, 7_200);
+        assert!(c.policy.network_allowed("10.77.0.9".parse().unwrap()));
+        assert!(c.policy.network_allowed("127.0.0.1".parse().unwrap()));
+        assert!(!c.policy.network_allowed("127.0.0.2".parse().unwrap()));
     }
 
     #[test]
@@ -270,6 +348,24 @@ mod tests {
                     ("CONVOY_WORKERS", "zero"),
                 ],
                 "CONVOY_WORKERS: must be a positive whole number",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("CONVOY_MASTER_KEY", KEY),
+                    ("CONVOY_JWT_SECRET", SECRET),
+                    ("CONVOY_ALLOWED_NETWORKS", "10.0.0.0/33"),
+                ],
+                "CONVOY_ALLOWED_NETWORKS: \"10.0.0.0/33\" is not a network",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", "postgres://x"),
+                    ("CONVOY_MASTER_KEY", KEY),
+                    ("CONVOY_JWT_SECRET", SECRET),
+                    ("CONVOY_REQUIRE_PINNED", "yes"),
+                ],
+                "CONVOY_REQUIRE_PINNED: must be true or false",
             ),
         ];
         for (pairs, expected) in cases {

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod jobs;
 pub mod kamal;
 pub mod openapi;
+pub mod policy;
 pub mod routes;
 pub mod secret;
 pub mod ssh;
@@ -104,6 +105,7 @@ pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
         pool,
         keyring: config.keyring.clone(),
         ssh: ssh::SshPool::new(ssh::SshPoolConfig::new(config.ssh_max_connections)),
+        policy: std::sync::Arc::new(config.policy.clone()),
     };
     let workers = (mode != Mode::Api).then(|| {
         let worker_config = jobs::worker::WorkerConfig::new(config.workers, config.lease);

@@ -1,11 +1,14 @@
 //! What every handler and worker shares.
 
+use std::sync::Arc;
+
 use anyhow::anyhow;
 
 use crate::crypto::Keyring;
 use crate::db::models::server::Server;
 use crate::db::{DbConn, DbPool};
 use crate::error::ApiError;
+use crate::policy::Policy;
 use crate::ssh::{SshPool, SshTarget};
 
 #[derive(Clone)]
@@ -14,6 +17,8 @@ pub struct AppState {
     pub keyring: Keyring,
     /// Pooled SSH connections to the fleet, shared by handlers and workers.
     pub ssh: SshPool,
+    /// The operator's security policies (SPEC §12).
+    pub policy: Arc<Policy>,
 }
 
 impl AppState {

@@ -24,6 +24,8 @@ async fn seed_builtins(app: &TestApp) {
         workers: 1,
         ssh_max_connections: 1,
         lease: std::time::Duration::from_secs(30),
+        org_max_workers: 1,
+        policy: Default::default(),
     };
     convoy::prepare_database(&config).await.unwrap();
 }

@@ -60,6 +60,7 @@ impl Workers {
                     pool: convoy::db::pool(&url, 12).expect("pool"),
                     keyring,
                     ssh: SshPool::new(ssh_config()),
+                    policy: std::sync::Arc::new(super::test_policy()),
                 };
                 let mut config = WorkerConfig::new(4, lease);
                 config.poll = poll;

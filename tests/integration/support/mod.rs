@@ -24,6 +24,19 @@ pub fn jwt() -> JwtKeys {
     JwtKeys::shared_secret(JWT_SECRET, None, None)
 }
 
+/// The policies the tests run under: the defaults, with the test fleet's range and the
+/// loopback sshd of the SSH tests explicitly allowed (as an operator would list them in
+/// `CONVOY_ALLOWED_NETWORKS`).
+pub fn test_policy() -> convoy::policy::Policy {
+    convoy::policy::Policy {
+        allowed_networks: vec![
+            "10.77.0.0/24".parse().unwrap(),
+            "127.0.0.0/8".parse().unwrap(),
+        ],
+        ..Default::default()
+    }
+}
+
 pub fn token(org: &str, role: Role) -> String {
     jwt()
         .sign(org, "user-1", &[role], Duration::from_secs(600))
@@ -36,6 +49,7 @@ pub struct TestApp {
     pub keyring: Keyring,
     pool: convoy::db::DbPool,
     ssh: convoy::ssh::SshPool,
+    policy: convoy::policy::Policy,
 }
 
 impl TestApp {
@@ -52,10 +66,12 @@ impl TestApp {
         Self {
             pool: convoy::db::pool(&db.url, 4).expect("pool"),
             ssh: convoy::ssh::SshPool::new(convoy::ssh::SshPoolConfig::new(16)),
+            policy: test_policy(),
             db,
             keyring,
         }
     }
+
 
     /// The same app with an SSH pool of these settings (e.g. a short connect timeout).
     pub fn with_ssh(mut self, config: convoy::ssh::SshPoolConfig) -> Self {
@@ -68,6 +84,7 @@ impl TestApp {
             pool: self.pool.clone(),
             keyring: self.keyring.clone(),
             ssh: self.ssh.clone(),
+            policy: std::sync::Arc::new(self.policy.clone()),
         }
     }
 
