@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod jobs;
 pub mod kamal;
+pub mod network;
 pub mod openapi;
 pub mod policy;
 pub mod routes;

@@ -8,6 +8,8 @@ use uuid::Uuid;
 use crate::db::models::server::Server;
 use crate::db::models::server_event::ServerEvent;
 use crate::error::FieldError;
+use crate::network;
+use crate::policy::Policy;
 use crate::secret::Secret;
 use crate::views::deployments::EventView;
 
@@ -25,7 +27,9 @@ use crate::views::deployments::EventView;
 pub struct CreateServer {
     /// Unique within the org; deploy configs may name the server by it.
     pub name: String,
-    /// DNS name or IP address.
+    /// DNS name or IP address. Loopback, link-local and cloud-metadata addresses (and
+    /// `localhost`) are refused unless the operator allows their range
+    /// (`CONVOY_ALLOWED_NETWORKS`); a name resolving there is refused when contacted.
     pub hostname: String,
     /// SSH port (default 22).
     pub port: Option<i64>,
@@ -212,7 +216,7 @@ struct Fields<'a> {
     labels: Option<&'a BTreeMap<String, String>>,
 }
 
-fn check(f: Fields<'_>) -> Vec<FieldError> {
+fn check(f: Fields<'_>, policy: &Policy) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if f.name.is_some_and(|n| !is_name(n)) {
         errors.push(FieldError::new(
@@ -220,11 +224,18 @@ fn check(f: Fields<'_>) -> Vec<FieldError> {
             "must be 1-63 characters of letters, digits, '-', '_' or '.', starting with a letter or digit",
         ));
     }
-    if f.hostname.is_some_and(|h| !is_hostname(h)) {
-        errors.push(FieldError::new(
+    match f.hostname {
+        Some(h) if !is_hostname(h) => errors.push(FieldError::new(
             "hostname",
             "must be a DNS name or an IP address",
-        ));
+        )),
+        // The address as given; where a name resolves is checked at every connect.
+        Some(h) => {
+            if let Err(why) = network::check_hostname(policy, h) {
+                errors.push(FieldError::new("hostname", why));
+            }
+        }
+        None => {}
     }
     if f.port.is_some_and(|p| !(1..=65535).contains(&p)) {
         errors.push(FieldError::new("port", "must be between 1 and 65535"));
@@ -253,30 +264,36 @@ fn check(f: Fields<'_>) -> Vec<FieldError> {
 }
 
 impl CreateServer {
-    pub fn validate(&self) -> Vec<FieldError> {
-        check(Fields {
-            name: Some(&self.name),
-            hostname: Some(&self.hostname),
-            port: self.port,
-            ssh_user: self.ssh_user.as_deref(),
-            ssh_private_key: Some(self.ssh_private_key.expose()),
-            host_key: self.host_key.as_deref(),
-            labels: Some(&self.labels),
-        })
+    pub fn validate(&self, policy: &Policy) -> Vec<FieldError> {
+        check(
+            Fields {
+                name: Some(&self.name),
+                hostname: Some(&self.hostname),
+                port: self.port,
+                ssh_user: self.ssh_user.as_deref(),
+                ssh_private_key: Some(self.ssh_private_key.expose()),
+                host_key: self.host_key.as_deref(),
+                labels: Some(&self.labels),
+            },
+            policy,
+        )
     }
 }
 
 impl UpdateServer {
-    pub fn validate(&self) -> Vec<FieldError> {
-        check(Fields {
-            name: self.name.as_deref(),
-            hostname: self.hostname.as_deref(),
-            port: self.port,
-            ssh_user: self.ssh_user.as_deref(),
-            ssh_private_key: self.ssh_private_key.as_ref().map(|k| k.expose().as_str()),
-            host_key: self.host_key.as_ref().and_then(|k| k.as_deref()),
-            labels: self.labels.as_ref(),
-        })
+    pub fn validate(&self, policy: &Policy) -> Vec<FieldError> {
+        check(
+            Fields {
+                name: self.name.as_deref(),
+                hostname: self.hostname.as_deref(),
+                port: self.port,
+                ssh_user: self.ssh_user.as_deref(),
+                ssh_private_key: self.ssh_private_key.as_ref().map(|k| k.expose().as_str()),
+                host_key: self.host_key.as_ref().and_then(|k| k.as_deref()),
+                labels: self.labels.as_ref(),
+            },
+            policy,
+        )
     }
 }
 

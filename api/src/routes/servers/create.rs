@@ -28,7 +28,7 @@ pub async fn create_server(
     Body(input): Body<CreateServer>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
-    reject(input.validate())?;
+    reject(input.validate(&state.policy))?;
     let id = Uuid::now_v7();
     let fingerprint = input.host_key.as_deref().and_then(host_key_fingerprint);
     let sealed = state.keyring.seal(

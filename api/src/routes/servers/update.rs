@@ -29,7 +29,7 @@ pub async fn update_server(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
     let id = parse_id(&id, "server")?;
-    reject(input.validate())?;
+    reject(input.validate(&state.policy))?;
     let labels = input
         .labels
         .as_ref()
