@@ -34,8 +34,8 @@ use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::{Commands, Stamp};
 use crate::kamal::config::{DeployConfig, OnFailure};
 use crate::secret::Secret;
-use crate::ssh::{ExecRequest, RemoteExecutor, SshTarget};
-use crate::state::AppState;
+use crate::ssh::{ExecRequest, RemoteExecutor, SshError, SshTarget};
+use crate::state::{AppState, TargetError};
 
 /// The column the deployment's secrets are sealed under (bound into the AAD).
 pub const SECRETS_COLUMN: &str = "secrets";
@@ -122,6 +122,21 @@ enum HostEnd {
     Skipped,
 }
 
+/// Why a deployment cannot run at all, and the targets that are the reason.
+struct Unstartable {
+    reason: String,
+    targets: Vec<Uuid>,
+}
+
+impl From<String> for Unstartable {
+    fn from(reason: String) -> Self {
+        Self {
+            reason,
+            targets: Vec::new(),
+        }
+    }
+}
+
 /// Everything loaded for the run.
 struct Loaded {
     row: Deployment,
@@ -161,14 +176,15 @@ impl Run<'_> {
         if row.cancel_requested_at.is_some() && row.status != "deploying" {
             drop(conn);
             return self
-                .end_unstarted(&row, "cancelled", "cancelled before it started")
+                .end_unstarted(&row, "cancelled", "cancelled before it started", &[])
                 .await;
         }
         let loaded = match self.load(&mut conn, row.clone()).await {
             Ok(loaded) => loaded,
-            Err(reason) => {
+            Err(unstartable) => {
                 drop(conn);
-                return self.end_unstarted(&row, "failed", &reason).await;
+                let Unstartable { reason, targets } = unstartable;
+                return self.end_unstarted(&row, "failed", &reason, &targets).await;
             }
         };
         drop(conn);
@@ -183,14 +199,27 @@ impl Run<'_> {
         outcome
     }
 
-    /// Ends a deployment no host work was done for.
+    /// Ends a deployment no host work was done for; `failed_targets` (those that are the
+    /// reason) end `failed` with it, the other pending ones skipped or cancelled.
     async fn end_unstarted(
         &self,
         row: &Deployment,
         status: &str,
         reason: &str,
+        failed_targets: &[Uuid],
     ) -> anyhow::Result<Outcome> {
         let mut conn = self.conn().await?;
+        diesel::update(deployment_targets::table)
+            .filter(deployment_targets::id.eq_any(failed_targets))
+            .filter(deployment_targets::status.eq("pending"))
+            .set((
+                deployment_targets::status.eq("failed"),
+                deployment_targets::error.eq(reason),
+                deployment_targets::finished_at.eq(Utc::now()),
+                deployment_targets::updated_at.eq(Utc::now()),
+            ))
+            .execute(&mut *conn)
+            .await?;
         diesel::update(deployment_targets::table)
             .filter(deployment_targets::deployment_id.eq(row.id))
             .filter(deployment_targets::status.eq("pending"))
@@ -216,7 +245,11 @@ impl Run<'_> {
 
     /// Reads the config, secrets, servers and targets; `Err` is why the deployment
     /// cannot run at all.
-    async fn load(&self, conn: &mut AsyncPgConnection, row: Deployment) -> Result<Loaded, String> {
+    async fn load(
+        &self,
+        conn: &mut AsyncPgConnection,
+        row: Deployment,
+    ) -> Result<Loaded, Unstartable> {
         let config: DeployConfig = serde_json::from_value(row.config.clone())
             .map_err(|e| format!("the stored config cannot be read: {e}"))?;
         let secrets: BTreeMap<String, Secret<String>> = match &row.secrets {
@@ -266,7 +299,18 @@ impl Run<'_> {
             let ssh = if server.deleted_at.is_some() {
                 Err(format!("server {} was deleted", server.name))
             } else {
-                self.state.ssh_target(&server).map_err(|e| e.to_string())
+                match self.state.ssh_target(&server) {
+                    Ok(target) => Ok(target),
+                    // The policy forbids contacting it: the deployment fails before any
+                    // host is contacted, this host's targets with the reason.
+                    Err(TargetError::Refused(reason)) => {
+                        return Err(Unstartable {
+                            reason: format!("{name}: {reason}"),
+                            targets: targets.iter().map(|t| t.id).collect(),
+                        })
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
             };
             hosts.push(Host {
                 name: name.to_string(),
@@ -276,7 +320,7 @@ impl Run<'_> {
             });
         }
         if hosts.is_empty() {
-            return Err("the deployment has no targets".into());
+            return Err(String::from("the deployment has no targets").into());
         }
         // The primary host goes first: other roles wait for it.
         let primary = config.primary_host().unwrap_or_default().to_string();
@@ -327,14 +371,20 @@ impl Run<'_> {
             performer: &performer,
             at: Utc::now(),
         };
+        // A connection the network policy refused will be refused again: the deployment
+        // fails now instead of retrying until its job gives up.
+        let mut refused = false;
         let host_lock = match &primary.ssh {
             Err(e) => Err(e.clone()),
             Ok(target) => {
                 match lock::acquire(&self.state.ssh, target, &commands, stamp, row.id).await {
-                    Err(e) => Err(format!(
-                        "cannot reach the primary host {}: {e}",
-                        primary.name
-                    )),
+                    Err(e) => {
+                        refused = matches!(e, SshError::Refused(_));
+                        Err(format!(
+                            "cannot reach the primary host {}: {e}",
+                            primary.name
+                        ))
+                    }
                     Ok(HostLock::Acquired) => Ok(()),
                     Ok(HostLock::Held(details)) => self
                         .take_over_abandoned(target, &commands, stamp, &details)
@@ -346,6 +396,12 @@ impl Run<'_> {
         if let Err(reason) = host_lock {
             let mut conn = self.conn().await?;
             service_lock::release(&mut conn, self.lock_key(row), row.id).await?;
+            if refused {
+                drop(conn);
+                return self
+                    .end_unstarted(row, "failed", &reason, &primary.target_ids())
+                    .await;
+            }
             add_event(&mut conn, row, "lock_waiting", &reason, json!({})).await?;
             return Ok(Outcome::Retry(reason));
         }

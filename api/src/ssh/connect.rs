@@ -1,4 +1,5 @@
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,11 +7,12 @@ use std::time::Duration;
 use russh::client::{self, Handle, Msg};
 use russh::keys::{decode_secret_key, PrivateKeyWithHashAlg};
 use russh::Channel;
-use tracing::{debug, instrument};
+use tracing::{debug, instrument, warn};
 
 use super::error::{Phase, SshError};
 use super::host_key::PinningHandler;
 use super::target::SshTarget;
+use crate::network::{self, UNLESS_ALLOWED};
 
 /// The host keys a connection was verified against, innermost hop first.
 /// For a server that had no pin this is what was trusted on first use, for the
@@ -94,9 +96,20 @@ async fn connect_hop(
     bastion: Option<&Connection>,
     expected: Option<String>,
 ) -> Result<(Handle<PinningHandler>, String), SshError> {
-    let (handler, offered) = PinningHandler::new(expected);
+    // A pin of the target's own is the record already; otherwise the key offered (or
+    // the one the pool learned) must be the one stored for the server.
+    let store = match &target.host_key {
+        Some(_) => None,
+        None => target.guard.as_ref().map(|g| Arc::clone(&g.pins)),
+    };
+    let (handler, offered) = PinningHandler::new(expected, store);
     let mut handle = match bastion {
         Some(bastion) => {
+            // The jump host resolves the name; only what it says literally can be checked.
+            if let Some(guard) = &target.guard {
+                network::check_hostname(&guard.policy, &target.host)
+                    .map_err(|why| SshError::Refused(format!("{} {why}", target.host)))?;
+            }
             let tunnel = bastion
                 .handle
                 .channel_open_direct_tcpip(
@@ -116,7 +129,8 @@ async fn connect_hop(
             client::connect_stream(Arc::clone(config), tunnel.into_stream(), handler).await?
         }
         None => {
-            let tcp = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
+            let addresses = resolve(target).await?;
+            let tcp = tokio::net::TcpStream::connect(addresses.as_slice())
                 .await
                 .map_err(|e| SshError::from_tcp(&target.address(), e))?;
             // `connect_stream` ignores `Config::nodelay`; without it each small
@@ -133,6 +147,49 @@ async fn connect_hop(
     authenticate(&mut handle, target).await?;
     debug!(%fingerprint, "connected");
     Ok((handle, fingerprint))
+}
+
+/// The addresses to connect to: the name resolved once and, for a registered server,
+/// only those the operator's policy permits, so that the connection goes to a checked
+/// address (a second lookup could answer otherwise). When every address is refused,
+/// nothing is sent and the answer says so without probing the host.
+async fn resolve(target: &SshTarget) -> Result<Vec<SocketAddr>, SshError> {
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| SshError::from_tcp(&target.address(), e))?
+        .collect();
+    let Some(guard) = &target.guard else {
+        return Ok(addresses);
+    };
+    let mut refused = None;
+    let permitted: Vec<SocketAddr> = addresses
+        .into_iter()
+        .filter(
+            |address| match network::check_address(&guard.policy, address.ip()) {
+                Ok(()) => true,
+                Err(range) => {
+                    refused.get_or_insert((address.ip(), range));
+                    false
+                }
+            },
+        )
+        .collect();
+    match refused {
+        Some((ip, range)) if permitted.is_empty() => {
+            // The address itself goes to the operator's log only: the answer need not
+            // tell a tenant what an internal name resolves to.
+            warn!(host = %target.host, %ip, %range, "connection refused by the network policy");
+            let verb = match target.host.parse::<IpAddr>() {
+                Ok(_) => "is",
+                Err(_) => "resolves to",
+            };
+            Err(SshError::Refused(format!(
+                "{} {verb} {range}, {UNLESS_ALLOWED}",
+                target.host
+            )))
+        }
+        _ => Ok(permitted),
+    }
 }
 
 async fn authenticate(

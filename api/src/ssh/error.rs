@@ -19,6 +19,13 @@ pub enum SshError {
     AuthRejected { user: String },
     #[error("host key mismatch: expected {expected}, offered {offered}")]
     HostKeyMismatch { expected: String, offered: String },
+    /// The key offered on first contact could not be stored as the server's pin, so it
+    /// is not trusted: a key nobody recorded would be trusted again after a restart.
+    #[error("host key {offered} not trusted: it could not be stored as the pin: {reason}")]
+    PinNotStored { offered: String, reason: String },
+    /// The operator's policy forbids the connection (SPEC §12); nothing was sent.
+    #[error("refused: {0}")]
+    Refused(String),
     /// The private key could not be decoded (bad format or wrong passphrase).
     #[error("invalid private key: {0}")]
     InvalidKey(String),

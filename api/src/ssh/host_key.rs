@@ -1,6 +1,8 @@
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
+use async_trait::async_trait;
+
 use russh::keys::ssh_key::{Fingerprint, PublicKey};
 use russh::keys::{HashAlg, PublicKeyOrCertificate};
 
@@ -34,20 +36,37 @@ fn fingerprint(key: &PublicKeyOrCertificate) -> String {
     key_data.fingerprint(HashAlg::Sha256).to_string()
 }
 
+/// Where the key a server presents on first contact becomes its pin (the server row).
+/// The pool calls it from the handshake of every connection to a server that has no
+/// pin of its own, so that every path that reaches a server (check, deploy, lock
+/// query, any later operation) pins it, and a key nobody stored is never used.
+#[async_trait]
+pub trait PinStore: Send + Sync {
+    /// Stores `offered` as the pin unless one is stored already. `Ok` when `offered` is
+    /// the pin now; a different stored pin is a [`SshError::HostKeyMismatch`].
+    async fn first_contact(&self, offered: &str) -> Result<(), SshError>;
+}
+
 /// The russh client handler: accepts exactly the pinned host key, or the first
 /// one offered when there is no pin, and records what the server offered.
 pub(crate) struct PinningHandler {
     expected: Option<String>,
     offered: Arc<OnceLock<String>>,
+    /// Asked before a key without a pin of the target's own is accepted.
+    store: Option<Arc<dyn PinStore>>,
 }
 
 impl PinningHandler {
     /// The returned cell receives the server's fingerprint during the handshake.
-    pub(crate) fn new(expected: Option<String>) -> (Self, Arc<OnceLock<String>>) {
+    pub(crate) fn new(
+        expected: Option<String>,
+        store: Option<Arc<dyn PinStore>>,
+    ) -> (Self, Arc<OnceLock<String>>) {
         let offered = Arc::new(OnceLock::new());
         let handler = Self {
             expected,
             offered: Arc::clone(&offered),
+            store,
         };
         (handler, offered)
     }
@@ -62,14 +81,18 @@ impl russh::client::Handler for PinningHandler {
         // Once a key is accepted it is also the pin for later re-keying, so a
         // trusted-on-first-use connection cannot switch keys midway.
         let expected = self.expected.get_or_insert_with(|| offered.clone());
-        if *expected == offered {
-            Ok(true)
-        } else {
-            Err(SshError::HostKeyMismatch {
+        if *expected != offered {
+            return Err(SshError::HostKeyMismatch {
                 expected: expected.clone(),
                 offered,
-            })
+            });
         }
+        // Stored before authentication, so that no command runs over a key that was
+        // not recorded; once per connection (a re-key must match it anyway).
+        if let Some(store) = self.store.take() {
+            store.first_contact(&offered).await?;
+        }
+        Ok(true)
     }
 }
 

@@ -8,7 +8,9 @@
 //!
 //! Host keys are pinned as OpenSSH `SHA256:…` fingerprints: a pinned server
 //! must present that key, an unpinned one is trusted on first use and the
-//! fingerprint is handed back ([`Connected`]) for the caller to store.
+//! fingerprint is handed back ([`Connected`]); for a registered server the
+//! handshake itself stores it through the target's [`ServerGuard`] ([`PinStore`]),
+//! which also holds the network policy every resolved address is checked against.
 //! [`check`] always connects afresh ([`SshPool::probe`]): a pooled session would
 //! outlive a stopped sshd or a re-keyed host and hide both. See docs/TRANSPORT.md.
 
@@ -25,6 +27,8 @@ mod target;
 mod upload;
 
 #[cfg(test)]
+mod guard_tests;
+#[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod tests;
@@ -35,8 +39,8 @@ pub use connect::Connected;
 pub use error::{Phase, SshError};
 pub use exec::{ExecOutput, ExecRequest, ExitStatus};
 pub use executor::{LineSink, RemoteExecutor};
-pub use host_key::{normalize_host_key, InvalidHostKey};
+pub use host_key::{normalize_host_key, InvalidHostKey, PinStore};
 pub use output::Stream;
 pub use pool::{SshPool, SshPoolConfig};
-pub use target::SshTarget;
+pub use target::{ServerGuard, SshTarget};
 pub use upload::Upload;

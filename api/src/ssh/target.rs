@@ -1,5 +1,10 @@
+use std::fmt;
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 
+use super::host_key::PinStore;
+use crate::policy::Policy;
 use crate::secret::Secret;
 
 /// How to reach one server: address, login and the host key it must present.
@@ -15,7 +20,38 @@ pub struct SshTarget {
     pub host_key: Option<String>,
     /// Jump host (Kamal's `ssh.proxy`) the connection is tunnelled through.
     pub proxy: Option<Box<SshTarget>>,
+    /// Set for registered servers (`AppState::ssh_target`): the operator's policies
+    /// every connection to them obeys. `None` for ad-hoc targets (tools, tests).
+    pub guard: Option<ServerGuard>,
 }
+
+/// What the operator's policies demand of every connection to a registered server,
+/// whichever path makes it: each resolved address is checked against the restricted
+/// ranges and `CONVOY_ALLOWED_NETWORKS` before anything is sent, and a key trusted on
+/// first use is stored as the server's pin before the connection is used.
+#[derive(Clone)]
+pub struct ServerGuard {
+    pub policy: Arc<Policy>,
+    pub pins: Arc<dyn PinStore>,
+}
+
+impl fmt::Debug for ServerGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerGuard")
+            .field("allowed_networks", &self.policy.allowed_networks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The same guard: the same policy and the same pin store.
+impl PartialEq for ServerGuard {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.policy, &other.policy)
+            && std::ptr::addr_eq(Arc::as_ptr(&self.pins), Arc::as_ptr(&other.pins))
+    }
+}
+
+impl Eq for ServerGuard {}
 
 impl SshTarget {
     pub fn new(
@@ -31,6 +67,7 @@ impl SshTarget {
             passphrase: None,
             host_key: None,
             proxy: None,
+            guard: None,
         }
     }
 

@@ -72,6 +72,12 @@ impl TestApp {
         }
     }
 
+    /// The same app under other security policies (e.g. `CONVOY_REQUIRE_PINNED`, or no
+    /// allowed networks at all).
+    pub fn with_policy(mut self, policy: convoy::policy::Policy) -> Self {
+        self.policy = policy;
+        self
+    }
 
     /// The same app with an SSH pool of these settings (e.g. a short connect timeout).
     pub fn with_ssh(mut self, config: convoy::ssh::SshPoolConfig) -> Self {

@@ -168,3 +168,49 @@ pub async fn pin_host_key(
     .execute(conn)
     .await
 }
+
+/// What became of a host key offered on first contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstContact {
+    /// Stored as the pin just now, with a `host_key_pinned` server event.
+    Pinned,
+    /// The server had a pin already (stored meanwhile by another path or process).
+    AlreadyPinned(String),
+}
+
+/// Stores the key a server offered on first contact as its pin, with its
+/// `host_key_pinned` event, in one transaction: whichever path or process contacts the
+/// server first records it, exactly once. A pin stored meanwhile is returned instead,
+/// for the caller to compare. A server deleted meanwhile is `NotFound`.
+pub async fn pin_on_first_contact(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    id: Uuid,
+    offered: &str,
+) -> QueryResult<FirstContact> {
+    use diesel_async::AsyncConnection;
+
+    use super::server_event::{self, NewServerEvent, HOST_KEY_PINNED};
+
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        if pin_host_key(conn, org, id, offered).await? == 1 {
+            let message = format!("host key {offered} trusted on first contact and pinned");
+            let new = NewServerEvent {
+                server_id: id,
+                org,
+                kind: HOST_KEY_PINNED,
+                message: &message,
+                metadata: serde_json::json!({"fingerprint": offered}),
+            };
+            server_event::insert(conn, new).await?;
+            tracing::info!(server.id = %id, fingerprint = offered, "host key pinned on first contact");
+            return Ok(FirstContact::Pinned);
+        }
+        // Unpinned between the two statements: rare, and safest treated as gone.
+        let pinned = find(conn, org, id).await?.host_key_fingerprint;
+        pinned
+            .map(FirstContact::AlreadyPinned)
+            .ok_or(diesel::result::Error::NotFound)
+    })
+    .await
+}

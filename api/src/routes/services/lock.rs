@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::kamal::commands::Commands;
 use crate::kamal::config::{validate_destination, validate_service, DeployConfig};
 use crate::ssh::SshTarget;
-use crate::state::AppState;
+use crate::state::{AppState, TargetError};
 use crate::views::services::{
     DatabaseLockView, HostLockView, LockParams, LockReleaseView, ServiceLockView,
 };
@@ -34,7 +34,8 @@ use crate::views::services::{
         (status = 200, body = ServiceLockView),
         (status = 400, description = "Invalid service or destination name", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The service has no deployment", body = crate::error::Problem, content_type = "application/problem+json")),
+        (status = 404, description = "The service has no deployment", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The policy forbids contacting the primary host (never pinned under CONVOY_REQUIRE_PINNED)", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 #[get("/v1/services/{service}/lock")]
 #[tracing::instrument(skip_all, fields(org = %user.org, service = %service))]
@@ -104,7 +105,8 @@ pub async fn get_service_lock(
         (status = 400, description = "Invalid service or destination name", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The service has no deployment", body = crate::error::Problem, content_type = "application/problem+json")),
+        (status = 404, description = "The service has no deployment", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The policy forbids contacting the primary host (never pinned under CONVOY_REQUIRE_PINNED); nothing was released", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 #[delete("/v1/services/{service}/lock")]
 #[tracing::instrument(skip_all, fields(org = %user.org, service = %service))]
@@ -207,7 +209,9 @@ impl Reach {
     }
 }
 
-/// Finds the primary host; a service without any deployment is a 404.
+/// Finds the primary host; a service without any deployment is a 404, a primary host
+/// the operator's policy forbids contacting (never pinned under `CONVOY_REQUIRE_PINNED`)
+/// a 409.
 async fn primary_host(
     state: &AppState,
     conn: &mut AsyncPgConnection,
@@ -244,13 +248,19 @@ async fn primary_host(
         return Ok(unknown(reason));
     };
     let servers = server::find_by_names(conn, key.org, std::slice::from_ref(&name)).await?;
-    let reach = resolve(&servers, &name)
-        .and_then(|s| state.ssh_target(s).map_err(|e| e.to_string()))
-        .map(|target| Reach {
-            target,
-            config,
-            version: newest.version,
-        });
+    let target = match resolve(&servers, &name).map(|s| state.ssh_target(s)) {
+        Ok(Ok(target)) => Ok(target),
+        // The policy forbids contacting the host: refused before anything, the database
+        // half included, so that nothing is released halfway.
+        Ok(Err(TargetError::Refused(reason))) => return Err(ApiError::Conflict(reason)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(reason) => Err(reason),
+    };
+    let reach = target.map(|target| Reach {
+        target,
+        config,
+        version: newest.version,
+    });
     Ok(PrimaryHost {
         name: Some(name),
         reach,
