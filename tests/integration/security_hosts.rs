@@ -297,16 +297,10 @@ async fn require_pinned_refuses_the_lock_paths_of_a_never_pinned_server() {
     assert!(error.starts_with("unreachable: "), "{error}");
 }
 
-#[actix_web::test]
-async fn require_pinned_fails_a_deployment_to_a_never_pinned_server_before_any_connection() {
-    let app = app(pinned_only()).await;
-    closed_port_servers(&app).await;
-    let created = deploy(&app, "shop", &["web-1", "web-2"]).await;
-    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
-    let state = app.state();
-
-    let outcome = Run {
-        state: &state,
+/// Runs the deployment as a worker would, in this test's task.
+async fn run_engine(app: &TestApp, id: Uuid) -> Outcome {
+    Run {
+        state: &app.state(),
         deployment: id,
         holder: "test-worker",
         attempt: 1,
@@ -315,7 +309,17 @@ async fn require_pinned_fails_a_deployment_to_a_never_pinned_server_before_any_c
     }
     .deploy_or_resume()
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn require_pinned_fails_a_deployment_to_a_never_pinned_server_before_any_connection() {
+    let app = app(pinned_only()).await;
+    closed_port_servers(&app).await;
+    let created = deploy(&app, "shop", &["web-1", "web-2"]).await;
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+
+    let outcome = run_engine(&app, id).await;
 
     assert_eq!(outcome, Outcome::Finished("failed".into()));
     let view = app
@@ -459,4 +463,41 @@ async fn a_name_resolving_to_loopback_is_refused_by_check_without_a_probe() {
     let row = server_row(&app, "inward").await;
     assert_eq!(row.host_key_fingerprint, None);
     assert!(server_events(&app, row.id).await.is_empty());
+}
+
+#[actix_web::test]
+async fn a_deployment_whose_primary_host_resolves_inwards_fails_instead_of_retrying() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = app(test_policy()).await;
+    let (_, public, _) = key_pair();
+    register(
+        &app,
+        json!({"name": "inward", "hostname": "localhost", "port": port,
+               "ssh_private_key": private_key(), "host_key": public}),
+    )
+    .await;
+    let created = deploy(&app, "shop", &["inward"]).await;
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let app = app.with_policy(Policy::default());
+
+    let outcome = run_engine(&app, id).await;
+
+    // Refused by policy: retrying would only be refused again.
+    assert_eq!(outcome, Outcome::Finished("failed".into()));
+    let view = app
+        .get(&format!("/v1/deployments/{id}"), &token(ORG, Role::Viewer))
+        .await
+        .json();
+    let reason = "cannot reach the primary host inward: refused: localhost resolves to a \
+                  loopback address, which servers may not have unless \
+                  CONVOY_ALLOWED_NETWORKS lists its range";
+    assert_eq!(view["error"], reason, "{view}");
+    assert_eq!(view["targets"][0]["status"], "failed", "{view}");
+    assert_eq!(
+        listener.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "nothing may connect to a refused address"
+    );
 }
