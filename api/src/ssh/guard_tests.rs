@@ -79,7 +79,10 @@ async fn the_first_key_goes_to_the_pin_store_before_any_command_runs() {
 
     let fingerprint = sshd.host_key_fingerprint();
     // One connection, one first contact: pooled commands do not ask again.
-    assert_eq!(*pins.asked.lock().unwrap(), [fingerprint.clone()]);
+    assert_eq!(
+        *pins.asked.lock().unwrap(),
+        std::slice::from_ref(&fingerprint)
+    );
     assert_eq!(pins.stored.lock().unwrap().as_deref(), Some(&*fingerprint));
 
     // A target with a pin of its own is checked against it; the store is not asked.
