@@ -141,17 +141,44 @@ fn keygen_fingerprint(public_key_line: &str) -> String {
         .to_owned()
 }
 
-fn unique_service(prefix: &str) -> String {
-    format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8])
+/// Registers `h` (with `host_key` if given) and queues a deployment of a service of its
+/// own whose primary host it is; returns the server's and the service's names.
+async fn fleet_service(app: &TestApp, h: &FleetHost, host_key: Option<&str>) -> (String, String) {
+    let name = register_fleet_host(app, h, host_key).await;
+    let service = format!("svc-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    deploy(app, &service, &[&name]).await;
+    (name, service)
+}
+
+/// A local port where a connection would be seen: nothing may connect to a refused
+/// address.
+struct Watched(TcpListener);
+
+impl Watched {
+    fn new() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        Self(listener)
+    }
+
+    fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().port()
+    }
+
+    fn assert_untouched(&self) {
+        assert_eq!(
+            self.0.accept().unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock,
+            "nothing may connect to a refused address"
+        );
+    }
 }
 
 #[actix_web::test]
 async fn h1_a_never_checked_server_is_pinned_by_the_lock_query() {
     let h1 = host("h1");
     let app = app(test_policy()).await;
-    let name = register_fleet_host(&app, h1, None).await;
-    let service = unique_service("pin");
-    deploy(&app, &service, &[&name]).await;
+    let (name, service) = fleet_service(&app, h1, None).await;
 
     let reply = lock_query(&app, &service).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
@@ -177,9 +204,7 @@ async fn h2_a_wrong_host_key_is_refused_on_the_lock_path() {
     let h2 = host("h2");
     let app = app(test_policy()).await;
     let (_, wrong_key, wrong_fingerprint) = key_pair();
-    let name = register_fleet_host(&app, h2, Some(&wrong_key)).await;
-    let service = unique_service("wrongkey");
-    deploy(&app, &service, &[&name]).await;
+    let (name, service) = fleet_service(&app, h2, Some(&wrong_key)).await;
 
     let reply = lock_query(&app, &service).await;
 
@@ -230,9 +255,7 @@ async fn h1_a_pin_stored_meanwhile_wins_over_first_contact() {
 async fn h1_under_require_pinned_check_pins_and_then_the_lock_query_may_connect() {
     let h1 = host("h1");
     let app = app(pinned_only()).await;
-    let name = register_fleet_host(&app, h1, None).await;
-    let service = unique_service("checkpin");
-    deploy(&app, &service, &[&name]).await;
+    let (name, service) = fleet_service(&app, h1, None).await;
     lock_query(&app, &service).await.problem(409);
 
     let id = server_row(&app, &name).await.id;
@@ -297,9 +320,10 @@ async fn require_pinned_refuses_the_lock_paths_of_a_never_pinned_server() {
     assert!(error.starts_with("unreachable: "), "{error}");
 }
 
-/// Runs the deployment as a worker would, in this test's task.
-async fn run_engine(app: &TestApp, id: Uuid) -> Outcome {
-    Run {
+/// Runs the deployment as a worker would, in this test's task. It must end `failed` at
+/// once, not be left for a retry; returns the deployment as the API shows it.
+async fn run_to_failure(app: &TestApp, id: Uuid) -> Value {
+    let outcome = Run {
         state: &app.state(),
         deployment: id,
         holder: "test-worker",
@@ -309,7 +333,11 @@ async fn run_engine(app: &TestApp, id: Uuid) -> Outcome {
     }
     .deploy_or_resume()
     .await
-    .unwrap()
+    .unwrap();
+    assert_eq!(outcome, Outcome::Finished("failed".into()));
+    app.get(&format!("/v1/deployments/{id}"), &token(ORG, Role::Viewer))
+        .await
+        .json()
 }
 
 #[actix_web::test]
@@ -319,13 +347,8 @@ async fn require_pinned_fails_a_deployment_to_a_never_pinned_server_before_any_c
     let created = deploy(&app, "shop", &["web-1", "web-2"]).await;
     let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
 
-    let outcome = run_engine(&app, id).await;
+    let view = run_to_failure(&app, id).await;
 
-    assert_eq!(outcome, Outcome::Finished("failed".into()));
-    let view = app
-        .get(&format!("/v1/deployments/{id}"), &token(ORG, Role::Viewer))
-        .await
-        .json();
     let reason = format!("web-1: {NOT_PINNED}");
     assert_eq!(view["status"], "failed");
     assert_eq!(view["error"], reason.as_str());
@@ -429,9 +452,8 @@ async fn restricted_hostnames_are_refused_unless_their_range_is_allowed() {
 
 #[actix_web::test]
 async fn a_name_resolving_to_loopback_is_refused_by_check_without_a_probe() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let watched = Watched::new();
+    let port = watched.port();
     // Registered while loopback was allowed; the operator then removed the allowance.
     let app = app(test_policy()).await;
     let id = register(
@@ -455,11 +477,7 @@ async fn a_name_resolving_to_loopback_is_refused_by_check_without_a_probe() {
     for probe_field in ["reachable", "latency_ms", "error", "docker_version"] {
         assert!(problem.get(probe_field).is_none(), "{problem}");
     }
-    assert_eq!(
-        listener.accept().unwrap_err().kind(),
-        std::io::ErrorKind::WouldBlock,
-        "nothing may connect to a refused address"
-    );
+    watched.assert_untouched();
     let row = server_row(&app, "inward").await;
     assert_eq!(row.host_key_fingerprint, None);
     assert!(server_events(&app, row.id).await.is_empty());
@@ -467,9 +485,8 @@ async fn a_name_resolving_to_loopback_is_refused_by_check_without_a_probe() {
 
 #[actix_web::test]
 async fn a_deployment_whose_primary_host_resolves_inwards_fails_instead_of_retrying() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let watched = Watched::new();
+    let port = watched.port();
     let app = app(test_policy()).await;
     let (_, public, _) = key_pair();
     register(
@@ -482,22 +499,13 @@ async fn a_deployment_whose_primary_host_resolves_inwards_fails_instead_of_retry
     let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
     let app = app.with_policy(Policy::default());
 
-    let outcome = run_engine(&app, id).await;
-
     // Refused by policy: retrying would only be refused again.
-    assert_eq!(outcome, Outcome::Finished("failed".into()));
-    let view = app
-        .get(&format!("/v1/deployments/{id}"), &token(ORG, Role::Viewer))
-        .await
-        .json();
+    let view = run_to_failure(&app, id).await;
+
     let reason = "cannot reach the primary host inward: refused: localhost resolves to a \
                   loopback address, which servers may not have unless \
                   CONVOY_ALLOWED_NETWORKS lists its range";
     assert_eq!(view["error"], reason, "{view}");
     assert_eq!(view["targets"][0]["status"], "failed", "{view}");
-    assert_eq!(
-        listener.accept().unwrap_err().kind(),
-        std::io::ErrorKind::WouldBlock,
-        "nothing may connect to a refused address"
-    );
+    watched.assert_untouched();
 }

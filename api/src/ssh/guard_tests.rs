@@ -60,6 +60,13 @@ fn guarded(mut target: SshTarget, policy: Policy, pins: &Arc<Recorded>) -> SshTa
     target
 }
 
+/// A throwaway OpenSSH server and the client key it accepts (kept in `keys`).
+fn sshd(keys: &TempDir) -> (ClientKey, Sshd) {
+    let key = ClientKey::generate(keys.path(), "ed25519", None, None);
+    let sshd = Sshd::start(&[&key], "");
+    (key, sshd)
+}
+
 async fn exec(pool: &SshPool, target: &SshTarget) -> Result<ExecOutput, SshError> {
     pool.exec(target, &ExecRequest::new("true", "true"), &mut |_, _| {})
         .await
@@ -68,8 +75,7 @@ async fn exec(pool: &SshPool, target: &SshTarget) -> Result<ExecOutput, SshError
 #[tokio::test]
 async fn the_first_key_goes_to_the_pin_store_before_any_command_runs() {
     let keys = TempDir::new("keys");
-    let key = ClientKey::generate(keys.path(), "ed25519", None, None);
-    let sshd = Sshd::start(&[&key], "");
+    let (key, sshd) = sshd(&keys);
     let pins = Arc::new(Recorded::default());
     let target = guarded(sshd.target(&key), loopback_allowed(), &pins);
     let pool = pool();
@@ -95,8 +101,7 @@ async fn the_first_key_goes_to_the_pin_store_before_any_command_runs() {
 #[tokio::test]
 async fn a_key_other_than_the_one_stored_meanwhile_is_refused_before_login() {
     let keys = TempDir::new("keys");
-    let key = ClientKey::generate(keys.path(), "ed25519", None, None);
-    let sshd = Sshd::start(&[&key], "");
+    let (key, sshd) = sshd(&keys);
     let pins = Arc::new(Recorded::default());
     let elsewhere = "SHA256:pinnedByAnotherProcessMeanwhile0000000000000".to_owned();
     *pins.stored.lock().unwrap() = Some(elsewhere.clone());
@@ -155,8 +160,7 @@ async fn restricted_addresses_are_refused_without_a_connection_attempt() {
 #[tokio::test]
 async fn a_name_is_connected_to_at_an_address_the_policy_allows() {
     let keys = TempDir::new("keys");
-    let key = ClientKey::generate(keys.path(), "ed25519", None, None);
-    let sshd = Sshd::start(&[&key], "");
+    let (key, sshd) = sshd(&keys);
     let pins = Arc::new(Recorded::default());
     let mut target = sshd.target(&key);
     // `localhost` may also resolve to ::1, which this policy does not allow: the
