@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod kamal;
 pub mod openapi;
 pub mod policy;
+pub mod redact;
 pub mod routes;
 pub mod secret;
 pub mod ssh;
