@@ -7,7 +7,9 @@
 //! env file holds it, and base64 at any byte alignment. Matching runs on a view of the
 //! text with its line breaks removed, so a secret printed with a newline in the middle (or
 //! wrapped, as `base64` wraps at 76 columns) is still found; the characters of a match are
-//! blanked on each line they touch, and line breaks are kept.
+//! blanked on each line they touch, and line breaks are kept. The view also leaves out the
+//! timestamp `docker logs --timestamps` (the failure path's container logs) puts before
+//! each line, which would otherwise sit between the two halves of such a secret.
 //!
 //! Output arrives line by line; [`LineRedactor`] holds a line back while its end could be
 //! the start of a secret that the next line completes, so a secret split over two lines or
@@ -138,16 +140,53 @@ struct Joined {
 
 impl Joined {
     fn new(text: &str) -> Self {
-        let keep = |b: &u8| *b != b'\n' && *b != b'\r';
-        let at = (0..text.len())
-            .filter(|&i| keep(&text.as_bytes()[i]))
-            .collect();
-        let bytes: Vec<u8> = text.bytes().filter(keep).collect();
-        let text = String::from_utf8(bytes).expect("removing ASCII bytes keeps UTF-8 valid");
+        let bytes = text.as_bytes();
+        let mut kept = Zeroizing::new(Vec::with_capacity(bytes.len()));
+        let mut at = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if i == 0 || bytes[i - 1] == b'\n' {
+                i += docker_timestamp(&bytes[i..]);
+                if i == bytes.len() {
+                    break;
+                }
+            }
+            if bytes[i] != b'\n' && bytes[i] != b'\r' {
+                kept.push(bytes[i]);
+                at.push(i);
+            }
+            i += 1;
+        }
+        let text = std::str::from_utf8(&kept).expect("only ASCII bytes were left out");
         Self {
-            text: Zeroizing::new(text),
+            text: Zeroizing::new(text.to_string()),
             at,
         }
+    }
+}
+
+/// The length of the `2026-11-30T14:05:01.123456789Z ` that `docker logs --timestamps`
+/// puts before a line (always UTC), 0 when the line has none.
+fn docker_timestamp(line: &[u8]) -> usize {
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:dd";
+    let shaped = line.len() >= SHAPE.len()
+        && SHAPE.iter().zip(line).all(|(s, b)| match s {
+            b'd' => b.is_ascii_digit(),
+            s => s == b,
+        });
+    if !shaped {
+        return 0;
+    }
+    let mut i = SHAPE.len();
+    if line.get(i) == Some(&b'.') {
+        i += 1;
+        while line.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    match line.get(i..i + 2) {
+        Some(b"Z ") => i + 2,
+        _ => 0,
     }
 }
 

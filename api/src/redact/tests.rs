@@ -145,6 +145,28 @@ fn a_value_split_by_a_line_break_is_blanked_on_both_lines() {
 }
 
 #[test]
+fn docker_log_timestamps_between_the_halves_do_not_hide_a_split_value() {
+    let r = redactor(&[TOKEN]);
+    let (a, b) = TOKEN.split_at(9);
+    let logs = format!(
+        "2026-11-30T14:05:01.123456789Z first {a}\n2026-11-30T14:05:01.223456789Z {b} last"
+    );
+    assert_eq!(
+        r.redact(&logs),
+        "2026-11-30T14:05:01.123456789Z first [REDACTED]\n2026-11-30T14:05:01.223456789Z [REDACTED] last"
+    );
+    let r = Arc::new(r);
+    let second = format!("2026-11-30T14:05:02Z {b}");
+    assert_eq!(
+        stream(&r, &[&format!("2026-11-30T14:05:01Z {a}"), &second]),
+        [
+            "2026-11-30T14:05:01Z [REDACTED]",
+            "2026-11-30T14:05:02Z [REDACTED]"
+        ]
+    );
+}
+
+#[test]
 fn json_metadata_strings_and_keys_are_redacted() {
     let r = redactor(&[TOKEN]);
     let mut meta = json!({
