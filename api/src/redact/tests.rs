@@ -187,7 +187,11 @@ fn json_metadata_strings_and_keys_are_redacted() {
 
 #[test]
 fn the_redactor_never_prints_its_values() {
-    assert_eq!(format!("{:?}", redactor(&[TOKEN])).contains(TOKEN), false);
+    let shown = format!("{:?}", redactor(&[TOKEN]));
+    assert!(
+        shown.starts_with("Redactor(") && !shown.contains(TOKEN),
+        "{shown}"
+    );
 }
 
 fn stream(r: &Arc<Redactor>, lines: &[&str]) -> Vec<String> {
