@@ -131,9 +131,11 @@ impl Keyring {
         column: &str,
         sealed: &[u8],
     ) -> Result<Secret<String>, CryptoError> {
-        let bytes = self.open(row_id, column, sealed)?.into_inner();
-        String::from_utf8(bytes)
-            .map(Secret::new)
+        let bytes = self.open(row_id, column, sealed)?;
+        // A `Secret` cannot be moved out of (it wipes itself on drop): the text is copied
+        // into another `Secret`, and both buffers are wiped.
+        std::str::from_utf8(bytes.expose())
+            .map(|s| Secret::new(s.to_owned()))
             .map_err(|_| CryptoError::Malformed)
     }
 }

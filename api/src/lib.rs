@@ -15,6 +15,7 @@ pub mod kamal;
 pub mod network;
 pub mod openapi;
 pub mod policy;
+pub mod redact;
 pub mod routes;
 pub mod secret;
 pub mod ssh;

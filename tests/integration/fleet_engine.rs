@@ -6,8 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::sql_types::Text;
-use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
@@ -61,37 +59,6 @@ fn failures(samples: &[Sample]) -> Vec<String> {
             Err(e) => Some(e.clone()),
         })
         .collect()
-}
-
-#[derive(QueryableByName)]
-struct Dump {
-    #[diesel(sql_type = Text)]
-    text: String,
-}
-
-/// Every row of every table as text.
-async fn database_text(engine: &Engine) -> String {
-    let mut conn = convoy::db::connect(&engine.app.db.url).await.unwrap();
-    let mut out = String::new();
-    for table in [
-        "servers",
-        "deployments",
-        "deployment_targets",
-        "deployment_events",
-        "deployment_logs",
-        "jobs",
-        "service_locks",
-    ] {
-        let rows: Vec<Dump> = diesel::sql_query(format!("SELECT t::text AS text FROM {table} t"))
-            .load(&mut conn)
-            .await
-            .unwrap();
-        for row in rows {
-            out.push_str(&row.text);
-            out.push('\n');
-        }
-    }
-    out
 }
 
 /// The container names of both roles at `version`, as [`running`] lists them.
@@ -310,7 +277,7 @@ async fn deploys_under_load_fails_a_broken_version_cleanly_and_rolls_back() {
                 .text,
         );
     }
-    let stored = database_text(&engine).await;
+    let stored = engine.database_text().await;
     for (what, text) in [("API answers", &answers), ("the database", &stored)] {
         assert!(
             !text.contains(SECRET_VALUE),

@@ -13,6 +13,7 @@ mod api_templates;
 mod fleet_deploy;
 mod fleet_engine;
 mod fleet_proxy;
+mod fleet_redaction;
 mod fleet_ssh;
 mod jobs_queue;
 mod kamal_cli;

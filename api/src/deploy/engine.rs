@@ -33,6 +33,7 @@ use crate::db::schema::{deployment_targets, deployments, servers};
 use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::{Commands, Stamp};
 use crate::kamal::config::{DeployConfig, OnFailure};
+use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::ssh::{ExecRequest, RemoteExecutor, SshError, SshTarget};
 use crate::state::{AppState, TargetError};
@@ -142,6 +143,8 @@ struct Loaded {
     row: Deployment,
     config: DeployConfig,
     secrets: BTreeMap<String, Secret<String>>,
+    /// Blanks the secrets in every text this run stores or logs.
+    redactor: Arc<Redactor>,
     hosts: Vec<Host>,
 }
 
@@ -192,7 +195,7 @@ impl Run<'_> {
             self.state.pool.clone(),
             row.id,
             row.org.clone(),
-            &loaded.secrets,
+            loaded.redactor.clone(),
         );
         let outcome = self.locked(&loaded, &sink).await;
         sink.flush().await;
@@ -233,13 +236,15 @@ impl Run<'_> {
             ))
             .execute(&mut *conn)
             .await?;
-        finish(&mut conn, row, status, Some(reason), None).await?;
+        // No secrets were opened: there is nothing the texts could contain.
+        let none = Redactor::default();
+        finish(&mut conn, row, &none, status, Some(reason), None).await?;
         let kind = if status == "cancelled" {
             "cancelled"
         } else {
             "deploy_failed"
         };
-        add_event(&mut conn, row, kind, reason, json!({})).await?;
+        add_event(&mut conn, row, &none, kind, reason, json!({})).await?;
         Ok(Outcome::Finished(status.into()))
     }
 
@@ -260,8 +265,14 @@ impl Run<'_> {
                     .keyring
                     .open(row.id, SECRETS_COLUMN, sealed)
                     .map_err(|e| format!("the deployment's secrets cannot be opened: {e}"))?;
-                serde_json::from_slice(plain.expose())
-                    .map_err(|e| format!("the deployment's secrets cannot be read: {e}"))?
+                // Only the position: serde's message may quote the plaintext.
+                serde_json::from_slice(plain.expose()).map_err(|e| {
+                    format!(
+                        "the deployment's secrets cannot be read (line {}, column {})",
+                        e.line(),
+                        e.column()
+                    )
+                })?
             }
         };
         let rows: Vec<(Target, Server)> = deployment_targets::table
@@ -325,10 +336,12 @@ impl Run<'_> {
         // The primary host goes first: other roles wait for it.
         let primary = config.primary_host().unwrap_or_default().to_string();
         hosts.sort_by_key(|h| h.name != primary);
+        let redactor = Arc::new(Redactor::new(secrets.values().map(|s| s.expose().as_str())));
         Ok(Loaded {
             row,
             config,
             secrets,
+            redactor,
             hosts,
         })
     }
@@ -359,7 +372,16 @@ impl Run<'_> {
                         .unwrap_or_else(|| "none".into()),
                     other.lease_until.to_rfc3339()
                 );
-                add_event(&mut conn, row, "lock_waiting", &reason, json!({})).await?;
+                let reason = loaded.redactor.redact(&reason);
+                add_event(
+                    &mut conn,
+                    row,
+                    &loaded.redactor,
+                    "lock_waiting",
+                    &reason,
+                    json!({}),
+                )
+                .await?;
                 return Ok(Outcome::Retry(reason));
             }
         }
@@ -396,18 +418,29 @@ impl Run<'_> {
         if let Err(reason) = host_lock {
             let mut conn = self.conn().await?;
             service_lock::release(&mut conn, self.lock_key(row), row.id).await?;
+            // The reason is also the job's `last_error`.
+            let reason = loaded.redactor.redact(&reason);
             if refused {
                 drop(conn);
                 return self
                     .end_unstarted(row, "failed", &reason, &primary.target_ids())
                     .await;
             }
-            add_event(&mut conn, row, "lock_waiting", &reason, json!({})).await?;
+            add_event(
+                &mut conn,
+                row,
+                &loaded.redactor,
+                "lock_waiting",
+                &reason,
+                json!({}),
+            )
+            .await?;
             return Ok(Outcome::Retry(reason));
         }
         add_event(
             &mut *self.conn().await?,
             row,
+            &loaded.redactor,
             "lock_acquired",
             &format!("locked on {} and in the database", primary.name),
             json!({"host": primary.name}),
@@ -428,10 +461,26 @@ impl Run<'_> {
         sink.flush().await;
         let mut conn = self.conn().await?;
         service_lock::release(&mut conn, self.lock_key(row), row.id).await?;
-        add_event(&mut conn, row, "lock_released", "", json!({})).await?;
+        add_event(
+            &mut conn,
+            row,
+            &loaded.redactor,
+            "lock_released",
+            "",
+            json!({}),
+        )
+        .await?;
         let (status, error) = result?;
         let previous = self.previous_version(&mut conn, loaded).await?;
-        finish(&mut conn, row, &status, error.as_deref(), previous).await?;
+        finish(
+            &mut conn,
+            row,
+            &loaded.redactor,
+            &status,
+            error.as_deref(),
+            previous,
+        )
+        .await?;
         let kind = match status.as_str() {
             "deployed" => "deploy_completed",
             "cancelled" => "cancelled",
@@ -440,13 +489,14 @@ impl Run<'_> {
         add_event(
             &mut conn,
             row,
+            &loaded.redactor,
             kind,
             error.as_deref().unwrap_or_default(),
             json!({}),
         )
         .await?;
         if let Some(original) = row.rollback_of {
-            self.settle_original(&mut conn, row, original, &status)
+            self.settle_original(&mut conn, loaded, original, &status)
                 .await?;
         }
         Ok(Outcome::Finished(status))
@@ -515,10 +565,12 @@ impl Run<'_> {
     async fn settle_original(
         &self,
         conn: &mut AsyncPgConnection,
-        row: &Deployment,
+        loaded: &Loaded,
         original: Uuid,
         status: &str,
     ) -> anyhow::Result<()> {
+        let row = &loaded.row;
+        let redactor = &loaded.redactor;
         let Some(original) = deployments::table
             .find(original)
             .select(Deployment::as_select())
@@ -538,10 +590,18 @@ impl Run<'_> {
                 .execute(conn)
                 .await?;
             let message = format!("rolled back to {}", row.version);
-            add_event(conn, &original, "rollback_completed", &message, meta).await?;
+            add_event(
+                conn,
+                &original,
+                redactor,
+                "rollback_completed",
+                &message,
+                meta,
+            )
+            .await?;
         } else {
             let message = format!("the rollback to {} ended {status}", row.version);
-            add_event(conn, &original, "rollback_failed", &message, meta).await?;
+            add_event(conn, &original, redactor, "rollback_failed", &message, meta).await?;
         }
         Ok(())
     }
@@ -578,6 +638,7 @@ impl Run<'_> {
         add_event(
             &mut conn,
             row,
+            &loaded.redactor,
             kind,
             &message,
             json!({"worker": self.holder}),
@@ -606,7 +667,7 @@ impl Run<'_> {
                 Ok(what) => format!("{reason}; {what}"),
                 Err(e) => format!("{reason}; returning the host failed: {e}"),
             };
-            self.end_host(host, &HostEnd::Failed(detail.clone()))
+            self.end_host(loaded, host, &HostEnd::Failed(detail.clone()))
                 .await?;
             failure.get_or_insert(detail);
             ends.insert(host.server.id, HostEnd::Failed(String::new()));
@@ -687,8 +748,8 @@ impl Run<'_> {
                     }
                     HostEnd::Cancelled => cancelled = true,
                     HostEnd::Skipped => {
-                        self.end_host(host, &HostEnd::Skipped).await?;
-                        self.host_event(row, host, "host_skipped", "the primary host failed")
+                        self.end_host(loaded, host, &HostEnd::Skipped).await?;
+                        self.host_event(loaded, host, "host_skipped", "the primary host failed")
                             .await?;
                     }
                     HostEnd::Succeeded => {}
@@ -711,8 +772,8 @@ impl Run<'_> {
             .filter(|h| !ends.contains_key(&h.server.id))
             .collect();
         for host in not_started {
-            self.end_host(host, &end).await?;
-            self.host_event(row, host, "host_skipped", why).await?;
+            self.end_host(loaded, host, &end).await?;
+            self.host_event(loaded, host, "host_skipped", why).await?;
         }
         if failure.is_none() && !cancelled {
             return Ok(("deployed".into(), None));
@@ -743,7 +804,6 @@ impl Run<'_> {
         sink: &LogSink,
         performer: &str,
     ) -> HostEnd {
-        let row = &loaded.row;
         let end = match self.try_run_host(loaded, host, sink, performer).await {
             Ok(end) => end,
             Err(e) => HostEnd::Failed(format!("internal error: {e:#}")),
@@ -754,10 +814,10 @@ impl Run<'_> {
             HostEnd::Cancelled => ("host_failed", "cancelled".to_string()),
             HostEnd::Skipped => ("host_skipped", String::new()),
         };
-        if let Err(e) = self.end_host(host, &end).await {
+        if let Err(e) = self.end_host(loaded, host, &end).await {
             tracing::error!(error = %e, host = %host.name, "recording a host's end");
         }
-        if let Err(e) = self.host_event(row, host, kind, &message).await {
+        if let Err(e) = self.host_event(loaded, host, kind, &message).await {
             tracing::error!(error = %e, host = %host.name, "recording a host event");
         }
         end
@@ -790,7 +850,7 @@ impl Run<'_> {
                 .execute(&mut *conn)
                 .await?;
         }
-        self.host_event(row, host, "host_started", "").await?;
+        self.host_event(loaded, host, "host_started", "").await?;
         let log = sink.host(&host.name, host.role_targets());
         let secrets = |name: &str| loaded.secrets.get(name).cloned();
         let replaced_hex = hex_suffix();
@@ -849,6 +909,7 @@ impl Run<'_> {
         add_event(
             &mut *self.conn().await?,
             row,
+            &loaded.redactor,
             "rollback_started",
             &format!("returning {} to the previous version", names.join(", ")),
             json!({"hosts": names}),
@@ -879,7 +940,8 @@ impl Run<'_> {
                 Ok(what) => (format!("rolled_back: {what}"), None),
                 Err(e) => {
                     failed.push(format!("{}: {e}", host.name));
-                    ("rollback_failed".to_string(), Some(e.clone()))
+                    let e = loaded.redactor.redact(e);
+                    ("rollback_failed".to_string(), Some(e))
                 }
             };
             diesel::update(deployment_targets::table)
@@ -897,6 +959,7 @@ impl Run<'_> {
             add_event(
                 &mut conn,
                 row,
+                &loaded.redactor,
                 "rollback_completed",
                 "",
                 json!({"hosts": names}),
@@ -904,7 +967,15 @@ impl Run<'_> {
             .await?;
         } else {
             let message = failed.join("; ");
-            add_event(&mut conn, row, "rollback_failed", &message, json!({})).await?;
+            add_event(
+                &mut conn,
+                row,
+                &loaded.redactor,
+                "rollback_failed",
+                &message,
+                json!({}),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -968,10 +1039,10 @@ impl Run<'_> {
         }
     }
 
-    async fn end_host(&self, host: &Host, end: &HostEnd) -> anyhow::Result<()> {
+    async fn end_host(&self, loaded: &Loaded, host: &Host, end: &HostEnd) -> anyhow::Result<()> {
         let (status, error) = match end {
             HostEnd::Succeeded => ("succeeded", None),
-            HostEnd::Failed(reason) => ("failed", Some(reason.clone())),
+            HostEnd::Failed(reason) => ("failed", Some(loaded.redactor.redact(reason))),
             HostEnd::Cancelled => ("cancelled", None),
             HostEnd::Skipped => ("skipped", None),
         };
@@ -991,13 +1062,22 @@ impl Run<'_> {
 
     async fn host_event(
         &self,
-        row: &Deployment,
+        loaded: &Loaded,
         host: &Host,
         kind: &str,
         message: &str,
     ) -> anyhow::Result<()> {
         let meta = json!({"host": host.name, "server_id": host.server.id});
-        add_event(&mut *self.conn().await?, row, kind, message, meta).await
+        let mut conn = self.conn().await?;
+        add_event(
+            &mut conn,
+            &loaded.row,
+            &loaded.redactor,
+            kind,
+            message,
+            meta,
+        )
+        .await
     }
 }
 
@@ -1024,20 +1104,23 @@ fn hex_suffix() -> String {
     Uuid::new_v4().simple().to_string()[..16].to_string()
 }
 
+/// Records an event; its message and metadata pass the deployment's redactor.
 async fn add_event(
     conn: &mut AsyncPgConnection,
     row: &Deployment,
+    redactor: &Redactor,
     kind: &str,
     message: &str,
-    metadata: serde_json::Value,
+    mut metadata: serde_json::Value,
 ) -> anyhow::Result<()> {
+    redactor.redact_json(&mut metadata);
     event::insert(
         conn,
         NewEvent {
             deployment_id: row.id,
             org: &row.org,
             kind,
-            message,
+            message: &redactor.redact(message),
             metadata,
         },
     )
@@ -1045,10 +1128,11 @@ async fn add_event(
     Ok(())
 }
 
-/// Records the deployment's final status.
+/// Records the deployment's final status; the error passes the deployment's redactor.
 async fn finish(
     conn: &mut AsyncPgConnection,
     row: &Deployment,
+    redactor: &Redactor,
     status: &str,
     error: Option<&str>,
     previous_version: Option<String>,
@@ -1056,7 +1140,7 @@ async fn finish(
     diesel::update(deployments::table.find(row.id))
         .set((
             deployments::status.eq(status),
-            deployments::error.eq(error),
+            deployments::error.eq(error.map(|e| redactor.redact(e))),
             deployments::previous_version.eq(previous_version.or(row.previous_version.clone())),
             deployments::finished_at.eq(Utc::now()),
             deployments::updated_at.eq(Utc::now()),
@@ -1097,12 +1181,15 @@ pub async fn give_up(conn: &mut AsyncPgConnection, id: Uuid, reason: &str) -> an
         .execute(conn)
         .await?;
     let reason = format!("gave up after repeated attempts: {reason}");
-    finish(conn, &row, "failed", Some(&reason), None).await?;
+    // The reason is the job's last error, redacted when it was recorded; the secrets are
+    // not opened here.
+    let none = Redactor::default();
+    finish(conn, &row, &none, "failed", Some(&reason), None).await?;
     let key = LockKey {
         org: &row.org,
         service: &row.service,
         destination: &row.destination,
     };
     service_lock::release(conn, key, id).await?;
-    add_event(conn, &row, "deploy_failed", &reason, json!({})).await
+    add_event(conn, &row, &none, "deploy_failed", &reason, json!({})).await
 }

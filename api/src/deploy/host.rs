@@ -278,7 +278,10 @@ impl HostRun<'_> {
         if out.success() {
             Ok(out)
         } else {
-            let stderr = out.stderr.trim();
+            // Redacted as a whole before the last line is cut out of it, so a secret that
+            // ends on that line but started on the one before is still recognised.
+            let stderr = self.log.redact(&out.stderr);
+            let stderr = stderr.trim();
             Err(HostFailure::step(
                 step,
                 format!(
@@ -373,6 +376,7 @@ mod tests {
     use super::*;
     use crate::deploy::recording::{MemoryLog, RecordingExecutor};
     use crate::kamal::config::parse_yaml;
+    use crate::redact::Redactor;
 
     const TWO_ROLES: &str = r#"
 service: shop
@@ -523,6 +527,26 @@ deploy_timeout: 3
         assert!(lines
             .iter()
             .any(|(s, l)| *s == LogStream::Stdout && l.contains("health endpoint broken")));
+    }
+
+    #[tokio::test]
+    async fn a_failed_steps_error_never_shows_a_secret_split_over_its_last_lines() {
+        let exec = RecordingExecutor::default();
+        exec.answer("docker pull", 1, &[]);
+        let (head, tail) = DB_PASSWORD.split_at(8);
+        exec.answer_stderr(
+            "docker pull",
+            &format!("denied: {head}\n{tail} (retry later)"),
+        );
+        let log = MemoryLog {
+            redactor: Redactor::new([DB_PASSWORD]),
+            ..MemoryLog::default()
+        };
+        let err = run("web-1", &exec, &log).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "pull_image: command exited with exit status 1: [REDACTED] (retry later)"
+        );
     }
 
     #[tokio::test]

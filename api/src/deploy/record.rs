@@ -36,6 +36,12 @@ pub trait StepLog: Send + Sync {
     }
     /// The version `role` ran before this deploy (`None`: nothing ran), once known.
     fn previous_version(&self, _role: &str, _version: Option<&str>) {}
+    /// `text` (output the host reports other than through this log, such as the stderr
+    /// that becomes a failed step's error) with the deployment's secrets blanked. Only
+    /// logs that keep their lines inside the process (test recorders) may leave it as is.
+    fn redact(&self, text: &str) -> String {
+        text.to_string()
+    }
 }
 
 /// `run_container(web) done in 512 ms` / `proxy_deploy(web) failed after 10003 ms`.

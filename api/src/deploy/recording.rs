@@ -12,6 +12,7 @@ use crate::ssh::{
 };
 
 use super::record::{LogStream, StepLog};
+use crate::redact::Redactor;
 
 #[derive(Default)]
 pub struct RecordingExecutor {
@@ -19,6 +20,8 @@ pub struct RecordingExecutor {
     pub ran: Mutex<Vec<(String, String, Option<String>)>>,
     /// `(substring, exit code, stdout)`; a rule with several stdouts answers them in turn.
     script: Mutex<Vec<(String, u32, Vec<String>)>>,
+    /// `(substring, stderr)`: what a matching command writes to stderr.
+    stderr: Mutex<Vec<(String, String)>>,
 }
 
 impl RecordingExecutor {
@@ -28,6 +31,12 @@ impl RecordingExecutor {
             code,
             stdout.iter().map(|s| s.to_string()).collect(),
         ));
+    }
+
+    /// Commands containing `contains` also write `stderr`.
+    pub fn answer_stderr(&self, contains: &str, stderr: &str) {
+        let rule = (contains.to_string(), stderr.to_string());
+        self.stderr.lock().unwrap().push(rule);
     }
 
     pub fn commands(&self) -> Vec<String> {
@@ -81,10 +90,21 @@ impl RemoteExecutor for RecordingExecutor {
         for line in stdout.lines() {
             on_line(Stream::Stdout, line);
         }
+        let stderr = self
+            .stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(pat, _)| request.command.contains(pat.as_str()))
+            .map(|(_, text)| text.clone())
+            .unwrap_or_default();
+        for line in stderr.lines() {
+            on_line(Stream::Stderr, line);
+        }
         Ok(ExecOutput {
             status: ExitStatus::Code(code),
             stdout,
-            stderr: String::new(),
+            stderr,
             truncated: false,
             duration: Duration::ZERO,
         })
@@ -100,6 +120,7 @@ impl RemoteExecutor for RecordingExecutor {
 pub struct MemoryLog {
     pub steps: Mutex<Vec<String>>,
     pub lines: Mutex<Vec<(LogStream, String)>>,
+    pub redactor: Redactor,
 }
 
 impl StepLog for MemoryLog {
@@ -109,5 +130,9 @@ impl StepLog for MemoryLog {
 
     fn line(&self, stream: LogStream, text: &str) {
         self.lines.lock().unwrap().push((stream, text.to_string()));
+    }
+
+    fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
     }
 }

@@ -1,10 +1,12 @@
 //! Where a running deployment's progress goes: log lines into `deployment_logs` and each
 //! target's current step and previous version into `deployment_targets`. Hosts report
 //! synchronously from inside the SSH read loop ([`StepLog`]); one writer task per
-//! deployment batches what they queue into few statements.
+//! deployment batches what they queue into few statements. Everything passes the
+//! deployment's [`Redactor`] before it is queued; command output streams through a
+//! [`LineRedactor`] per stream, so a secret split over two lines is caught too.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::sql_types::{Array, Nullable, Text, Uuid as SqlUuid};
@@ -15,13 +17,10 @@ use uuid::Uuid;
 use super::record::{LogStream, StepLog};
 use crate::db::models::log::{self, NewLogLine};
 use crate::db::DbPool;
-use crate::secret::Secret;
+use crate::redact::{LineRedactor, Redactor};
 
 /// Lines written per statement at most.
 const BATCH: usize = 500;
-const REDACTED: &str = "[REDACTED]";
-/// Secret values shorter than this are not searched for in output (too many false hits).
-const MIN_SECRET_LEN: usize = 4;
 
 enum Message {
     Line {
@@ -44,50 +43,25 @@ enum Message {
 #[derive(Clone)]
 pub struct LogSink {
     tx: mpsc::UnboundedSender<Message>,
-    secrets: Arc<Vec<String>>,
+    redactor: Arc<Redactor>,
 }
 
 impl LogSink {
-    /// Starts the writer task for `deployment`; output containing any of `secrets` is
-    /// redacted before it is stored.
-    pub fn start(
-        pool: DbPool,
-        deployment: Uuid,
-        org: String,
-        secrets: &BTreeMap<String, Secret<String>>,
-    ) -> Self {
+    /// Starts the writer task for `deployment`; every line passes `redactor` before it is
+    /// stored.
+    pub fn start(pool: DbPool, deployment: Uuid, org: String, redactor: Arc<Redactor>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(write(pool, deployment, org, rx));
-        let mut values: Vec<String> = secrets
-            .values()
-            .map(|s| s.expose().clone())
-            .filter(|v| v.len() >= MIN_SECRET_LEN)
-            .collect();
-        // Longest first, so a secret containing another is replaced whole.
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        Self {
-            tx,
-            secrets: Arc::new(values),
-        }
-    }
-
-    fn redact(&self, line: &str) -> String {
-        let mut out = line.to_string();
-        for secret in self.secrets.iter() {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), REDACTED);
-            }
-        }
-        out
+        Self { tx, redactor }
     }
 
     /// A line about the deployment as a whole (no host).
     pub fn info(&self, line: &str) {
-        self.send_line(None, LogStream::Info, line);
+        self.send_line(None, LogStream::Info, self.redactor.redact(line));
     }
 
-    fn send_line(&self, target: Option<Uuid>, stream: LogStream, line: &str) {
-        let line = self.redact(line);
+    /// Queues a line that has been redacted already.
+    fn send_line(&self, target: Option<Uuid>, stream: LogStream, line: String) {
         // The writer only stops when every sender is gone.
         let _ = self.tx.send(Message::Line {
             target,
@@ -106,10 +80,12 @@ impl LogSink {
 
     /// The [`StepLog`] of one host, whose targets are `targets` (role → target id).
     pub fn host(&self, host: &str, targets: BTreeMap<String, Uuid>) -> HostLog {
+        let output = || LineRedactor::new(self.redactor.clone());
         HostLog {
             sink: self.clone(),
             host: host.to_string(),
             targets,
+            output: Mutex::new([output(), output()]),
         }
     }
 }
@@ -119,7 +95,11 @@ pub struct HostLog {
     sink: LogSink,
     host: String,
     targets: BTreeMap<String, Uuid>,
+    /// The running command's stdout and stderr, each possibly holding back a line.
+    output: Mutex<[LineRedactor; 2]>,
 }
+
+const OUTPUT_STREAMS: [LogStream; 2] = [LogStream::Stdout, LogStream::Stderr];
 
 impl HostLog {
     fn first_target(&self) -> Option<Uuid> {
@@ -129,23 +109,65 @@ impl HostLog {
     pub fn info(&self, line: &str) {
         self.line(LogStream::Info, line);
     }
+
+    fn output(&self) -> std::sync::MutexGuard<'_, [LineRedactor; 2]> {
+        // A panic elsewhere cannot leave the redactors half-updated in a harmful way.
+        self.output.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Passes on the lines the output streams hold back: the command ended, or the host
+    /// moved on to report something else, which must not overtake its output.
+    fn release_output(&self) {
+        let held: Vec<(LogStream, Vec<String>)> = {
+            let mut output = self.output();
+            OUTPUT_STREAMS
+                .iter()
+                .zip(output.iter_mut())
+                .map(|(stream, lines)| (*stream, lines.finish()))
+                .collect()
+        };
+        for (stream, lines) in held {
+            for line in lines {
+                self.sink.send_line(self.first_target(), stream, line);
+            }
+        }
+    }
+}
+
+impl Drop for HostLog {
+    fn drop(&mut self) {
+        self.release_output();
+    }
 }
 
 impl StepLog for HostLog {
     fn step(&self, step: &str) {
+        self.release_output();
         let _ = self.sink.tx.send(Message::Step {
             targets: self.targets.values().copied().collect(),
             step: step.to_string(),
         });
-        self.sink.send_line(
-            self.first_target(),
-            LogStream::Info,
-            &format!("{}: {step}", self.host),
-        );
+        self.line(LogStream::Info, &format!("{}: {step}", self.host));
     }
 
     fn line(&self, stream: LogStream, text: &str) {
-        self.sink.send_line(self.first_target(), stream, text);
+        match OUTPUT_STREAMS.iter().position(|s| *s == stream) {
+            Some(index) => {
+                let ready = self.output()[index].push(text);
+                for line in ready {
+                    self.sink.send_line(self.first_target(), stream, line);
+                }
+            }
+            None => {
+                self.release_output();
+                let line = self.sink.redactor.redact(text);
+                self.sink.send_line(self.first_target(), stream, line);
+            }
+        }
+    }
+
+    fn redact(&self, text: &str) -> String {
+        self.sink.redactor.redact(text)
     }
 
     fn step_end(&self, step: &str, elapsed: std::time::Duration, ok: bool) {
@@ -158,7 +180,7 @@ impl StepLog for HostLog {
             let _ = self.sink.tx.send(Message::Previous {
                 target: *target,
                 // "" records that nothing ran before; NULL means not known yet.
-                version: version.unwrap_or_default().to_string(),
+                version: self.redact(version.unwrap_or_default()),
             });
         }
     }

@@ -1,8 +1,11 @@
 //! Builders for every remote command of a deploy, shaped like Kamal 2.11's
 //! `lib/kamal/commands/*.rb`. Pure: times, random suffixes and secret values are arguments.
 
+use std::fmt::Write as _;
+
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use zeroize::Zeroizing;
 
 use super::cmd::{quote, Cmd};
 use super::config::{Credential, DeployConfig, DockerOption, Env, Logging, Role};
@@ -547,23 +550,43 @@ pub fn env_file_contents(
     env: &Env,
     lookup: impl Fn(&str) -> Option<Secret<String>>,
 ) -> Result<Secret<Vec<u8>>, String> {
-    let mut out = String::new();
-    for s in &env.secret {
-        let value = lookup(&s.secret).ok_or_else(|| s.secret.clone())?;
-        out.push_str(&s.name);
+    let values = env
+        .secret
+        .iter()
+        .map(|s| {
+            lookup(&s.secret)
+                .map(|v| (&s.name, v))
+                .ok_or_else(|| s.secret.clone())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Sized for the worst case (an escape is at most 4 bytes per character) so the buffer
+    // never grows: growing would leave copies of the values behind in freed memory.
+    let size: usize = values
+        .iter()
+        .map(|(name, value)| name.len() + 2 + 4 * value.expose().len())
+        .sum();
+    let mut out = Zeroizing::new(String::with_capacity(size.max(1)));
+    for (name, value) in &values {
+        out.push_str(name);
         out.push('=');
-        out.push_str(&escape_env_value(value.expose()));
+        push_env_value(&mut out, value.expose());
         out.push('\n');
     }
     if out.is_empty() {
         // Kamal never uploads an empty file.
         out.push('\n');
     }
-    Ok(Secret::new(out.into_bytes()))
+    Ok(Secret::new(std::mem::take(&mut *out).into_bytes()))
 }
 
-fn escape_env_value(value: &str) -> String {
+/// A value as Kamal's env file holds it.
+pub(crate) fn escape_env_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
+    push_env_value(&mut out, value);
+    out
+}
+
+fn push_env_value(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -575,11 +598,12 @@ fn escape_env_value(value: &str) -> String {
             '\x08' => out.push_str("\\b"),
             '\x07' => out.push_str("\\a"),
             '\x1b' => out.push_str("\\e"),
-            c if c.is_ascii_control() => out.push_str(&format!("\\x{:02X}", c as u32)),
+            c if c.is_ascii_control() => {
+                let _ = write!(out, "\\x{:02X}", c as u32);
+            }
             c => out.push(c),
         }
     }
-    out
 }
 
 /// Ruby's `Base64.encode64`: lines of 60 characters, each ending in a newline.

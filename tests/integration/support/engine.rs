@@ -12,6 +12,9 @@ use convoy::crypto::Keyring;
 use convoy::jobs::worker::{self, WorkerConfig};
 use convoy::ssh::{SshPool, SshPoolConfig};
 use convoy::state::AppState;
+use diesel::sql_types::Text;
+use diesel::QueryableByName;
+use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 use tokio::sync::RwLock;
 
@@ -231,6 +234,36 @@ impl Engine {
         reply.json()["items"].as_array().unwrap().clone()
     }
 
+    /// Every row of every table the engine writes, as JSON (`row_to_json`).
+    pub async fn database_rows(&self) -> Vec<Value> {
+        let mut conn = convoy::db::connect(&self.app.db.url).await.unwrap();
+        let mut out = Vec::new();
+        for table in [
+            "servers",
+            "deployments",
+            "deployment_targets",
+            "deployment_events",
+            "deployment_logs",
+            "jobs",
+            "service_locks",
+        ] {
+            let rows: Vec<Dump> = diesel::sql_query(format!(
+                "SELECT row_to_json(t)::text AS text FROM {table} t"
+            ))
+            .load(&mut conn)
+            .await
+            .unwrap();
+            out.extend(rows.iter().map(|r| serde_json::from_str(&r.text).unwrap()));
+        }
+        out
+    }
+
+    /// [`Engine::database_rows`] as text, one row a line.
+    pub async fn database_text(&self) -> String {
+        let rows = self.database_rows().await;
+        rows.iter().map(|r| format!("{r}\n")).collect()
+    }
+
     /// The kinds of the deployment's events, in order.
     pub async fn event_kinds(&self, id: &str) -> Vec<String> {
         self.events(id)
@@ -239,6 +272,12 @@ impl Engine {
             .map(|e| e["kind"].as_str().unwrap().to_string())
             .collect()
     }
+}
+
+#[derive(QueryableByName)]
+struct Dump {
+    #[diesel(sql_type = Text)]
+    text: String,
 }
 
 /// A secret env value no command line, log line, response or plaintext column may show.
