@@ -349,6 +349,61 @@ async fn forwards_client_address_scheme_and_host() {
 }
 
 #[tokio::test]
+async fn client_forwarding_headers_reach_the_target_only_when_trusted() {
+    let dir = tempdir();
+    let proxy = ProxyProcess::start(dir.path()).await;
+    let (trusting, plain) = (
+        Backend::start("trusting").await,
+        Backend::start("plain").await,
+    );
+    proxy
+        .deploy(
+            "trusting",
+            &trusting,
+            &["--host=t.test", "--forward-headers"],
+        )
+        .await;
+    proxy
+        .deploy(
+            "plain",
+            &plain,
+            &["--host=p.test", "--forward-headers=false"],
+        )
+        .await;
+    let client = client();
+    let claims = [
+        ("forwarded", "for=203.0.113.7;proto=https"),
+        ("x-real-ip", "203.0.113.7"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "bank.test"),
+        ("x-forwarded-port", "443"),
+    ];
+
+    let (_, headers) = get_with(&client, proxy.http_port, "p.test", "/headers", &claims).await;
+    for dropped in [
+        "forwarded:",
+        "x-real-ip:",
+        "x-forwarded-port:",
+        "bank.test",
+        "https",
+    ] {
+        assert!(!headers.contains(dropped), "{dropped} in {headers}");
+    }
+    assert!(
+        headers.contains("x-forwarded-for: 127.0.0.1\n"),
+        "{headers}"
+    );
+    assert!(headers.contains("x-forwarded-proto: http\n"), "{headers}");
+    assert!(headers.contains("x-forwarded-host: p.test\n"), "{headers}");
+
+    // Behind a trusted load balancer what it says about the client stands.
+    let (_, headers) = get_with(&client, proxy.http_port, "t.test", "/headers", &claims).await;
+    for (name, value) in claims {
+        assert!(headers.contains(&format!("{name}: {value}\n")), "{headers}");
+    }
+}
+
+#[tokio::test]
 async fn client_commands_follow_kamal_proxy() {
     let dir = tempdir();
     let proxy = ProxyProcess::start(dir.path()).await;
