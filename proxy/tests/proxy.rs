@@ -307,9 +307,9 @@ async fn dead_target_answers_503() {
     assert_eq!(get(&client(), proxy.http_port, "a.test", "/").await.0, 200);
 }
 
-#[tokio::test]
-async fn forwards_client_address_scheme_and_host() {
-    let dir = tempdir();
+/// A proxy with two services echoing request headers: `t.test` trusts the client's
+/// forwarding headers (`--forward-headers`), `p.test` does not.
+async fn trusting_and_plain(dir: &tempfile::TempDir) -> (ProxyProcess, Backend, Backend) {
     let proxy = ProxyProcess::start(dir.path()).await;
     let (trusting, plain) = (
         Backend::start("trusting").await,
@@ -329,6 +329,13 @@ async fn forwards_client_address_scheme_and_host() {
             &["--host=p.test", "--forward-headers=false"],
         )
         .await;
+    (proxy, trusting, plain)
+}
+
+#[tokio::test]
+async fn forwards_client_address_scheme_and_host() {
+    let dir = tempdir();
+    let (proxy, _trusting, _plain) = trusting_and_plain(&dir).await;
     let client = client();
     let spoofed = [("x-forwarded-for", "203.0.113.7")];
 
@@ -351,25 +358,7 @@ async fn forwards_client_address_scheme_and_host() {
 #[tokio::test]
 async fn client_forwarding_headers_reach_the_target_only_when_trusted() {
     let dir = tempdir();
-    let proxy = ProxyProcess::start(dir.path()).await;
-    let (trusting, plain) = (
-        Backend::start("trusting").await,
-        Backend::start("plain").await,
-    );
-    proxy
-        .deploy(
-            "trusting",
-            &trusting,
-            &["--host=t.test", "--forward-headers"],
-        )
-        .await;
-    proxy
-        .deploy(
-            "plain",
-            &plain,
-            &["--host=p.test", "--forward-headers=false"],
-        )
-        .await;
+    let (proxy, _trusting, _plain) = trusting_and_plain(&dir).await;
     let client = client();
     let claims = [
         ("forwarded", "for=203.0.113.7;proto=https"),
