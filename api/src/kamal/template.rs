@@ -258,6 +258,7 @@ pub fn render(source: &str, variables: &Value) -> Result<Rendered, TemplateError
     render_within(source, variables, Limits::default())
 }
 
+/// [`render`] within other limits (tests use tight ones).
 pub fn render_within(
     source: &str,
     variables: &Value,
