@@ -82,6 +82,9 @@ pub struct RunArgs {
     /// PEM file of the root CA to trust for the ACME directory (e.g. a test CA)
     #[arg(long, env = "KAMAL_PROXY_ACME_ROOT_CA")]
     pub acme_root_ca: Option<PathBuf>,
+    /// Time a client has to complete the TLS handshake before its connection is closed
+    #[arg(long, env = "KAMAL_PROXY_TLS_HANDSHAKE_TIMEOUT", default_value = "10s")]
+    pub tls_handshake_timeout: GoDuration,
 }
 
 #[derive(Debug, Args)]

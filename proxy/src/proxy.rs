@@ -298,10 +298,14 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// As kamal-proxy does: the target always learns the client address, scheme and
-/// host; `forward_headers` decides whether a client-supplied X-Forwarded-For chain
-/// (from a trusted load balancer in front) is kept ahead of it.
+/// host. What a client says about where it comes from (`Forwarded`, `X-Real-IP`,
+/// `X-Forwarded-*`) is believed only with `forward_headers`, i.e. from a trusted load
+/// balancer in front: then its X-Forwarded-For chain is kept ahead of the client
+/// address and its X-Forwarded-Proto/-Host stand. Otherwise all of them are dropped,
+/// so no client can make an app log a forged address or treat plain HTTP as HTTPS.
 fn set_forwarded_headers(
     headers: &mut HeaderMap,
     forward: bool,
@@ -309,14 +313,18 @@ fn set_forwarded_headers(
     scheme: Scheme,
     host: &str,
 ) {
+    if !forward {
+        drop_client_forwarding(headers);
+    }
     let prior: Vec<String> = headers
         .get_all(&X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok().map(str::to_string))
         .collect();
-    let chain = match (forward, prior.is_empty()) {
-        (true, false) => format!("{}, {client_ip}", prior.join(", ")),
-        _ => client_ip.to_string(),
+    let chain = if prior.is_empty() {
+        client_ip.to_string()
+    } else {
+        format!("{}, {client_ip}", prior.join(", "))
     };
     let original_host = headers
         .get(header::HOST)
@@ -326,11 +334,30 @@ fn set_forwarded_headers(
     if let Ok(value) = HeaderValue::from_str(&chain) {
         headers.insert(X_FORWARDED_FOR, value);
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(scheme.as_str()));
-    match original_host {
-        Some(value) => headers.insert(X_FORWARDED_HOST, value),
-        None => headers.remove(X_FORWARDED_HOST),
-    };
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(scheme.as_str()));
+    }
+    if !headers.contains_key(&X_FORWARDED_HOST) {
+        if let Some(value) = original_host {
+            headers.insert(X_FORWARDED_HOST, value);
+        }
+    }
+}
+
+fn drop_client_forwarding(headers: &mut HeaderMap) {
+    let names: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str();
+            name == header::FORWARDED.as_str()
+                || name == X_REAL_IP.as_str()
+                || name.starts_with("x-forwarded-")
+        })
+        .cloned()
+        .collect();
+    for name in names {
+        headers.remove(name);
+    }
 }
 
 pub fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response<Body> {
@@ -411,6 +438,44 @@ mod tests {
         assert_eq!(kept[&X_FORWARDED_HOST], "a.test");
         set_forwarded_headers(&mut headers, false, ip, Scheme::Http, "a.test");
         assert_eq!(headers[&X_FORWARDED_FOR], "10.0.0.9");
+    }
+
+    #[test]
+    fn client_forwarding_headers_stand_only_when_forwarding() {
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("a.test"));
+        for (name, value) in [
+            ("forwarded", "for=203.0.113.7;proto=https"),
+            ("x-real-ip", "203.0.113.7"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.test"),
+            ("x-forwarded-port", "443"),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        let mut trusted = headers.clone();
+        set_forwarded_headers(&mut trusted, true, ip, Scheme::Http, "a.test");
+        assert_eq!(trusted[header::FORWARDED], "for=203.0.113.7;proto=https");
+        assert_eq!(trusted[&X_REAL_IP], "203.0.113.7");
+        assert_eq!(trusted[&X_FORWARDED_PROTO], "https");
+        assert_eq!(trusted[&X_FORWARDED_HOST], "evil.test");
+        assert_eq!(trusted["x-forwarded-port"], "443");
+
+        set_forwarded_headers(&mut headers, false, ip, Scheme::Http, "a.test");
+        let mut names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "host",
+                "x-forwarded-for",
+                "x-forwarded-host",
+                "x-forwarded-proto"
+            ]
+        );
+        assert_eq!(headers[&X_FORWARDED_PROTO], "http");
+        assert_eq!(headers[&X_FORWARDED_HOST], "a.test");
     }
 
     #[test]

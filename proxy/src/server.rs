@@ -54,11 +54,11 @@ pub async fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
     tracing::info!(http = args.http_port, https = args.https_port, socket = %socket.display(), "server started");
 
     tokio::spawn(accept(http, proxy.clone(), None));
-    tokio::spawn(accept(
-        https,
-        proxy,
-        Some(TlsAcceptor::from(tls.server_config())),
-    ));
+    let handshake = Handshake {
+        acceptor: TlsAcceptor::from(tls.server_config()),
+        timeout: args.tls_handshake_timeout.0,
+    };
+    tokio::spawn(accept(https, proxy, Some(handshake)));
     tokio::spawn(control::serve(control_listener, router));
 
     let mut terminate = signal(SignalKind::terminate())?;
@@ -71,7 +71,15 @@ pub async fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn accept(listener: TcpListener, proxy: Arc<Proxy>, tls: Option<TlsAcceptor>) {
+/// TLS on a listener. A client that opens a connection and never finishes the
+/// handshake would otherwise hold a task and a socket for as long as it likes.
+#[derive(Clone)]
+struct Handshake {
+    acceptor: TlsAcceptor,
+    timeout: Duration,
+}
+
+async fn accept(listener: TcpListener, proxy: Arc<Proxy>, tls: Option<Handshake>) {
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -89,10 +97,15 @@ async fn accept(listener: TcpListener, proxy: Arc<Proxy>, tls: Option<TlsAccepto
             let client_ip = remote.ip().to_canonical();
             match tls {
                 None => serve_connection(stream, proxy, Scheme::Http, client_ip).await,
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => serve_connection(stream, proxy, Scheme::Https, client_ip).await,
-                    Err(e) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),
-                },
+                Some(tls) => {
+                    match tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, proxy, Scheme::Https, client_ip).await
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+                    }
+                }
             }
         });
     }

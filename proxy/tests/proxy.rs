@@ -307,9 +307,9 @@ async fn dead_target_answers_503() {
     assert_eq!(get(&client(), proxy.http_port, "a.test", "/").await.0, 200);
 }
 
-#[tokio::test]
-async fn forwards_client_address_scheme_and_host() {
-    let dir = tempdir();
+/// A proxy with two services echoing request headers: `t.test` trusts the client's
+/// forwarding headers (`--forward-headers`), `p.test` does not.
+async fn trusting_and_plain(dir: &tempfile::TempDir) -> (ProxyProcess, Backend, Backend) {
     let proxy = ProxyProcess::start(dir.path()).await;
     let (trusting, plain) = (
         Backend::start("trusting").await,
@@ -329,6 +329,13 @@ async fn forwards_client_address_scheme_and_host() {
             &["--host=p.test", "--forward-headers=false"],
         )
         .await;
+    (proxy, trusting, plain)
+}
+
+#[tokio::test]
+async fn forwards_client_address_scheme_and_host() {
+    let dir = tempdir();
+    let (proxy, _trusting, _plain) = trusting_and_plain(&dir).await;
     let client = client();
     let spoofed = [("x-forwarded-for", "203.0.113.7")];
 
@@ -346,6 +353,43 @@ async fn forwards_client_address_scheme_and_host() {
         headers.contains("x-forwarded-for: 127.0.0.1\n"),
         "{headers}"
     );
+}
+
+#[tokio::test]
+async fn client_forwarding_headers_reach_the_target_only_when_trusted() {
+    let dir = tempdir();
+    let (proxy, _trusting, _plain) = trusting_and_plain(&dir).await;
+    let client = client();
+    let claims = [
+        ("forwarded", "for=203.0.113.7;proto=https"),
+        ("x-real-ip", "203.0.113.7"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "bank.test"),
+        ("x-forwarded-port", "443"),
+    ];
+
+    let (_, headers) = get_with(&client, proxy.http_port, "p.test", "/headers", &claims).await;
+    for dropped in [
+        "forwarded:",
+        "x-real-ip:",
+        "x-forwarded-port:",
+        "bank.test",
+        "https",
+    ] {
+        assert!(!headers.contains(dropped), "{dropped} in {headers}");
+    }
+    assert!(
+        headers.contains("x-forwarded-for: 127.0.0.1\n"),
+        "{headers}"
+    );
+    assert!(headers.contains("x-forwarded-proto: http\n"), "{headers}");
+    assert!(headers.contains("x-forwarded-host: p.test\n"), "{headers}");
+
+    // Behind a trusted load balancer what it says about the client stands.
+    let (_, headers) = get_with(&client, proxy.http_port, "t.test", "/headers", &claims).await;
+    for (name, value) in claims {
+        assert!(headers.contains(&format!("{name}: {value}\n")), "{headers}");
+    }
 }
 
 #[tokio::test]

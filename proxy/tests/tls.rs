@@ -18,6 +18,7 @@ use hyper::{client::conn::http1, Request};
 use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls_pki_types::{pem::PemObject, CertificateDer, ServerName};
+use tokio::io::AsyncReadExt;
 use tokio_rustls::{
     rustls::{ClientConfig, RootCertStore},
     TlsConnector,
@@ -160,6 +161,44 @@ async fn custom_certificates_are_chosen_by_sni() {
         .await;
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent/cert.pem"));
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_the_handshake_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy =
+        ProxyProcess::start_with_env(dir.path(), &[("KAMAL_PROXY_TLS_HANDSHAKE_TIMEOUT", "1s")])
+            .await;
+    let app = Backend::start("a").await;
+    let pki = TestPki::issue(dir.path(), "a", &["a.test"]);
+    let cert = format!(
+        "--tls-certificate-path={}",
+        dir.path().join("a-cert.pem").display()
+    );
+    let key = format!(
+        "--tls-private-key-path={}",
+        dir.path().join("a-key.pem").display()
+    );
+    proxy
+        .deploy("a", &app, &["--tls", "--host=a.test", &cert, &key])
+        .await;
+
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", proxy.https_port))
+        .await
+        .unwrap();
+    // Other clients are served while the silent one waits.
+    assert_eq!(
+        https_get(proxy.https_port, "a.test", roots(&pki.ca_pem), "/").await,
+        Ok((200, "a /".into()))
+    );
+    // The proxy closes the silent connection; the bound only keeps a regression from
+    // hanging the test.
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(20), silent.read(&mut byte)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the connection stayed open: {read:?}"
+    );
 }
 
 /// A process killed on drop.

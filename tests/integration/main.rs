@@ -20,3 +20,4 @@ mod kamal_cli;
 mod kamal_interop;
 mod openapi;
 mod security_hosts;
+mod security_templates;

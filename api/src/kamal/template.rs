@@ -1,14 +1,17 @@
 //! Deploy config templates: Handlebars sources rendering a Kamal `deploy.yml`, then parsed
 //! by [`parse_yaml`]. Every `{{value}}` is written as a JSON-quoted string, which YAML reads
 //! as one scalar: a variable can never add keys, items or documents, whatever it contains.
-//! Raw output (`{{{value}}}`, `{{&value}}`) is therefore refused.
+//! Raw output (`{{{value}}}`, `{{&value}}`) is therefore refused, with the other
+//! constructs [`guard`] lists; [`budget`] bounds what one render may spend.
 
-use std::sync::LazyLock;
+mod budget;
+mod guard;
 
-use handlebars::{handlebars_helper, Handlebars, RenderErrorReason};
-use regex::Regex;
+use handlebars::{Context, Handlebars, RenderContext, RenderErrorReason, Renderable};
 use serde::Serialize;
 use serde_json::Value;
+
+pub use budget::Limits;
 
 use super::config::{parse_yaml, ConfigError, DeployConfig};
 
@@ -16,6 +19,12 @@ use super::config::{parse_yaml, ConfigError, DeployConfig};
 pub enum TemplateError {
     #[error("invalid template: {0}")]
     Syntax(String),
+    /// A construct or size the rules of [`guard`] refuse.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The render stopped on one of its [`Limits`].
+    #[error("rendering stopped: {0}")]
+    Limit(String),
     #[error("missing variable: {0}")]
     MissingVariable(String),
     #[error("variables must be a JSON object")]
@@ -229,54 +238,51 @@ impl BuiltinTemplate {
     }
 }
 
-static RAW_OUTPUT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\{\{~?[{&]").expect("static pattern"));
-
-// `{{concat a "b"}}` joins values into one string, escaped (quoted) as a whole, for
-// scalars built from a variable and fixed text such as `{{concat data_path ":/data"}}`.
-handlebars_helper!(concat: |*args| args.iter().map(|a| match a {
-    Value::String(s) => s.clone(),
-    other => other.to_string(),
-}).collect::<String>());
-
-fn registry() -> Handlebars<'static> {
+fn registry(budget: &std::sync::Arc<budget::Budget>) -> Handlebars<'static> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(|s| serde_json::to_string(s).expect("strings serialise"));
-    hb.register_helper("concat", Box::new(concat));
+    budget::register_helpers(&mut hb, budget);
     hb
 }
 
-/// Checks a template's syntax and refuses raw output, without rendering it.
+/// Checks a template's size, syntax and constructs, without rendering it.
 pub fn check(source: &str) -> Result<(), TemplateError> {
-    if RAW_OUTPUT.is_match(source) {
-        return Err(TemplateError::Syntax(
-            "raw output ({{{…}}} or {{&…}}) is not allowed: values are always inserted quoted"
-                .into(),
-        ));
-    }
-    handlebars::Template::compile(source)
-        .map(drop)
-        .map_err(|e| TemplateError::Syntax(e.to_string()))
+    guard::compile(source).map(drop)
 }
 
-/// Renders `source` with `variables` (a JSON object) and parses the result.
+/// Renders `source` with `variables` (a JSON object) and parses the result. The render
+/// is CPU work bounded by [`Limits::default`]: callers on an async runtime run it on a
+/// blocking thread.
 pub fn render(source: &str, variables: &Value) -> Result<Rendered, TemplateError> {
-    check(source)?;
+    render_within(source, variables, Limits::default())
+}
+
+/// [`render`] within other limits (tests use tight ones).
+pub fn render_within(
+    source: &str,
+    variables: &Value,
+    limits: Limits,
+) -> Result<Rendered, TemplateError> {
+    let mut template = guard::compile(source)?;
     if !variables.is_object() {
         return Err(TemplateError::VariablesNotObject);
     }
-    let yaml = registry()
-        .render_template(source, variables)
-        .map_err(|e| match e.reason() {
-            RenderErrorReason::MissingVariable(Some(name)) => {
-                TemplateError::MissingVariable(name.clone())
+    budget::meter(&mut template);
+    let budget = budget::Budget::new(limits);
+    let hb = registry(&budget);
+    let context = Context::wraps(variables).map_err(|e| TemplateError::Render(e.to_string()))?;
+    let mut output = budget::Capped::new(&budget);
+    template
+        .render(&hb, &context, &mut RenderContext::new(None), &mut output)
+        .map_err(|e| match (budget.exceeded(), e.reason()) {
+            (Some(limit), _) => TemplateError::Limit(limit),
+            (None, RenderErrorReason::MissingVariable(name)) => {
+                TemplateError::MissingVariable(name.clone().unwrap_or_default())
             }
-            RenderErrorReason::MissingVariable(None) => {
-                TemplateError::MissingVariable(String::new())
-            }
-            _ => TemplateError::Render(e.to_string()),
+            (None, _) => TemplateError::Render(e.to_string()),
         })?;
+    let yaml = output.text;
     match parse_yaml(&yaml) {
         Ok(config) => Ok(Rendered { yaml, config }),
         Err(errors) => Err(TemplateError::Config { yaml, errors }),

@@ -56,8 +56,6 @@ impl From<Template> for TemplateView {
     }
 }
 
-pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
-
 impl TemplateInput {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
@@ -90,8 +88,6 @@ impl TemplateInput {
         }
         if self.template.trim().is_empty() {
             errors.push(FieldError::new("template", "must not be empty"));
-        } else if self.template.len() > MAX_TEMPLATE_BYTES {
-            errors.push(FieldError::new("template", "must be at most 64 KiB"));
         } else if let Err(e) = crate::kamal::template::check(&self.template) {
             errors.push(FieldError::new("template", e.to_string()));
         }

@@ -54,10 +54,19 @@ impl ProxyProcess {
     /// Starts on fresh ports. A port found free can be taken by another process before
     /// the proxy binds it, so a start that loses that race tries other ports.
     pub async fn start(dir: &Path) -> Self {
+        Self::start_with_env(dir, &[]).await
+    }
+
+    /// Starts on fresh ports with extra environment (`KAMAL_PROXY_*` run settings).
+    pub async fn start_with_env(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         for _ in 0..5 {
             // Each try starts a fresh log, so a failure reports only its own cause.
             let _ = std::fs::remove_file(dir.join("proxy.log"));
-            let mut proxy = Self::new(dir, free_port(), free_port(), Vec::new());
+            let mut proxy = Self::new(dir, free_port(), free_port(), env.clone());
             match proxy.try_launch().await {
                 Ok(()) => return proxy,
                 Err(log) if log.contains("Address already in use") => continue,

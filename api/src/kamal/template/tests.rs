@@ -151,23 +151,136 @@ fn yaml_injection_through_a_variable_is_inert() {
     assert_eq!(c.roles[0].cmd, ["sidekiq", "injected:", "true"]);
 }
 
+fn refused(source: &str) -> String {
+    match check(source) {
+        Err(TemplateError::NotAllowed(message)) => {
+            // A row stored before a rule existed is checked again when it is rendered.
+            assert_eq!(
+                render(source, &json!({"x": "v", "a": "v"})).unwrap_err(),
+                TemplateError::NotAllowed(message.clone()),
+                "{source}"
+            );
+            message
+        }
+        other => panic!("{source}: expected a refusal, got {other:?}"),
+    }
+}
+
 #[test]
 fn raw_output_is_refused() {
     for source in [
-        "service: {{{name}}}",
-        "service: {{&name}}",
-        "service: {{~{name}~}}",
+        "service: {{{x}}}",
+        "service: {{&x}}",
+        "service: {{~{x}~}}",
+        "service: {{ &x}}",
+        "service: {{ {x} }}",
+        "service: {{~ & x ~}}",
     ] {
-        assert!(
-            matches!(check(source), Err(TemplateError::Syntax(_))),
-            "{source}"
-        );
+        assert!(refused(source).contains("raw output"), "{source}");
     }
     assert!(matches!(
         check("service: {{#if}}"),
         Err(TemplateError::Syntax(_))
     ));
-    assert!(check("service: {{name}}").is_ok());
+    assert!(check("service: {{x}}").is_ok());
+}
+
+#[test]
+fn partials_inline_partials_and_decorators_are_refused() {
+    // This one overflowed the stack of the thread rendering it, aborting the process.
+    let recursive = r#"{{#*inline "a"}}{{> a}}{{/inline}}{{> a}}"#;
+    assert_eq!(
+        refused(recursive),
+        "line 1, column 1: inline partials ({{#*inline}}) are not allowed"
+    );
+    for (source, construct) in [
+        ("service: {{> a}}", "partials ({{> name}})"),
+        ("service: {{#> a}}x{{/a}}", "partials ({{> name}})"),
+        (
+            "x: 1\n{{#if x}}\n  {{> (x)}}\n{{/if}}",
+            "partials ({{> name}})",
+        ),
+        (r#"{{*inline "a"}}"#, "inline partials"),
+        ("{{*log x}}", "decorators ({{* name}})"),
+        ("{{#*log x}}y{{/log}}", "decorators ({{* name}})"),
+    ] {
+        let message = refused(source);
+        assert!(message.contains(construct), "{source}: {message}");
+    }
+    assert!(refused("x: 1\n{{#if x}}\n  {{> a}}\n{{/if}}").starts_with("line 3,"));
+}
+
+#[test]
+fn size_tags_and_nesting_are_capped() {
+    let big = format!("service: x\n#{}\n", "a".repeat(64 * 1024));
+    assert_eq!(
+        refused(&big),
+        format!("is {} bytes, more than the limit of 64 KiB", big.len())
+    );
+    let tags = "{{x}}".repeat(1_001);
+    assert_eq!(
+        refused(&tags),
+        "has 1001 {{…}} tags, more than the limit of 1000"
+    );
+    let nested = |n: usize| format!("{}x{}", "{{#if x}}".repeat(n), "{{/if}}".repeat(n));
+    assert!(check(&nested(24)).is_ok());
+    assert!(refused(&nested(25)).contains("nest deeper than 24 levels"));
+    let sub = |n: usize| format!("{{{{concat {}x{}}}}}", "(concat ".repeat(n), ")".repeat(n));
+    assert!(check(&sub(24)).is_ok());
+    assert!(refused(&sub(25)).contains("nest deeper than 24 levels"));
+}
+
+fn items(n: usize) -> Value {
+    Value::Array((0..n).map(|i| json!(i)).collect())
+}
+
+#[test]
+fn loops_stop_at_the_step_budget_even_when_silent() {
+    // A million iterations writing nothing: stopped after at most 200,000 steps.
+    let source = "{{#each a}}{{#each ../a}}{{/each}}{{/each}}";
+    assert_eq!(
+        render(source, &json!({"a": items(1_000)})).unwrap_err(),
+        TemplateError::Limit("more than 200000 template steps (loops over large lists?)".into())
+    );
+    // Each iteration of an empty body costs one step.
+    let limits = Limits {
+        steps: 50,
+        ..Limits::default()
+    };
+    let stopped = |n: usize| {
+        matches!(
+            render_within("{{#each a}}{{/each}}", &json!({"a": items(n)}), limits),
+            Err(TemplateError::Limit(_))
+        )
+    };
+    assert!(!stopped(50));
+    assert!(stopped(51));
+}
+
+#[test]
+fn output_and_built_values_are_capped() {
+    let limits = Limits {
+        output_bytes: 1024,
+        ..Limits::default()
+    };
+    let limit = TemplateError::Limit("the rendered config would exceed 1 KiB".into());
+    let vars = json!({"a": items(100), "x": "0123456789"});
+    let source = "service: x\n{{#each a}}# {{../x}}\n{{/each}}";
+    assert_eq!(render_within(source, &vars, limits).unwrap_err(), limit);
+    let source = "{{#if (concat x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x)}}{{/if}}";
+    assert_eq!(render_within(source, &vars, limits).unwrap_err(), limit);
+}
+
+#[test]
+fn renders_stop_at_the_deadline() {
+    let limits = Limits {
+        time: std::time::Duration::ZERO,
+        ..Limits::default()
+    };
+    assert_eq!(
+        render_within("{{#each a}}{{/each}}", &json!({"a": items(1)}), limits).unwrap_err(),
+        TemplateError::Limit("rendering took longer than 0ns".into())
+    );
 }
 
 #[test]

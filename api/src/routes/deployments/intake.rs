@@ -147,7 +147,9 @@ async fn load_config(
         .variables
         .clone()
         .unwrap_or_else(|| Value::Object(Default::default()));
-    render_row(&row, &variables).map(|rendered| rendered.config)
+    render_row(row, variables)
+        .await
+        .map(|rendered| rendered.config)
 }
 
 fn host_names(config: &DeployConfig) -> Vec<String> {

@@ -5,7 +5,7 @@ use crate::auth::{AuthUser, Role};
 use crate::db::models::template::{self, NewTemplate};
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::{name_conflict, reject};
+use crate::routes::name_conflict;
 use crate::state::AppState;
 use crate::views::templates::{TemplateInput, TemplateView};
 
@@ -26,7 +26,7 @@ pub async fn create_template(
     Body(input): Body<TemplateInput>,
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
-    reject(input.validate())?;
+    let input = super::validated(input).await?;
     let mut conn = state.conn().await?;
     let row = template::insert(
         &mut conn,

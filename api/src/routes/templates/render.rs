@@ -36,7 +36,8 @@ pub async fn render_template(
     let row = template::find(&mut conn, &user.org, id)
         .await
         .map_err(|e| not_found(e, "template"))?;
-    let rendered = render_row(&row, &input.variables)?;
+    drop(conn);
+    let rendered = render_row(row, input.variables).await?;
     Ok(HttpResponse::Ok().json(RenderView {
         config: config_json(&rendered.config),
         config_yaml: rendered.yaml,
@@ -45,16 +46,20 @@ pub async fn render_template(
 
 /// Renders a template row. A built-in renders from the binary's copy, which declares
 /// defaults for its optional variables; an org's template has no such metadata.
-pub fn render_row(row: &Template, variables: &Value) -> Result<Rendered, ApiError> {
+/// Rendering is CPU work (bounded by the template limits), so it runs on a blocking
+/// thread, never on the async workers that serve every org's requests.
+pub async fn render_row(row: Template, variables: Value) -> Result<Rendered, ApiError> {
     let builtin = row
         .builtin
         .then(|| kamal_template::builtin(&row.app_type))
         .flatten();
-    match builtin {
-        Some(builtin) => builtin.render(variables),
-        None => kamal_template::render(&row.template, variables),
-    }
-    .map_err(template_problem)
+    let rendered = tokio::task::spawn_blocking(move || match builtin {
+        Some(builtin) => builtin.render(&variables),
+        None => kamal_template::render(&row.template, &variables),
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("template render task: {e}")))?;
+    rendered.map_err(template_problem)
 }
 
 fn template_problem(e: TemplateError) -> ApiError {
@@ -66,9 +71,10 @@ fn template_problem(e: TemplateError) -> ApiError {
             ApiError::invalid_field("variables", "a variable the template uses is missing")
         }
         TemplateError::VariablesNotObject => ApiError::invalid_field("variables", e.to_string()),
-        TemplateError::Syntax(_) | TemplateError::Render(_) => {
-            ApiError::invalid_field("template", e.to_string())
-        }
+        TemplateError::Syntax(_)
+        | TemplateError::NotAllowed(_)
+        | TemplateError::Limit(_)
+        | TemplateError::Render(_) => ApiError::invalid_field("template", e.to_string()),
         TemplateError::Config { errors, .. } => config_problem(errors, "template"),
     }
 }

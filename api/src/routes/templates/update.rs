@@ -4,7 +4,7 @@ use crate::auth::{AuthUser, Role};
 use crate::db::models::template;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::{name_conflict, parse_id, reject};
+use crate::routes::{name_conflict, parse_id};
 use crate::state::AppState;
 use crate::views::templates::{TemplateInput, TemplateView};
 
@@ -28,7 +28,7 @@ pub async fn update_template(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Admin)?;
     let id = parse_id(&id, "template")?;
-    reject(input.validate())?;
+    let input = super::validated(input).await?;
     let mut conn = state.conn().await?;
     let existing = template::find(&mut conn, &user.org, id)
         .await
