@@ -56,7 +56,10 @@ async fn unmatched(req: HttpRequest) -> HttpResponse {
 /// Registers the whole API on an actix app: routes, shared state, error rendering.
 pub fn configure(state: AppState, jwt: JwtKeys) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(state))
+        // Every body is read under the operator's limit, not actix's 256 KiB default.
+        let body_limit = web::PayloadConfig::new(state.policy.max_body_bytes);
+        cfg.app_data(body_limit)
+            .app_data(web::Data::new(state))
             .app_data(web::Data::new(jwt))
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
                 ApiError::BadRequest(format!("query string is invalid: {e}")).into()
