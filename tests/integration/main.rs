@@ -19,3 +19,4 @@ mod kamal_cli;
 mod kamal_interop;
 mod openapi;
 mod security_requests;
+mod security_roles;

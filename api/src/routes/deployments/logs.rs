@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpRequest, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Viewer;
 use crate::db::models::{deployment, log};
 use crate::error::ApiError;
 use crate::extract::parse_param;
@@ -22,16 +22,15 @@ const MAX_LINES: i64 = 1000;
         (status = 200, description = "Live Server-Sent Events (log, status, end)", content_type = "text/event-stream"),
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["viewer"])))]
 #[get("/v1/deployments/{id}/logs")]
 pub async fn get_deployment_logs(
     req: HttpRequest,
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     id: web::Path<String>,
     params: web::Query<LogParams>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let id = parse_id(&id, "deployment")?;
     let last_event_id = req
         .headers()
@@ -56,7 +55,7 @@ pub async fn get_deployment_logs(
         .is_some_and(|v| v.contains("text/event-stream"));
     if wants_events {
         drop(conn);
-        let body = super::live::stream(state.get_ref().clone(), user.org, id, after);
+        let body = super::live::stream(state.get_ref().clone(), user.0.org, id, after);
         return Ok(HttpResponse::Ok()
             .content_type("text/event-stream")
             .insert_header(("Cache-Control", "no-cache"))
