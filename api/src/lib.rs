@@ -18,6 +18,7 @@ pub mod routes;
 pub mod secret;
 pub mod ssh;
 pub mod state;
+pub mod streams;
 pub mod telemetry;
 pub mod views;
 
@@ -109,6 +110,7 @@ pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
         keyring: config.keyring.clone(),
         ssh: ssh::SshPool::new(ssh::SshPoolConfig::new(config.ssh_max_connections)),
         policy: std::sync::Arc::new(config.policy.clone()),
+        streams: Default::default(),
     };
     let workers = (mode != Mode::Api).then(|| {
         let worker_config = jobs::worker::WorkerConfig::new(config.workers, config.lease);

@@ -20,3 +20,4 @@ mod kamal_interop;
 mod openapi;
 mod security_requests;
 mod security_roles;
+mod security_streams;

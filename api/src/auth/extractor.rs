@@ -13,6 +13,9 @@ pub struct AuthUser {
     pub sub: String,
     pub org: String,
     pub role: Role,
+    /// The token's `exp` (seconds since the epoch): a long-lived answer such as a live
+    /// stream ends here.
+    pub expires_at: u64,
 }
 
 impl AuthUser {
@@ -53,6 +56,7 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         sub: claims.sub,
         org: claims.org,
         role,
+        expires_at: claims.exp,
     })
 }
 
