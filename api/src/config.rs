@@ -122,6 +122,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             allowed_networks,
             max_streams_per_org: self
                 .number("CONVOY_MAX_STREAMS_PER_ORG", defaults.max_streams_per_org)?,
+            stream_idle: defaults.stream_idle,
         })
     }
 

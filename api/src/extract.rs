@@ -1,14 +1,14 @@
-//! Request body and query extraction that answers in problem+json: a body that is not
-//! JSON is a 400; JSON of the wrong shape is a 422 naming the field's path.
+//! Request body and query extraction that answers in problem+json: a body above the
+//! operator's limit is a 413, a body that is not JSON is a 400; JSON of the wrong shape is
+//! a 422 naming the field's path.
 
+use actix_web::http::StatusCode;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError};
-
-/// Bodies larger than this are refused before parsing.
-pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+use crate::state::AppState;
 
 /// A JSON body deserialised with the path of the first offending field.
 pub struct Body<T>(pub T);
@@ -61,16 +61,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        // The limit is the app's `web::PayloadConfig` (`configure`: CONVOY_MAX_BODY), checked
+        // against Content-Length before reading and against the bytes as they arrive.
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|state| state.policy.max_body_bytes);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = bytes
-                .await
-                .map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
-            if bytes.len() > MAX_BODY_BYTES {
-                return Err(ApiError::BadRequest(format!(
-                    "body is larger than {MAX_BODY_BYTES} bytes"
-                )));
-            }
+            let bytes = bytes.await.map_err(|e| {
+                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(match limit {
+                        Some(limit) => format!("the request body is larger than {limit} bytes"),
+                        None => "the request body is too large".into(),
+                    })
+                } else {
+                    ApiError::BadRequest(format!("could not read the body: {e}"))
+                }
+            })?;
             let value: serde_json::Value = serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {e}")))?;
             // serde would read an array as a struct's fields in order; every body is an object.

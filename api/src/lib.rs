@@ -20,6 +20,7 @@ pub mod routes;
 pub mod secret;
 pub mod ssh;
 pub mod state;
+pub mod streams;
 pub mod telemetry;
 pub mod views;
 
@@ -58,7 +59,10 @@ async fn unmatched(req: HttpRequest) -> HttpResponse {
 /// Registers the whole API on an actix app: routes, shared state, error rendering.
 pub fn configure(state: AppState, jwt: JwtKeys) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(state))
+        // Every body is read under the operator's limit, not actix's 256 KiB default.
+        let body_limit = web::PayloadConfig::new(state.policy.max_body_bytes);
+        cfg.app_data(body_limit)
+            .app_data(web::Data::new(state))
             .app_data(web::Data::new(jwt))
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
                 ApiError::BadRequest(format!("query string is invalid: {e}")).into()
@@ -108,6 +112,7 @@ pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
         keyring: config.keyring.clone(),
         ssh: ssh::SshPool::new(ssh::SshPoolConfig::new(config.ssh_max_connections)),
         policy: std::sync::Arc::new(config.policy.clone()),
+        streams: Default::default(),
     };
     let workers = (mode != Mode::Api).then(|| {
         let worker_config = jobs::worker::WorkerConfig::new(config.workers, config.lease);

@@ -61,7 +61,9 @@ impl Modify for BearerAuth {
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.bearer_format = Some("JWT".into());
         scheme.description = Some(
-            "HS256 (or RS256/EdDSA) JWT with claims sub, org, roles (viewer|deployer|admin), exp"
+            "HS256 (or RS256/EdDSA) JWT with claims sub, org, roles (viewer|deployer|admin), exp \
+             and optional nbf. Each operation's security requirement names the least role it \
+             needs; a weaker token gets 403 before the request body is read."
                 .into(),
         );
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));

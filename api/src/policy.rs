@@ -4,6 +4,7 @@
 //! `AppState`; the defaults are the documented ones.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use ipnet::IpNet;
 
@@ -13,6 +14,8 @@ pub const DEFAULT_MAX_STEP_SECONDS: u64 = 3_600;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Default cap on live (SSE) streams one org holds open at once.
 pub const DEFAULT_MAX_STREAMS_PER_ORG: usize = 16;
+/// Default time a live stream of a deployment that is not running stays open without news.
+pub const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(300);
 
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -27,6 +30,10 @@ pub struct Policy {
     pub allowed_networks: Vec<IpNet>,
     /// `CONVOY_MAX_STREAMS_PER_ORG`: live streams one org may hold open at once.
     pub max_streams_per_org: usize,
+    /// How long a live stream of a deployment that is not running (scheduled, pending,
+    /// waiting for a worker) stays open without a new line or status before it ends with a
+    /// `reconnect` event. Not an environment setting: the default suits every client.
+    pub stream_idle: Duration,
 }
 
 impl Default for Policy {
@@ -37,6 +44,7 @@ impl Default for Policy {
             require_pinned: false,
             allowed_networks: Vec::new(),
             max_streams_per_org: DEFAULT_MAX_STREAMS_PER_ORG,
+            stream_idle: DEFAULT_STREAM_IDLE,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::db::{DbConn, DbPool};
 use crate::error::ApiError;
 use crate::policy::Policy;
 use crate::ssh::{PinStore, ServerGuard, SshError, SshPool, SshTarget};
+use crate::streams::StreamSlots;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,6 +22,8 @@ pub struct AppState {
     pub ssh: SshPool,
     /// The operator's security policies (SPEC §12).
     pub policy: Arc<Policy>,
+    /// Live streams open in this process, per org (capped by `policy.max_streams_per_org`).
+    pub streams: StreamSlots,
 }
 
 /// Why a server cannot be reached.

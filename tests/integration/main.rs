@@ -20,4 +20,7 @@ mod kamal_cli;
 mod kamal_interop;
 mod openapi;
 mod security_hosts;
+mod security_requests;
+mod security_roles;
+mod security_streams;
 mod security_templates;

@@ -30,6 +30,8 @@ impl JwtKeys {
         }
         v.set_required_spec_claims(&required);
         v.leeway = 30;
+        // A token minted for later must not work before its time.
+        v.validate_nbf = true;
         if let Some(iss) = issuer {
             v.set_issuer(&[iss]);
         }
@@ -72,8 +74,13 @@ impl JwtKeys {
         })
     }
 
-    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
+    /// The claims of a validly signed, current token whose `org` and `sub` Convoy can use.
+    pub fn verify(&self, token: &str) -> Result<Claims, String> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| e.to_string())?
+            .claims;
+        claims.check_identity()?;
+        Ok(claims)
     }
 
     /// Signs a token with the shared secret (for `convoy token`, development and CI).
@@ -97,9 +104,12 @@ impl JwtKeys {
             org: org.into(),
             roles: roles.iter().map(|r| r.as_str().to_string()).collect(),
             exp: exp.as_secs(),
+            nbf: None,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
+        // The server would refuse these claims; do not hand out a token that cannot work.
+        claims.check_identity()?;
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, encoding)
             .map_err(|e| e.to_string())
     }
@@ -137,5 +147,44 @@ mod tests {
         assert!(with_iss.verify(&token).is_err());
         let with_aud = JwtKeys::shared_secret(SECRET, None, Some("convoy".into()));
         assert!(with_aud.verify(&token).is_err());
+    }
+
+    #[test]
+    fn signing_refuses_an_org_or_sub_the_server_would_refuse() {
+        let keys = JwtKeys::shared_secret(SECRET, None, None);
+        let ttl = Duration::from_secs(60);
+        let err = keys
+            .sign("acme/web", "u1", &[Role::Viewer], ttl)
+            .unwrap_err();
+        assert!(err.contains("`org`"), "{err}");
+        let err = keys
+            .sign("acme", "u1\nforged", &[Role::Viewer], ttl)
+            .unwrap_err();
+        assert!(err.contains("`sub`"), "{err}");
+    }
+
+    fn encode(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn verify_refuses_future_nbf_and_bad_identity_claims() {
+        let keys = JwtKeys::shared_secret(SECRET, None, None);
+        let now = jsonwebtoken::get_current_timestamp();
+        let exp = now + 600;
+        let ok = encode(serde_json::json!({"sub": "u1", "org": "acme", "exp": exp, "nbf": now}));
+        assert!(keys.verify(&ok).is_ok());
+        let later =
+            encode(serde_json::json!({"sub": "u1", "org": "acme", "exp": exp, "nbf": now + 300}));
+        assert!(keys.verify(&later).is_err());
+        let bad_org = encode(serde_json::json!({"sub": "u1", "org": "a/b", "exp": exp}));
+        assert!(keys.verify(&bad_org).unwrap_err().contains("`org`"));
+        let bad_sub = encode(serde_json::json!({"sub": "u\r\n1", "org": "acme", "exp": exp}));
+        assert!(keys.verify(&bad_sub).unwrap_err().contains("`sub`"));
     }
 }

@@ -5,5 +5,5 @@ mod extractor;
 mod keys;
 
 pub use claims::{Claims, Role};
-pub use extractor::AuthUser;
+pub use extractor::{Admin, AuthUser, Deployer, Viewer};
 pub use keys::JwtKeys;

@@ -64,6 +64,7 @@ impl Workers {
                     keyring,
                     ssh: SshPool::new(ssh_config()),
                     policy: std::sync::Arc::new(super::test_policy()),
+                    streams: Default::default(),
                 };
                 let mut config = WorkerConfig::new(4, lease);
                 config.poll = poll;

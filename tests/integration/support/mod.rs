@@ -50,6 +50,8 @@ pub struct TestApp {
     pool: convoy::db::DbPool,
     ssh: convoy::ssh::SshPool,
     policy: convoy::policy::Policy,
+    /// Shared by every request of this app, as in one server process.
+    streams: convoy::streams::StreamSlots,
 }
 
 impl TestApp {
@@ -67,6 +69,7 @@ impl TestApp {
             pool: convoy::db::pool(&db.url, 4).expect("pool"),
             ssh: convoy::ssh::SshPool::new(convoy::ssh::SshPoolConfig::new(16)),
             policy: test_policy(),
+            streams: Default::default(),
             db,
             keyring,
         }
@@ -91,6 +94,7 @@ impl TestApp {
             keyring: self.keyring.clone(),
             ssh: self.ssh.clone(),
             policy: std::sync::Arc::new(self.policy.clone()),
+            streams: self.streams.clone(),
         }
     }
 
@@ -143,7 +147,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    async fn read(resp: ServiceResponse) -> Self {
+    pub async fn read(resp: ServiceResponse) -> Self {
         let status = resp.status().as_u16();
         let content_type = resp
             .headers()

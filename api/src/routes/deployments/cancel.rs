@@ -3,7 +3,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::{AuthUser, Deployer};
 use crate::db::models::event::{self, NewEvent};
 use crate::db::models::{deployment, job, target};
 use crate::error::ApiError;
@@ -29,15 +29,14 @@ use crate::views::deployments::DeploymentView;
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The deployment has already ended", body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["deployer"])))]
 #[post("/v1/deployments/{id}/cancel")]
 #[tracing::instrument(skip_all, fields(org = %user.org, deployment.id = %id))]
 pub async fn cancel_deployment(
-    user: AuthUser,
+    user: Deployer,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Deployer)?;
     let id = parse_id(&id, "deployment")?;
     let mut conn = state.conn().await?;
     conn.transaction::<_, ApiError, _>(async |conn| cancel(conn, &user, id).await)

@@ -7,7 +7,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Deployer;
 use crate::crypto::Keyring;
 use crate::db::models::deployment::{self, Deployment, NewDeployment, NewTarget};
 use crate::db::models::idempotency::{self, IdempotencyKey};
@@ -44,15 +44,14 @@ pub const SECRETS_COLUMN: &str = "secrets";
         (status = 409, description = "The Idempotency-Key was used with another body", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid config, unknown host, missing or unexpected secret: every problem at its path",
             body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["deployer"])))]
 #[post("/v1/deployments")]
 pub async fn create_deployment(
-    user: AuthUser,
+    user: Deployer,
     state: web::Data<AppState>,
     req: HttpRequest,
     Body(body): Body<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Deployer)?;
     let key = idempotency_key(&req)?;
     let hash = request_hash(&body);
     let input: DeploymentInput = from_value(body)?;

@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Viewer;
 use crate::db::models::{deployment, event};
 use crate::error::ApiError;
 use crate::routes::{not_found, parse_id};
@@ -14,15 +14,14 @@ use crate::views::page::{Page, PageParams};
     responses(
         (status = 200, body = Page<EventView>),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["viewer"])))]
 #[get("/v1/deployments/{id}/events")]
 pub async fn list_deployment_events(
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     id: web::Path<String>,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let id = parse_id(&id, "deployment")?;
     let limit = page.limit()?;
     let after = page.cursor::<i64>()?;

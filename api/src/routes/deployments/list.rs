@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Viewer;
 use crate::db::models::deployment::{self, Filter};
 use crate::error::ApiError;
 use crate::routes::deployments::with_targets;
@@ -15,15 +15,14 @@ use crate::views::page::{Page, PageParams};
         (status = 200, body = Page<DeploymentView>),
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["viewer"])))]
 #[get("/v1/deployments")]
 pub async fn list_deployments(
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     page: web::Query<PageParams>,
     filter: web::Query<DeploymentFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let limit = page.limit()?;
     let before = page.cursor()?;
     let filter = filter.into_inner();

@@ -1,8 +1,14 @@
 //! The live form of a deployment's log: Server-Sent Events that carry new log lines and
 //! status changes as they are stored, and end once the deployment has ended. The stream
 //! polls the database, so it works whichever process runs the deployment.
+//!
+//! A stream is bounded (SPEC §12): it holds one of its org's stream slots, ends when the
+//! caller's token expires, and a stream of a deployment that is not running ends after
+//! `policy.stream_idle` without news. Both early ends send a last `reconnect` event
+//! (`{"reason": "token_expired" | "idle", "status": …}`): the client reconnects with
+//! `Last-Event-ID` (with a fresh token after `token_expired`) and misses nothing.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::web::Bytes;
 use futures::stream::{self, Stream};
@@ -11,6 +17,7 @@ use uuid::Uuid;
 
 use crate::db::models::{deployment, log};
 use crate::state::AppState;
+use crate::streams::StreamSlot;
 use crate::views::deployments::LogLineView;
 
 /// How long the stream waits between looks at the database.
@@ -18,6 +25,17 @@ const POLL: Duration = Duration::from_millis(500);
 const BATCH: i64 = 500;
 /// Statuses after which nothing more is written.
 pub const FINAL_STATUSES: [&str; 4] = ["deployed", "failed", "cancelled", "rolled_back"];
+/// The status of a deployment a worker is running: its stream never idles out.
+const RUNNING: &str = "deploying";
+
+/// Who may watch, and for how long.
+pub struct Watcher {
+    pub org: String,
+    /// The token's `exp`, seconds since the epoch.
+    pub expires_at: u64,
+    /// Held for the stream's whole life; dropping the stream frees it.
+    pub slot: StreamSlot,
+}
 
 struct Cursor {
     state: AppState,
@@ -26,6 +44,11 @@ struct Cursor {
     after: i64,
     status: Option<String>,
     ended: bool,
+    /// When the token expires.
+    deadline: Instant,
+    /// The last time a line or a status was sent.
+    last_news: Instant,
+    _slot: StreamSlot,
 }
 
 fn event(name: &str, id: Option<i64>, data: &serde_json::Value) -> String {
@@ -48,6 +71,9 @@ impl Cursor {
         let lines = log::list(&mut conn, &self.org, self.id, self.after, BATCH).await?;
         drop(conn);
         let mut out = String::new();
+        if !lines.items.is_empty() || self.status.as_deref() != Some(current.as_str()) {
+            self.last_news = Instant::now();
+        }
         for line in lines.items {
             self.after = line.seq;
             let view = serde_json::to_value(LogLineView::from(line))?;
@@ -60,29 +86,73 @@ impl Cursor {
         if !lines.more && FINAL_STATUSES.contains(&current.as_str()) {
             out.push_str(&event("end", None, &json!({ "status": current })));
             self.ended = true;
+        } else if current != RUNNING && self.last_news.elapsed() >= self.state.policy.stream_idle {
+            out.push_str(&reconnect("idle", &current));
+            self.ended = true;
         }
         Ok(Some(out))
     }
+
+    /// The last event once the token has expired; `None` while it is still valid.
+    fn expired(&mut self) -> Option<String> {
+        if self.ended || Instant::now() < self.deadline {
+            return None;
+        }
+        self.ended = true;
+        Some(reconnect(
+            "token_expired",
+            self.status.as_deref().unwrap_or_default(),
+        ))
+    }
+
+    /// Waits for the next look, but never past the token's expiry.
+    async fn pause(&self) {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(POLL.min(left)).await;
+    }
+}
+
+fn reconnect(reason: &str, status: &str) -> String {
+    event(
+        "reconnect",
+        None,
+        &json!({ "reason": reason, "status": status }),
+    )
+}
+
+/// The instant a token's `exp` (seconds since the epoch) falls on.
+fn instant_of(exp: u64) -> Instant {
+    let now = SystemTime::now();
+    let left = (UNIX_EPOCH + Duration::from_secs(exp))
+        .duration_since(now)
+        .unwrap_or_default();
+    Instant::now() + left
 }
 
 /// The SSE body for deployment `id`, starting after log line `after`.
 pub fn stream(
     state: AppState,
-    org: String,
+    watcher: Watcher,
     id: Uuid,
     after: i64,
 ) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
     let cursor = Cursor {
         state,
-        org,
+        org: watcher.org,
         id,
         after,
         status: None,
         ended: false,
+        deadline: instant_of(watcher.expires_at),
+        last_news: Instant::now(),
+        _slot: watcher.slot,
     };
     stream::unfold((cursor, true), |(mut cursor, first)| async move {
-        if !first {
-            tokio::time::sleep(POLL).await;
+        if !first && !cursor.ended {
+            cursor.pause().await;
+        }
+        if let Some(last) = cursor.expired() {
+            return Some((Ok(Bytes::from(last)), (cursor, false)));
         }
         match cursor.next_chunk().await {
             Ok(Some(chunk)) => Some((Ok(Bytes::from(chunk)), (cursor, false))),

@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpRequest, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Viewer;
 use crate::db::models::{deployment, log};
 use crate::error::ApiError;
 use crate::extract::parse_param;
@@ -8,30 +8,45 @@ use crate::routes::{not_found, parse_id};
 use crate::state::AppState;
 use crate::views::deployments::{LogLineView, LogParams};
 
+use super::live::Watcher;
+
 const MAX_LINES: i64 = 1000;
+/// What a client refused a live stream is told to wait: streams free their slot as soon as
+/// they end, so a short wait usually finds one.
+const STREAM_RETRY_AFTER_SECS: u64 = 10;
+
+fn too_many_streams(cap: usize) -> ApiError {
+    ApiError::TooManyRequests {
+        detail: format!("this org already has {cap} live streams open; close one or retry later"),
+        retry_after: STREAM_RETRY_AFTER_SECS,
+    }
+}
 
 /// A deployment's log as JSON lines (`application/x-ndjson`), one `LogLineView` per line,
 /// oldest first. Pass the last `seq` seen as `after` to continue. With
 /// `Accept: text/event-stream` the answer is a live Server-Sent Events stream: `log`
 /// events (id = seq, data = a LogLineView), `status` events when the deployment's status
-/// changes, and a final `end` event once it has ended; `Last-Event-ID` resumes.
+/// changes, and a final `end` event once it has ended; `Last-Event-ID` resumes. A stream
+/// ends early with a `reconnect` event (`reason`: `idle` when a deployment that is not
+/// running had no news for a while, `token_expired` at the token's `exp`); an org holding
+/// `CONVOY_MAX_STREAMS_PER_ORG` streams gets 429 with `Retry-After`.
 #[utoipa::path(get, path = "/v1/deployments/{id}/logs", operation_id = "get_deployment_logs", tag = "deployments",
     params(("id" = uuid::Uuid, Path, description = "Deployment id"), LogParams),
     responses(
         (status = 200, description = "JSON lines, each a LogLineView", body = LogLineView, content_type = "application/x-ndjson"),
-        (status = 200, description = "Live Server-Sent Events (log, status, end)", content_type = "text/event-stream"),
+        (status = 200, description = "Live Server-Sent Events (log, status, end, reconnect)", content_type = "text/event-stream"),
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The org holds its maximum of live streams", body = crate::error::Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["viewer"])))]
 #[get("/v1/deployments/{id}/logs")]
 pub async fn get_deployment_logs(
     req: HttpRequest,
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     id: web::Path<String>,
     params: web::Query<LogParams>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let id = parse_id(&id, "deployment")?;
     let last_event_id = req
         .headers()
@@ -56,7 +71,17 @@ pub async fn get_deployment_logs(
         .is_some_and(|v| v.contains("text/event-stream"));
     if wants_events {
         drop(conn);
-        let body = super::live::stream(state.get_ref().clone(), user.org, id, after);
+        let cap = state.policy.max_streams_per_org;
+        let slot = state
+            .streams
+            .acquire(&user.org, cap)
+            .ok_or_else(|| too_many_streams(cap))?;
+        let watcher = Watcher {
+            org: user.org.clone(),
+            expires_at: user.expires_at,
+            slot,
+        };
+        let body = super::live::stream(state.get_ref().clone(), watcher, id, after);
         return Ok(HttpResponse::Ok()
             .content_type("text/event-stream")
             .insert_header(("Cache-Control", "no-cache"))

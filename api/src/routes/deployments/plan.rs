@@ -4,7 +4,7 @@ use actix_web::{post, web, HttpResponse};
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Deployer;
 use crate::error::ApiError;
 use crate::extract::Body;
 use crate::kamal::commands::Stamp;
@@ -27,14 +27,13 @@ use crate::views::intake::{DeploymentInput, PlanView};
         (status = 404, description = "The named template does not exist", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid config, unknown host or unexpected secret: every problem at its path",
             body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["deployer"])))]
 #[post("/v1/deployments/plan")]
 pub async fn plan_deployment(
-    user: AuthUser,
+    user: Deployer,
     state: web::Data<AppState>,
     Body(input): Body<DeploymentInput>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Deployer)?;
     let mut conn = state.conn().await?;
     let intake = prepare(&mut conn, &user.org, input, SecretValues::Optional).await?;
     let config = &intake.config;

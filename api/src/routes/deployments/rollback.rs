@@ -4,7 +4,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::{AuthUser, Deployer};
 use crate::crypto::Keyring;
 use crate::db::models::deployment::{self, Deployment, NewDeployment, NewTarget};
 use crate::db::models::event::{self, NewEvent};
@@ -32,15 +32,14 @@ use crate::views::deployments::DeploymentView;
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The deployment has not ended, was already rolled back, or no version was live before it",
             body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["deployer"])))]
 #[post("/v1/deployments/{id}/rollback")]
 #[tracing::instrument(skip_all, fields(org = %user.org, deployment.id = %id))]
 pub async fn rollback_deployment(
-    user: AuthUser,
+    user: Deployer,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Deployer)?;
     let id = parse_id(&id, "deployment")?;
     let new_id = Uuid::now_v7();
     let mut conn = state.conn().await?;

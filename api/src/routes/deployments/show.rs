@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Viewer;
 use crate::db::models::deployment;
 use crate::error::ApiError;
 use crate::routes::deployments::with_targets;
@@ -14,14 +14,13 @@ use crate::views::deployments::DeploymentView;
     responses(
         (status = 200, body = DeploymentView),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["viewer"])))]
 #[get("/v1/deployments/{id}")]
 pub async fn get_deployment(
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let id = parse_id(&id, "deployment")?;
     let mut conn = state.conn().await?;
     let row = deployment::find(&mut conn, &user.org, id)

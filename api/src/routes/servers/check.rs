@@ -2,7 +2,7 @@ use actix_web::{post, web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use serde_json::json;
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Admin;
 use crate::db::models::server::{self, Server};
 use crate::db::models::server_event::{self, NewServerEvent, HOST_KEY_MISMATCH};
 use crate::error::ApiError;
@@ -28,15 +28,14 @@ use crate::views::servers::CheckView;
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The network policy refuses the server's address", body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 #[post("/v1/servers/{id}/check")]
 #[tracing::instrument(skip_all, fields(org = %user.org, server.id = %id))]
 pub async fn check_server(
-    user: AuthUser,
+    user: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     let id = parse_id(&id, "server")?;
     // The database connection goes back to the pool for the SSH round trips,
     // which can take as long as the connect timeout.

@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpResponse};
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Admin;
 use crate::db::models::server::{self, NewServer};
 use crate::error::ApiError;
 use crate::extract::Body;
@@ -19,15 +19,14 @@ use crate::views::servers::{host_key_fingerprint, CreateServer, ServerView};
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 #[post("/v1/servers")]
 #[tracing::instrument(skip_all, fields(org = %user.org))]
 pub async fn create_server(
-    user: AuthUser,
+    user: Admin,
     state: web::Data<AppState>,
     Body(input): Body<CreateServer>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     reject(input.validate(&state.policy))?;
     let id = Uuid::now_v7();
     let fingerprint = input.host_key.as_deref().and_then(host_key_fingerprint);

@@ -1,6 +1,6 @@
 use actix_web::{delete, web, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Admin;
 use crate::db::models::server;
 use crate::error::ApiError;
 use crate::routes::parse_id;
@@ -13,14 +13,13 @@ use crate::state::AppState;
         (status = 204, description = "Deleted"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 #[delete("/v1/servers/{id}")]
 pub async fn delete_server(
-    user: AuthUser,
+    user: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     let id = parse_id(&id, "server")?;
     let mut conn = state.conn().await?;
     match server::soft_delete(&mut conn, &user.org, id).await? {

@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Viewer;
 use crate::db::models::{server, server_event};
 use crate::error::ApiError;
 use crate::routes::{not_found, parse_id};
@@ -16,15 +16,14 @@ use crate::views::page::{Page, PageParams};
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["viewer"])))]
 #[get("/v1/servers/{id}/events")]
 pub async fn list_server_events(
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     id: web::Path<String>,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let id = parse_id(&id, "server")?;
     let limit = page.limit()?;
     let after = page.cursor::<i64>()?;

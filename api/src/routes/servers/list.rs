@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Viewer;
 use crate::db::models::server;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -14,14 +14,13 @@ use crate::views::servers::ServerView;
         (status = 200, body = Page<ServerView>),
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["viewer"])))]
 #[get("/v1/servers")]
 pub async fn list_servers(
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let limit = page.limit()?;
     let before = page.cursor()?;
     let mut conn = state.conn().await?;

@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Viewer;
 use crate::db::models::server;
 use crate::error::ApiError;
 use crate::routes::{not_found, parse_id};
@@ -14,14 +14,13 @@ use crate::views::servers::ServerView;
         (status = 200, body = ServerView),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["viewer"])))]
 #[get("/v1/servers/{id}")]
 pub async fn get_server(
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let id = parse_id(&id, "server")?;
     let mut conn = state.conn().await?;
     let row = server::find(&mut conn, &user.org, id)

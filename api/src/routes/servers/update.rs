@@ -1,6 +1,6 @@
 use actix_web::{patch, web, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Admin;
 use crate::db::models::server::{self, ServerChanges};
 use crate::error::ApiError;
 use crate::extract::Body;
@@ -19,15 +19,14 @@ use crate::views::servers::{host_key_fingerprint, ServerView, UpdateServer};
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 #[patch("/v1/servers/{id}")]
 pub async fn update_server(
-    user: AuthUser,
+    user: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
     Body(input): Body<UpdateServer>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     let id = parse_id(&id, "server")?;
     reject(input.validate(&state.policy))?;
     let labels = input

@@ -8,7 +8,7 @@ use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::{Admin, Viewer};
 use crate::db::models::deployment;
 use crate::db::models::event::{self, NewEvent};
 use crate::db::models::server::{self, Server};
@@ -36,16 +36,15 @@ use crate::views::services::{
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The service has no deployment", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The policy forbids contacting the primary host (never pinned under CONVOY_REQUIRE_PINNED)", body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["viewer"])))]
 #[get("/v1/services/{service}/lock")]
 #[tracing::instrument(skip_all, fields(org = %user.org, service = %service))]
 pub async fn get_service_lock(
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     service: web::Path<String>,
     params: web::Query<LockParams>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let key = lock_key(&user.org, &service, &params)?;
     let mut conn = state.conn().await?;
     let primary = primary_host(&state, &mut conn, key).await?;
@@ -107,16 +106,15 @@ pub async fn get_service_lock(
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The service has no deployment", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The policy forbids contacting the primary host (never pinned under CONVOY_REQUIRE_PINNED); nothing was released", body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 #[delete("/v1/services/{service}/lock")]
 #[tracing::instrument(skip_all, fields(org = %user.org, service = %service))]
 pub async fn release_service_lock(
-    user: AuthUser,
+    user: Admin,
     state: web::Data<AppState>,
     service: web::Path<String>,
     params: web::Query<LockParams>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     let key = lock_key(&user.org, &service, &params)?;
     let mut conn = state.conn().await?;
     let primary = primary_host(&state, &mut conn, key).await?;

@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpResponse};
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Admin;
 use crate::db::models::template::{self, NewTemplate};
 use crate::error::ApiError;
 use crate::extract::Body;
@@ -18,14 +18,13 @@ use crate::views::templates::{TemplateInput, TemplateView};
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 #[post("/v1/templates")]
 pub async fn create_template(
-    user: AuthUser,
+    user: Admin,
     state: web::Data<AppState>,
     Body(input): Body<TemplateInput>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     let input = super::validated(input).await?;
     let mut conn = state.conn().await?;
     let row = template::insert(

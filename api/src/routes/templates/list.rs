@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Viewer;
 use crate::db::models::template;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -14,14 +14,13 @@ use crate::views::templates::TemplateView;
         (status = 200, body = Page<TemplateView>),
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["viewer"])))]
 #[get("/v1/templates")]
 pub async fn list_templates(
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let limit = page.limit()?;
     let before = page.cursor()?;
     let mut conn = state.conn().await?;

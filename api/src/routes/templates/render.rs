@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpResponse};
 use serde_json::Value;
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Viewer;
 use crate::db::models::template::{self, Template};
 use crate::error::{ApiError, FieldError};
 use crate::extract::Body;
@@ -22,15 +22,14 @@ use crate::views::intake::{RenderInput, RenderView};
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A variable is missing (`variables/NAME`) or the rendered config is invalid (each error at its path)",
             body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["viewer"])))]
 #[post("/v1/templates/{id}/render")]
 pub async fn render_template(
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     id: web::Path<String>,
     Body(input): Body<RenderInput>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let id = parse_id(&id, "template")?;
     let mut conn = state.conn().await?;
     let row = template::find(&mut conn, &user.org, id)

@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Viewer;
 use crate::db::models::template;
 use crate::error::ApiError;
 use crate::routes::{not_found, parse_id};
@@ -13,14 +13,13 @@ use crate::views::templates::TemplateView;
     responses(
         (status = 200, body = TemplateView),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["viewer"])))]
 #[get("/v1/templates/{id}")]
 pub async fn get_template(
-    user: AuthUser,
+    user: Viewer,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Viewer)?;
     let id = parse_id(&id, "template")?;
     let mut conn = state.conn().await?;
     let row = template::find(&mut conn, &user.org, id)

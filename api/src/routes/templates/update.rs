@@ -1,6 +1,6 @@
 use actix_web::{put, web, HttpResponse};
 
-use crate::auth::{AuthUser, Role};
+use crate::auth::Admin;
 use crate::db::models::template;
 use crate::error::ApiError;
 use crate::extract::Body;
@@ -18,15 +18,14 @@ use crate::views::templates::{TemplateInput, TemplateView};
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 #[put("/v1/templates/{id}")]
 pub async fn update_template(
-    user: AuthUser,
+    user: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
     Body(input): Body<TemplateInput>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require(Role::Admin)?;
     let id = parse_id(&id, "template")?;
     let input = super::validated(input).await?;
     let mut conn = state.conn().await?;
