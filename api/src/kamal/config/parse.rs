@@ -17,6 +17,7 @@ const DEFAULT_PROXY_VERSION: &str = "v0.9.2";
 /// Parses and validates a deploy config given as JSON (YAML goes through [`parse_yaml`]).
 pub fn parse_config(value: &Value) -> Result<DeployConfig, Vec<ConfigError>> {
     let mut errors = Errors::default();
+    walk::refuse_nul(&mut errors, "", value);
     let config = parse_root(&mut errors, value);
     match config {
         Some(config) if errors.0.is_empty() => Ok(config),
