@@ -447,6 +447,7 @@ fn parse_options(e: &mut Errors, path: &str, v: &Value) -> Option<Vec<DockerOpti
             options.push(DockerOption {
                 name: name.clone(),
                 value,
+                path: vp,
             });
         }
     }
@@ -664,7 +665,7 @@ fn port(e: &mut Errors, path: &str, n: u64) -> Option<u16> {
     }
 }
 
-fn default_proxy_run() -> ProxyRun {
+pub(super) fn default_proxy_run() -> ProxyRun {
     ProxyRun {
         image: format!("{DEFAULT_PROXY_IMAGE}:{DEFAULT_PROXY_VERSION}"),
         publish: true,
