@@ -97,7 +97,8 @@ pub async fn prepare(
 }
 
 /// Settings that give a container the host are an admin's (SPEC §12): a role problem,
-/// so 403, with every such setting named, before any other check of the request.
+/// so 403 with every such setting named, as soon as the config is read (before its hosts,
+/// secrets and the rest of the request are checked).
 fn require_admin_for_host_access(config: &DeployConfig, caller: Role) -> Result<(), ApiError> {
     let found = admin_only_settings(config);
     if caller >= Role::Admin || found.is_empty() {
