@@ -45,6 +45,12 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The caller's role may not deploy what these fields set (403, each field named).
+    #[error("{detail}")]
+    ForbiddenFields {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -89,7 +95,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => ("malformed-request", "Malformed request"),
             Self::Unauthorized(_) => ("unauthorized", "Unauthorized"),
-            Self::Forbidden(_) => ("forbidden", "Forbidden"),
+            Self::Forbidden(_) | Self::ForbiddenFields { .. } => ("forbidden", "Forbidden"),
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
             Self::Conflict(_) => ("conflict", "Conflict"),
@@ -108,7 +114,9 @@ impl ApiError {
             other => other.to_string(),
         };
         let errors = match self {
-            Self::Unprocessable { errors, .. } => errors.clone(),
+            Self::Unprocessable { errors, .. } | Self::ForbiddenFields { errors, .. } => {
+                errors.clone()
+            }
             _ => Vec::new(),
         };
         Problem {
@@ -126,7 +134,7 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::ForbiddenFields { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,

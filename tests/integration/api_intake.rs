@@ -235,25 +235,28 @@ async fn the_seed_examples_plan_and_are_accepted() {
     )
     .await;
     let deployer = token("acme", Role::Deployer);
+    // The database mounts a host directory: an admin's deploy (SPEC §12).
+    let admin = token("acme", Role::Admin);
     let cases = [
         (
             SEED_DATABASE,
             json!({"POSTGRES_PASSWORD": "pg-pass"}),
             "16-alpine",
             1,
+            &admin,
         ),
-        (SEED_MULTI_SERVER, json!({}), "v2.1.0", 3),
-        (SEED_WORKERS, json!({}), "v2.1.0", 2),
+        (SEED_MULTI_SERVER, json!({}), "v2.1.0", 3, &deployer),
+        (SEED_WORKERS, json!({}), "v2.1.0", 2, &deployer),
     ];
-    for (yaml, secrets, version, targets) in cases {
+    for (yaml, secrets, version, targets, deployer) in cases {
         let body = json!({"config_yaml": yaml, "secrets": secrets});
-        let planned = app.post("/v1/deployments/plan", &deployer, &body).await;
+        let planned = app.post("/v1/deployments/plan", deployer, &body).await;
         assert_eq!(planned.status, 200, "{}", planned.text);
         assert_eq!(
             planned.json()["plan"]["hosts"].as_array().unwrap().len(),
             targets
         );
-        let created = app.post("/v1/deployments", &deployer, &body).await;
+        let created = app.post("/v1/deployments", deployer, &body).await;
         assert_eq!(created.status, 202, "{}", created.text);
         let created = created.json();
         assert_eq!(created["status"], "pending");
@@ -748,8 +751,8 @@ async fn plan_is_the_kamal_plan() {
             .unwrap_or_else(|| panic!("no {prefix:?} in {commands:#?}"))
     };
     let order = [
-        "docker login registry.example.com -u deploy --password-stdin",
-        "docker pull registry.example.com/acme/shop:v42",
+        "mkdir -p .kamal/apps/shop/docker && umask 077",
+        "docker --config .kamal/apps/shop/docker pull registry.example.com/acme/shop:v42",
         "docker run --detach --restart unless-stopped --name shop-job-v42",
         "docker run --detach --restart unless-stopped --name shop-web-v42",
         "docker exec kamal-proxy kamal-proxy deploy shop-web",

@@ -79,7 +79,16 @@ impl Service {
         self.ok(&Commands::create_network()).await;
         self.ok(&commands::ensure_proxy_directory()).await;
         let image = &self.config.proxy_run.image;
-        self.ok(&Cmd::docker(["pull", "--quiet", image])).await;
+        // The login stored the credentials in the service's own Docker client config.
+        let docker_config = naming::docker_config_directory(&self.config.service, None);
+        self.ok(&Cmd::docker([
+            "--config",
+            &docker_config,
+            "pull",
+            "--quiet",
+            image,
+        ]))
+        .await;
         let running = self
             .exec(&Cmd::docker([
                 "inspect",

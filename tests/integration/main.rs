@@ -20,6 +20,7 @@ mod kamal_cli;
 mod kamal_interop;
 mod openapi;
 mod security_hosts;
+mod security_options;
 mod security_requests;
 mod security_roles;
 mod security_streams;

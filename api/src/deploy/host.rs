@@ -460,7 +460,7 @@ deploy_timeout: 3
             "{}",
             cmds[deploy]
         );
-        assert!(position(&cmds, "docker login") < position(&cmds, "docker pull"));
+        assert!(position(&cmds, "docker/config.json") < position(&cmds, "docker pull"));
         assert!(position(&cmds, "docker run --detach") < deploy);
         assert!(deploy < position(&cmds, "xargs -r docker stop"));
         assert!(
@@ -486,9 +486,14 @@ deploy_timeout: 3
         assert!(env_file.2.as_deref().unwrap().contains(DB_PASSWORD));
         let login = ran
             .iter()
-            .find(|(_, cmd, _)| cmd.contains("docker login"))
+            .find(|(_, cmd, _)| cmd.contains("docker/config.json"))
             .unwrap();
-        assert_eq!(login.2.as_deref(), Some("registry-pass"));
+        // base64("deploy:registry-pass") in the Docker client config written from stdin.
+        assert!(login
+            .2
+            .as_deref()
+            .unwrap()
+            .contains("ZGVwbG95OnJlZ2lzdHJ5LXBhc3M="));
         let lines = log.lines.lock().unwrap();
         assert!(lines
             .iter()

@@ -16,10 +16,13 @@ pub fn performer(created_by: &str, deployment: Uuid) -> String {
     format!("{created_by} ({MARKER}{deployment})")
 }
 
-/// The Convoy deployment named in lock details, if a Convoy deployment wrote them.
+/// The Convoy deployment named in lock details, if a Convoy deployment wrote them. The
+/// marker Convoy appends is the last one on the `Locked by:` line: a user name holding
+/// the marker text comes before it and cannot claim another deployment's lock.
 pub fn holder_deployment(details: &str) -> Option<Uuid> {
-    let start = details.find(MARKER)? + MARKER.len();
-    details.get(start..start + 36)?.parse().ok()
+    let locked_by = details.lines().find(|l| l.starts_with("Locked by: "))?;
+    let start = locked_by.rfind(MARKER)? + MARKER.len();
+    locked_by.get(start..start + 36)?.parse().ok()
 }
 
 /// Who holds the on-host lock.
@@ -110,5 +113,16 @@ mod tests {
             holder_deployment("Locked by: x (convoy deployment 12"),
             None
         );
+    }
+
+    #[test]
+    fn a_user_name_holding_the_marker_cannot_claim_another_lock() {
+        let (mine, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let sub = format!("mallory (convoy deployment {other})");
+        let details = format!(
+            "Locked by: {} at 2026-11-27T00:00:00Z\nVersion: v2\nMessage: convoy deployment {other}",
+            performer(&sub, mine)
+        );
+        assert_eq!(holder_deployment(&details), Some(mine));
     }
 }

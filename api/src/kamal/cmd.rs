@@ -172,9 +172,29 @@ impl Cmd {
         self
     }
 
-    /// The exact string executed on the host.
+    /// The exact string executed on the host. A command holding a NUL byte (see
+    /// [`Cmd::try_render`]) renders as one that only reports the refusal and fails, so a
+    /// command line cut short at the NUL can never run.
     pub fn render(&self) -> String {
-        self.render_with(|s| quote(s.expose()))
+        self.try_render().unwrap_or_else(|refused| {
+            format!("printf '%s\\n' {} >&2; false", quote(&refused.to_string()))
+        })
+    }
+
+    /// The exact string executed on the host, or [`NulByte`] when a word holds a NUL: no
+    /// command line can carry one (argv strings end there, and so would the SSH exec
+    /// request), so the word is refused rather than quoted.
+    pub fn try_render(&self) -> Result<String, NulByte> {
+        let nul = |s: &str| s.contains('\0');
+        let refused = self.args.iter().any(|arg| match arg {
+            Arg::Plain(s) | Arg::Shell(s) => nul(s),
+            Arg::Sensitive(s) => nul(s.expose()),
+            Arg::Placeholder { prefix, suffix, .. } => nul(prefix) || nul(suffix),
+        });
+        if refused {
+            return Err(NulByte);
+        }
+        Ok(self.render_with(|s| quote(s.expose())))
     }
 
     /// The string for logs: sensitive arguments are `[REDACTED]`.
@@ -213,9 +233,26 @@ impl Serialize for Cmd {
     }
 }
 
+/// A word holding a NUL byte, which no command line can carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("an argument holds a NUL byte, which no command line can carry")]
+pub struct NulByte;
+
+/// [`quote`], refusing a word that holds a NUL byte.
+pub fn try_quote(word: &str) -> Result<String, NulByte> {
+    if word.contains('\0') {
+        Err(NulByte)
+    } else {
+        Ok(quote(word))
+    }
+}
+
 /// POSIX shell quoting: words made only of safe characters stay bare (readable logs),
 /// anything else is single-quoted with embedded `'` written as `'\''`. A leading `=` is
-/// quoted too because zsh, a common login shell, expands `=word`.
+/// quoted too because zsh, a common login shell, expands `=word`. Inside single quotes
+/// every byte but `'` is literal, so the word reaches the program as one argument,
+/// byte for byte; a NUL cannot (callers with untrusted words use [`try_quote`], and
+/// [`Cmd::try_render`] checks every word).
 pub fn quote(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
     if !word.is_empty() && !word.starts_with('=') && word.chars().all(safe) {
@@ -364,5 +401,71 @@ mod tests {
         assert!(split_words("echo 'oops").is_err());
         assert!(split_words("echo \"oops").is_err());
         assert!(split_words("").unwrap().is_empty());
+    }
+
+    /// Runs `script` with `shell -c` and returns its stdout bytes and whether it succeeded.
+    fn run_shell(shell: &str, script: &str) -> (Vec<u8>, bool) {
+        let out = std::process::Command::new(shell)
+            .args(["-c", script])
+            .output()
+            .unwrap_or_else(|e| panic!("{shell} runs: {e}"));
+        (out.stdout, out.status.success())
+    }
+
+    /// Words made of what shells interpret: quotes, `$()`, backquotes, backslashes,
+    /// globs, operators, newlines, NUL, non-ASCII; plus arbitrary Unicode strings.
+    fn hostile_word() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let pieces = prop::sample::select(vec![
+            "\0", "\n", "\r", "\t", " ", "'", "\"", "$(", ")", "`", "\\", "$", "${", "}", "*", "?",
+            "[", "~", "=", "-", "--", "#", ";", "&", "|", "<", ">", "!", "%s", "a", "Z9", "é",
+            "\u{7f}", "\u{2028}", "'\\''",
+        ]);
+        prop_oneof![
+            prop::collection::vec(pieces, 0..16).prop_map(|p| p.concat()),
+            any::<String>(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// The issue's quoting property: a rendered word parses back, under POSIX `sh`
+        /// (and bash, a common login shell), to exactly one argument equal to the word,
+        /// byte for byte; a word holding NUL is refused instead.
+        #[test]
+        fn a_quoted_word_is_one_argument_byte_for_byte(word in hostile_word()) {
+            let Ok(quoted) = try_quote(&word) else {
+                proptest::prop_assert!(word.contains('\0'));
+                proptest::prop_assert_eq!(Cmd::new(["printf", "%s", &word]).try_render(), Err(NulByte));
+                return Ok(());
+            };
+            proptest::prop_assert!(!word.contains('\0'));
+            let script = format!("set -- {quoted}; printf '%s:' \"$#\"; printf '%s' \"$1\"");
+            let as_command = Cmd::new(["printf", "%s:%s", "1"]).arg(word.as_str()).render();
+            let mut expected = b"1:".to_vec();
+            expected.extend_from_slice(word.as_bytes());
+            for shell in ["/bin/sh", "bash"] {
+                proptest::prop_assert_eq!(run_shell(shell, &script), (expected.clone(), true), "{} {:?}", shell, quoted);
+                proptest::prop_assert_eq!(run_shell(shell, &as_command), (expected.clone(), true), "{} {:?}", shell, as_command);
+            }
+        }
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused_and_the_command_fails_closed() {
+        assert_eq!(try_quote("a\0b"), Err(NulByte));
+        assert_eq!(try_quote("ab").as_deref(), Ok("ab"));
+        let cmd = Cmd::docker(["run", "--env", "K=a\0; touch /tmp/x", "app"]);
+        assert_eq!(cmd.try_render(), Err(NulByte));
+        let sensitive = Cmd::new(["echo"]).sensitive(Secret::new("a\0b".into()));
+        assert_eq!(sensitive.try_render(), Err(NulByte));
+        let rendered = cmd.render();
+        assert!(!rendered.contains('\0'), "{rendered:?}");
+        assert_eq!(
+            rendered,
+            "printf '%s\\n' 'an argument holds a NUL byte, which no command line can carry' >&2; false"
+        );
+        assert_eq!(run_shell("/bin/sh", &rendered), (Vec::new(), false));
     }
 }

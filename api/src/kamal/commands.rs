@@ -19,6 +19,8 @@ pub const HEALTH_STATUS_FORMAT: &str =
 pub const CONTAINER_ID: &str = "container-id";
 const RUNNING_STATUSES: [&str; 2] = ["running", "restarting"];
 const STOPPED_STATUSES: [&str; 3] = ["created", "exited", "dead"];
+/// Docker's key for Docker Hub credentials in a client config.
+const DOCKER_HUB_AUTH_KEY: &str = "https://index.docker.io/v1/";
 
 /// The commands of one service at one version.
 #[derive(Clone, Copy, Debug)]
@@ -80,8 +82,12 @@ impl<'a> Commands<'a> {
         naming::env_file(self.service(), self.destination(), &role.name)
     }
 
-    /// `docker login [SERVER] -u USER --password-stdin`, the password on stdin. `None`
-    /// without registry credentials (public images, a local registry).
+    /// Stores the registry credentials as a Docker client config of the service's own
+    /// (`.kamal/apps/S[-D]/docker/config.json`, mode 0600), written from stdin: unlike
+    /// `docker login -u USER --password-stdin`, neither the username nor the password is
+    /// ever in a process's argv. [`Commands::pull`] and the proxy's `docker run` read it
+    /// through `docker --config`. `None` without registry credentials (public images, a
+    /// local registry) or when a secret username was not supplied.
     pub fn registry_login(
         &self,
         username: Option<Secret<String>>,
@@ -89,19 +95,29 @@ impl<'a> Commands<'a> {
     ) -> Option<Cmd> {
         let registry = self.config.registry.as_ref()?;
         registry.password_secret.as_ref()?;
-        let login = Cmd::docker(["login"])
-            .args(registry.server.clone())
-            .arg("-u");
-        let login = match (&registry.username, username) {
-            (Some(Credential::Plain(name)), _) => login.arg(name),
-            (Some(Credential::Secret(_)), Some(value)) => login.sensitive(value),
+        let username = match (&registry.username, username) {
+            (Some(Credential::Plain(name)), _) => Secret::new(name.clone()),
+            (Some(Credential::Secret(_)), Some(value)) => value,
             _ => return None,
         };
-        Some(login.arg("--password-stdin").stdin(password))
+        let mut auth = username.expose().as_bytes().to_vec();
+        auth.push(b':');
+        auth.extend_from_slice(password.expose());
+        let server = registry.server.as_deref().unwrap_or(DOCKER_HUB_AUTH_KEY);
+        let config = serde_json::json!({"auths": {server: {
+            "auth": base64::engine::general_purpose::STANDARD.encode(&auth),
+        }}});
+        let dir = naming::docker_config_directory(self.service(), self.destination());
+        Some(write_private_file(
+            &dir,
+            &format!("{dir}/config.json"),
+            Secret::new(config.to_string().into_bytes()),
+        ))
     }
 
+    /// `docker pull REPO:V`, with the service's registry credentials when it has some.
     pub fn pull(&self) -> Cmd {
-        Cmd::docker(["pull", &self.image()])
+        docker_client(self.config).args(["pull", &self.image()])
     }
 
     /// Fails unless the pulled image is present locally.
@@ -120,14 +136,8 @@ impl<'a> Commands<'a> {
     /// Writes the role's env file with mode 0600; the contents arrive on stdin so secret
     /// values never appear in a command line. See [`env_file_contents`].
     pub fn write_env_file(&self, role: &Role, contents: Secret<Vec<u8>>) -> Cmd {
-        let file = self.env_file(role);
         let dir = naming::env_directory(self.service(), self.destination());
-        Cmd::new(["mkdir", "-p", &dir])
-            .and(Cmd::new(["umask", "077"]))
-            .and(Cmd::new(["touch", &file]))
-            .and(Cmd::new(["chmod", "600", &file]))
-            .and(Cmd::new(["cat"]).write_to(&file))
-            .stdin(contents)
+        write_private_file(&dir, &self.env_file(role), contents)
     }
 
     /// `docker container ls --all --filter name=^C$ --quiet`: the id of this version's
@@ -408,10 +418,10 @@ impl<'a> Commands<'a> {
     pub fn lock_acquire(&self, stamp: Stamp, message: &str) -> Cmd {
         let details = format!(
             "Locked by: {} at {}\nVersion: {}\nMessage: {}",
-            stamp.performer,
+            one_line(stamp.performer, false),
             stamp.iso8601(),
             self.version,
-            message
+            one_line(message, false)
         );
         let dir = naming::lock_dir(self.service(), self.destination());
         Cmd::new(["mkdir", "-p", naming::RUN_DIRECTORY])
@@ -439,7 +449,9 @@ impl<'a> Commands<'a> {
     }
 
     /// Appends `[time] [performer] [D] [R] message` to the audit log (Kamal's
-    /// `auditor.record`: tags in that order, absent ones left out).
+    /// `auditor.record`: tags in that order, absent ones left out). The line is one line
+    /// whatever the performer (a token's `sub`) holds, see [`one_line`]; `printf '%s\n'`
+    /// rather than `echo`, which some shells' builtin reads backslash escapes in.
     pub fn audit(&self, stamp: Stamp, role: Option<&Role>, message: &str) -> Cmd {
         let tags = [Some(stamp.iso8601()), Some(stamp.performer.to_string())]
             .into_iter()
@@ -448,11 +460,12 @@ impl<'a> Commands<'a> {
                 role.map(|r| r.name.clone()),
             ])
             .flatten()
-            .map(|t| format!("[{t}]"))
+            .map(|t| format!("[{}]", one_line(&t, true)))
             .collect::<Vec<_>>()
             .join(" ");
+        let line = format!("{tags} {}", one_line(message, false));
         Cmd::new(["mkdir", "-p", naming::RUN_DIRECTORY]).and(
-            Cmd::new(["echo", &format!("{tags} {message}")])
+            Cmd::new(["printf", "%s\\n", &line])
                 .append_to(&naming::audit_log(self.service(), self.destination())),
         )
     }
@@ -493,7 +506,9 @@ pub fn ensure_proxy_directory() -> Cmd {
 /// section (defaults: `basecamp/kamal-proxy:v0.9.2`, ports 80 and 443).
 pub fn start_or_run_proxy(config: &DeployConfig) -> Cmd {
     let run = &config.proxy_run;
-    let mut cmd = Cmd::docker(["run", "--name", PROXY_CONTAINER, "--network", NETWORK])
+    // The proxy image may come from the service's registry, as after Kamal's login.
+    let mut cmd = docker_client(config)
+        .args(["run", "--name", PROXY_CONTAINER, "--network", NETWORK])
         .args(["--detach", "--restart", "unless-stopped"])
         .args(["--volume", naming::PROXY_CONFIG_VOLUME, "--volume"])
         // `$PWD` must expand on the host: the apps directory lives in the SSH user's home.
@@ -588,21 +603,27 @@ pub(crate) fn escape_env_value(value: &str) -> String {
 
 fn push_env_value(out: &mut String, value: &str) {
     for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0c' => out.push_str("\\f"),
-            '\x0b' => out.push_str("\\v"),
-            '\x08' => out.push_str("\\b"),
-            '\x07' => out.push_str("\\a"),
-            '\x1b' => out.push_str("\\e"),
-            c if c.is_ascii_control() => {
-                let _ = write!(out, "\\x{:02X}", c as u32);
-            }
-            c => out.push(c),
+        push_escaped(out, c);
+    }
+}
+
+/// Ruby's `String#dump` escapes for one character: a backslash and the ASCII control
+/// characters become escapes, anything else stays.
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\x0c' => out.push_str("\\f"),
+        '\x0b' => out.push_str("\\v"),
+        '\x08' => out.push_str("\\b"),
+        '\x07' => out.push_str("\\a"),
+        '\x1b' => out.push_str("\\e"),
+        c if c.is_ascii_control() => {
+            let _ = write!(out, "\\x{:02X}", c as u32);
         }
+        c => out.push(c),
     }
 }
 
@@ -653,12 +674,63 @@ fn logging_args(logging: &Logging) -> Vec<String> {
     driver.chain(options).collect()
 }
 
-/// Kamal's `optionize`: `--name value`, or `--name` alone for `true`.
+/// Kamal's `optionize`, one argv word per option: `--name=value`, or `--name` alone for
+/// `true`. Kamal writes `--name value`, but a value after a boolean flag is a word of its
+/// own that Docker reads as the next flag (`init: "--env-file=…"` would pass a second
+/// option); joined with `=`, a value can only ever be that option's value.
 fn option_args(options: &[DockerOption]) -> Vec<String> {
     options
         .iter()
-        .flat_map(|o| std::iter::once(format!("--{}", o.name)).chain(o.value.clone()))
+        .map(|o| match &o.value {
+            Some(value) => format!("--{}={value}", o.name),
+            None => format!("--{}", o.name),
+        })
         .collect()
+}
+
+/// Writes `contents` (from stdin, never the command line) to `file` with mode 0600.
+fn write_private_file(dir: &str, file: &str, contents: Secret<Vec<u8>>) -> Cmd {
+    Cmd::new(["mkdir", "-p", dir])
+        .and(Cmd::new(["umask", "077"]))
+        .and(Cmd::new(["touch", file]))
+        .and(Cmd::new(["chmod", "600", file]))
+        .and(Cmd::new(["cat"]).write_to(file))
+        .stdin(contents)
+}
+
+/// `docker`, or `docker --config .kamal/apps/S[-D]/docker` when the config has registry
+/// credentials, which [`Commands::registry_login`] stores there.
+fn docker_client(config: &DeployConfig) -> Cmd {
+    let has_credentials = config
+        .registry
+        .as_ref()
+        .is_some_and(|r| r.username.is_some() && r.password_secret.is_some());
+    if !has_credentials {
+        return Cmd::docker(Vec::<String>::new());
+    }
+    let dir = naming::docker_config_directory(&config.service, config.destination.as_deref());
+    Cmd::docker(["--config", &dir])
+}
+
+/// Replaces what could end a line or fake a field in an audit line or the lock details:
+/// control characters become visible escapes as in env files (a backslash doubled, so
+/// escapes stay unambiguous), the other Unicode line breaks `\u{…}`, and inside a `[tag]`
+/// the brackets are escaped too.
+fn one_line(text: &str, brackets: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '[' | ']' if brackets => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if !c.is_ascii() && (c.is_control() || c == '\u{2028}' || c == '\u{2029}') => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => push_escaped(&mut out, c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -48,6 +48,15 @@ pub fn env_file(service: &str, destination: Option<&str>, role: &str) -> String 
     format!("{}/{role}.env", env_directory(service, destination))
 }
 
+/// `.kamal/apps/S[-D]/docker`: the Docker client config holding the service's registry
+/// credentials (Convoy's own; the `kamal` CLI logs in to `~/.docker` itself).
+pub fn docker_config_directory(service: &str, destination: Option<&str>) -> String {
+    format!(
+        "{RUN_DIRECTORY}/apps/{}/docker",
+        service_and_destination(service, destination)
+    )
+}
+
 /// `.kamal/lock-S[-D]`
 pub fn lock_dir(service: &str, destination: Option<&str>) -> String {
     format!(

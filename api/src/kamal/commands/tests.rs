@@ -77,7 +77,7 @@ fn run_with_labels() {
 fn run_with_options() {
     assert_eq!(
         run(json!({"servers": {"web": {"hosts": ["1.1.1.1"], "options": {"memory": "512m", "cpus": 2, "init": true, "cap-add": ["NET_ADMIN", "SYS_TIME"]}}}})),
-        format!("{RUN_PREFIX} --env-file .kamal/apps/app/env/roles/web.env --log-opt max-size=10m {RUN_LABELS} --cap-add NET_ADMIN --cap-add SYS_TIME --cpus 2 --init --memory 512m dhh/app:999")
+        format!("{RUN_PREFIX} --env-file .kamal/apps/app/env/roles/web.env --log-opt max-size=10m {RUN_LABELS} --cap-add=NET_ADMIN --cap-add=SYS_TIME --cpus=2 --init --memory=512m dhh/app:999")
     );
 }
 
@@ -108,6 +108,11 @@ fn run_with_registry_prefix() {
     );
 }
 
+/// The username (and password) only travel in the config file written from stdin.
+fn docker_config_of(cmd: &Cmd) -> Value {
+    serde_json::from_slice(cmd.stdin_bytes().unwrap().expose()).unwrap()
+}
+
 #[test]
 fn registry_login_with_plain_username() {
     let config =
@@ -115,8 +120,15 @@ fn registry_login_with_plain_username() {
     let cmd = Commands::new(&config, "1")
         .registry_login(None, Secret::new(b"pw".to_vec()))
         .unwrap();
-    assert_eq!(cmd.render(), "docker login ghcr.io -u dhh --password-stdin");
-    assert_eq!(cmd.stdin_bytes().unwrap().expose(), b"pw");
+    assert_eq!(
+        cmd.render(),
+        "mkdir -p .kamal/apps/app/docker && umask 077 && touch .kamal/apps/app/docker/config.json && chmod 600 .kamal/apps/app/docker/config.json && cat > .kamal/apps/app/docker/config.json"
+    );
+    // base64("dhh:pw")
+    assert_eq!(
+        docker_config_of(&cmd),
+        json!({"auths": {"ghcr.io": {"auth": "ZGhoOnB3"}}})
+    );
 }
 
 #[test]
@@ -125,18 +137,40 @@ fn registry_login_with_secret_username() {
     let cmd = Commands::new(&config, "1")
         .registry_login(Some(Secret::new("dhh".into())), Secret::new(b"pw".to_vec()))
         .unwrap();
-    assert_eq!(cmd.render(), "docker login -u dhh --password-stdin");
+    assert!(!cmd.render().contains("dhh"), "{}", cmd.render());
+    assert_eq!(cmd.render(), cmd.redacted());
     assert_eq!(
-        cmd.redacted(),
-        "docker login -u [REDACTED] --password-stdin"
+        docker_config_of(&cmd),
+        json!({"auths": {"https://index.docker.io/v1/": {"auth": "ZGhoOnB3"}}})
+    );
+}
+
+#[test]
+fn registry_login_with_destination_keeps_its_own_config() {
+    let config =
+        config(json!({"registry": {"server": "r:5000", "username": "u", "password": ["P"]}}))
+            .with_destination(Some("staging"))
+            .unwrap();
+    let c = Commands::new(&config, "1");
+    let login = c.registry_login(None, Secret::new(b"p".to_vec())).unwrap();
+    assert!(login
+        .render()
+        .ends_with("cat > .kamal/apps/app-staging/docker/config.json"));
+    assert_eq!(
+        c.pull().render(),
+        "docker --config .kamal/apps/app-staging/docker pull r:5000/dhh/app:1"
     );
 }
 
 #[test]
 fn registry_login_skipped_without_credentials() {
-    let config = config(json!({}));
-    assert!(Commands::new(&config, "1")
+    let public = config(json!({}));
+    assert!(Commands::new(&public, "1")
         .registry_login(None, Secret::new(vec![]))
+        .is_none());
+    let secret_user = config(json!({"registry": {"username": ["USER"], "password": ["P"]}}));
+    assert!(Commands::new(&secret_user, "1")
+        .registry_login(None, Secret::new(b"pw".to_vec()))
         .is_none());
 }
 
@@ -149,6 +183,19 @@ fn pull_and_image_check() {
         c.image_exists().render(),
         "docker image inspect --format '{{.Id}}' dhh/app:999"
     );
+}
+
+#[test]
+fn pull_with_credentials_reads_the_service_docker_config() {
+    let config =
+        config(json!({"registry": {"server": "ghcr.io", "username": "dhh", "password": ["P"]}}));
+    assert_eq!(
+        Commands::new(&config, "7").pull().render(),
+        "docker --config .kamal/apps/app/docker pull ghcr.io/dhh/app:7"
+    );
+    assert!(start_or_run_proxy(&config).render().starts_with(
+        "docker container start kamal-proxy || docker --config .kamal/apps/app/docker run --name kamal-proxy "
+    ));
 }
 
 #[test]
@@ -283,7 +330,7 @@ fn proxy_boot_with_run_config() {
     }}}));
     assert_eq!(
         start_or_run_proxy(&config).render(),
-        "docker container start kamal-proxy || docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config --publish 127.0.0.1:8080:80 --publish 127.0.0.1:8443:443 --publish '[::1]:8080:80' --publish '[::1]:8443:443' --log-opt max-size=30m --expose=9090 --memory 512m registry:4443/convoy-proxy:v1 kamal-proxy run --debug --metrics-port 9090"
+        "docker container start kamal-proxy || docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config --publish 127.0.0.1:8080:80 --publish 127.0.0.1:8443:443 --publish '[::1]:8080:80' --publish '[::1]:8443:443' --log-opt max-size=30m --expose=9090 --memory=512m registry:4443/convoy-proxy:v1 kamal-proxy run --debug --metrics-port 9090"
     );
 }
 
@@ -464,6 +511,101 @@ fn lock_and_audit_with_destination() {
         .starts_with("mkdir -p .kamal && mkdir .kamal/lock-app-staging && echo '"));
     assert_eq!(
         c.audit(stamp, Some(&config.roles[0]), "it's done").render(),
-        r"mkdir -p .kamal && echo '[2024-05-06T07:08:09Z] [bob] [staging] [web] it'\''s done' >> .kamal/app-staging-audit.log"
+        r"mkdir -p .kamal && printf '%s\n' '[2024-05-06T07:08:09Z] [bob] [staging] [web] it'\''s done' >> .kamal/app-staging-audit.log"
+    );
+}
+
+#[test]
+fn a_valued_option_is_one_argv_word() {
+    assert_eq!(
+        run(json!({"options": {"memory": "512m", "ulimit": ["nofile=1024:2048", "nproc=64"], "health-cmd": "curl -f localhost/up"}})),
+        format!("{RUN_PREFIX} --env-file .kamal/apps/app/env/roles/web.env --log-opt max-size=10m {RUN_LABELS} '--health-cmd=curl -f localhost/up' --memory=512m --ulimit=nofile=1024:2048 --ulimit=nproc=64 dhh/app:999")
+    );
+}
+
+/// The words `sh` splits a rendered command line into.
+fn shell_words(line: &str) -> Vec<String> {
+    let out = std::process::Command::new("/bin/sh")
+        .args([
+            "-c",
+            &format!("for word in {line}; do printf '%s\\n' \"$word\"; done"),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_boolean_flag_cannot_smuggle_a_second_flag() {
+    let config = config(json!({"options": {"init": "--env-file=/etc/shadow", "read-only": false}}));
+    let cmd = Commands::new(&config, "999").run(&config.roles[0], "1.1.1.1");
+    assert_eq!(
+        cmd.render(),
+        format!("{RUN_PREFIX} --env-file .kamal/apps/app/env/roles/web.env --log-opt max-size=10m {RUN_LABELS} --init=--env-file=/etc/shadow --read-only=false dhh/app:999")
+    );
+    // Through a real shell: one word, so Docker reads `--init` with a (bad) value.
+    let words = shell_words(&cmd.render());
+    assert!(
+        words.iter().any(|w| w == "--init=--env-file=/etc/shadow"),
+        "{words:?}"
+    );
+    assert!(
+        !words.iter().any(|w| w.starts_with("--env-file=")),
+        "{words:?}"
+    );
+}
+
+#[test]
+fn audit_and_lock_lines_cannot_be_forged_by_the_performer() {
+    let config = config(json!({})).with_destination(Some("staging")).unwrap();
+    let c = Commands::new(&config, "9");
+    let stamp = Stamp {
+        performer: "alice\n[2026-01-01T00:00:00Z] [root] forged\r\u{0}\u{2028}\\n",
+        at: chrono::Utc.with_ymd_and_hms(2024, 5, 6, 7, 8, 9).unwrap(),
+    };
+    let audit = c.audit(stamp, Some(&config.roles[0]), "done\nforged line");
+    assert_eq!(
+        audit.render(),
+        r"mkdir -p .kamal && printf '%s\n' '[2024-05-06T07:08:09Z] [alice\n\[2026-01-01T00:00:00Z\] \[root\] forged\r\x00\u{2028}\\n] [staging] [web] done\nforged line' >> .kamal/app-staging-audit.log"
+    );
+    // The printf part through a real shell prints exactly one line.
+    let rendered = audit.render();
+    let printf = rendered
+        .split(" && ")
+        .nth(1)
+        .and_then(|p| p.split(" >> ").next())
+        .unwrap();
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", printf])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout.iter().filter(|b| **b == b'\n').count(), 1);
+    assert!(out
+        .stdout
+        .starts_with(br"[2024-05-06T07:08:09Z] [alice\n\["));
+
+    let lock = c.lock_acquire(stamp, "m\nVersion: forged").render();
+    let encoded = lock
+        .split("echo '")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    let details = base64::engine::general_purpose::STANDARD
+        .decode(encoded.replace('\n', ""))
+        .unwrap();
+    let details = String::from_utf8(details).unwrap();
+    assert_eq!(details.lines().count(), 3, "{details}");
+    assert_eq!(
+        details
+            .lines()
+            .filter(|l| l.starts_with("Version: "))
+            .count(),
+        1
     );
 }

@@ -14,6 +14,7 @@
 //! `command`, root `options` (defaults for every role) and `proxy: false`.
 
 mod parse;
+pub mod privilege;
 mod rules;
 mod walk;
 
@@ -160,6 +161,10 @@ pub struct DockerOption {
     pub name: String,
     /// `None` for a flag: `init: true` renders `--init`.
     pub value: Option<String>,
+    /// Where the option was written (`options/privileged`, `servers/web/options/cap-add/0`),
+    /// for the privilege check to name it; empty in configs stored before it was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

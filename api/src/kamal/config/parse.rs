@@ -17,6 +17,7 @@ const DEFAULT_PROXY_VERSION: &str = "v0.9.2";
 /// Parses and validates a deploy config given as JSON (YAML goes through [`parse_yaml`]).
 pub fn parse_config(value: &Value) -> Result<DeployConfig, Vec<ConfigError>> {
     let mut errors = Errors::default();
+    walk::refuse_nul(&mut errors, "", value);
     let config = parse_root(&mut errors, value);
     match config {
         Some(config) if errors.0.is_empty() => Ok(config),
@@ -446,6 +447,7 @@ fn parse_options(e: &mut Errors, path: &str, v: &Value) -> Option<Vec<DockerOpti
             options.push(DockerOption {
                 name: name.clone(),
                 value,
+                path: vp,
             });
         }
     }
@@ -663,7 +665,7 @@ fn port(e: &mut Errors, path: &str, n: u64) -> Option<u16> {
     }
 }
 
-fn default_proxy_run() -> ProxyRun {
+pub(super) fn default_proxy_run() -> ProxyRun {
     ProxyRun {
         image: format!("{DEFAULT_PROXY_IMAGE}:{DEFAULT_PROXY_VERSION}"),
         publish: true,

@@ -206,3 +206,27 @@ pub(super) fn string_map(
         .collect();
     (out.len() == map.len()).then_some(out)
 }
+
+/// Config values end up as command-line words, and no command line can carry a NUL byte:
+/// every key or string holding one is an error at its path.
+pub(super) fn refuse_nul(e: &mut Errors, path: &str, v: &Value) {
+    const MESSAGE: &str = "must not contain a NUL byte";
+    match v {
+        Value::String(s) if s.contains('\0') => e.add(path, MESSAGE),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                refuse_nul(e, &child(path, i), item);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let p = child(path, key.replace('\0', "\\0"));
+                if key.contains('\0') {
+                    e.add(&p, MESSAGE);
+                }
+                refuse_nul(e, &p, item);
+            }
+        }
+        _ => {}
+    }
+}

@@ -51,12 +51,12 @@ const WEB_1_STEPS: &[(&str, Option<&str>, &str)] = &[
     (
         "registry_login",
         None,
-        r#"docker login registry.example.com -u deploy --password-stdin"#,
+        r#"mkdir -p .kamal/apps/shop/docker && umask 077 && touch .kamal/apps/shop/docker/config.json && chmod 600 .kamal/apps/shop/docker/config.json && cat > .kamal/apps/shop/docker/config.json"#,
     ),
     (
         "pull_image",
         None,
-        r#"docker pull registry.example.com/acme/shop:v42"#,
+        r#"docker --config .kamal/apps/shop/docker pull registry.example.com/acme/shop:v42"#,
     ),
     (
         "check_image",
@@ -77,7 +77,7 @@ const WEB_1_STEPS: &[(&str, Option<&str>, &str)] = &[
     (
         "ensure_proxy",
         None,
-        r#"docker container start kamal-proxy || docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config --publish 80:80 --publish 443:443 --log-opt max-size=10m basecamp/kamal-proxy:v0.9.2 kamal-proxy run"#,
+        r#"docker container start kamal-proxy || docker --config .kamal/apps/shop/docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config --publish 80:80 --publish 443:443 --log-opt max-size=10m basecamp/kamal-proxy:v0.9.2 kamal-proxy run"#,
     ),
     (
         "rename_existing",
@@ -92,7 +92,7 @@ const WEB_1_STEPS: &[(&str, Option<&str>, &str)] = &[
     (
         "audit_boot",
         Some("web"),
-        r#"mkdir -p .kamal && echo '[2025-01-02T03:04:05Z] [alice@example.com] [web] Booted app version v42' >> .kamal/shop-audit.log"#,
+        r#"mkdir -p .kamal && printf '%s\n' '[2025-01-02T03:04:05Z] [alice@example.com] [web] Booted app version v42' >> .kamal/shop-audit.log"#,
     ),
     (
         "run_container",
@@ -122,7 +122,7 @@ const WEB_1_STEPS: &[(&str, Option<&str>, &str)] = &[
     (
         "audit_tag",
         None,
-        r#"mkdir -p .kamal && echo '[2025-01-02T03:04:05Z] [alice@example.com] Tagging registry.example.com/acme/shop:v42 as the latest image' >> .kamal/shop-audit.log"#,
+        r#"mkdir -p .kamal && printf '%s\n' '[2025-01-02T03:04:05Z] [alice@example.com] Tagging registry.example.com/acme/shop:v42 as the latest image' >> .kamal/shop-audit.log"#,
     ),
     (
         "prune",
@@ -145,12 +145,12 @@ const JOB_1_STEPS: &[(&str, Option<&str>, &str)] = &[
     (
         "registry_login",
         None,
-        r#"docker login registry.example.com -u deploy --password-stdin"#,
+        r#"mkdir -p .kamal/apps/shop/docker && umask 077 && touch .kamal/apps/shop/docker/config.json && chmod 600 .kamal/apps/shop/docker/config.json && cat > .kamal/apps/shop/docker/config.json"#,
     ),
     (
         "pull_image",
         None,
-        r#"docker pull registry.example.com/acme/shop:v42"#,
+        r#"docker --config .kamal/apps/shop/docker pull registry.example.com/acme/shop:v42"#,
     ),
     (
         "check_image",
@@ -180,7 +180,7 @@ const JOB_1_STEPS: &[(&str, Option<&str>, &str)] = &[
     (
         "audit_boot",
         Some("job"),
-        r#"mkdir -p .kamal && echo '[2025-01-02T03:04:05Z] [alice@example.com] [job] Booted app version v42' >> .kamal/shop-audit.log"#,
+        r#"mkdir -p .kamal && printf '%s\n' '[2025-01-02T03:04:05Z] [alice@example.com] [job] Booted app version v42' >> .kamal/shop-audit.log"#,
     ),
     (
         "run_container",
@@ -205,7 +205,7 @@ const JOB_1_STEPS: &[(&str, Option<&str>, &str)] = &[
     (
         "audit_tag",
         None,
-        r#"mkdir -p .kamal && echo '[2025-01-02T03:04:05Z] [alice@example.com] Tagging registry.example.com/acme/shop:v42 as the latest image' >> .kamal/shop-audit.log"#,
+        r#"mkdir -p .kamal && printf '%s\n' '[2025-01-02T03:04:05Z] [alice@example.com] Tagging registry.example.com/acme/shop:v42 as the latest image' >> .kamal/shop-audit.log"#,
     ),
     (
         "prune",
@@ -344,9 +344,12 @@ fn secret_values_reach_stdin_only() {
     };
     let login = HostStep::RegistryLogin.commands(&ctx).unwrap().remove(0);
     assert!(!login.render().contains("value-of"));
+    let docker_config: serde_json::Value =
+        serde_json::from_slice(login.stdin_bytes().unwrap().expose()).unwrap();
+    // base64("deploy:value-of-REGISTRY_PASSWORD")
     assert_eq!(
-        login.stdin_bytes().unwrap().expose(),
-        b"value-of-REGISTRY_PASSWORD"
+        docker_config["auths"]["registry.example.com"]["auth"],
+        "ZGVwbG95OnZhbHVlLW9mLVJFR0lTVFJZX1BBU1NXT1JE"
     );
     let env = HostStep::WriteEnvFile("web".into())
         .commands(&ctx)
@@ -396,4 +399,44 @@ fn boot_limit_groups_hosts() {
         [vec!["a", "b"], vec!["c", "d"], vec!["e"]]
     );
     assert_eq!(plan.boot_wait, Some(2));
+}
+
+#[test]
+fn the_registry_username_is_on_no_command_line() {
+    let yaml = TWO_ROLES.replace("username: deploy", "username: registry-user-7f3a");
+    let config = parse_yaml(&yaml).unwrap();
+    let names = secrets(&["REGISTRY_PASSWORD", "DATABASE_URL"]);
+    let plan = plan(&input(&config, &names)).unwrap();
+    let commands: Vec<&PlannedCommand> = plan
+        .hosts
+        .iter()
+        .flat_map(|h| h.steps.iter().chain(&h.on_failure))
+        .chain(plan.lock.iter().chain(&plan.unlock))
+        .collect();
+    assert!(commands.len() > 20);
+    for planned in commands {
+        assert!(
+            !planned.command.contains("registry-user-7f3a"),
+            "{}",
+            planned.command
+        );
+    }
+    // Nor when the engine renders it with the real values.
+    let values = |name: &str| Some(Secret::new(format!("value-of-{name}")));
+    let ctx = StepContext {
+        commands: Commands::new(&config, "v42"),
+        host: "web-1",
+        stamp: input(&config, &names).stamp,
+        replaced_hex: "00",
+        secrets: &values,
+    };
+    for step in host_steps(&config, "web-1") {
+        for cmd in step.commands(&ctx).unwrap() {
+            assert!(
+                !cmd.render().contains("registry-user-7f3a"),
+                "{}",
+                cmd.render()
+            );
+        }
+    }
 }

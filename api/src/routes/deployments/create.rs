@@ -39,7 +39,7 @@ pub const SECRETS_COLUMN: &str = "secrets";
                 ("Idempotent-Replayed" = String, description = "`true` when an earlier request with this key created it"))),
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not deploy, or the config sets what only an admin may deploy (host access: privileged options, host paths, the proxy image): `errors` names each path", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The named template does not exist", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The Idempotency-Key was used with another body", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid config, unknown host, missing or unexpected secret: every problem at its path",
@@ -65,7 +65,14 @@ pub async fn create_deployment(
             return replay(&mut conn, used, &input.secrets).await;
         }
     }
-    let intake = prepare(&mut conn, &user.org, input, SecretValues::Required).await?;
+    let intake = prepare(
+        &mut conn,
+        &user.org,
+        input,
+        SecretValues::Required,
+        user.role,
+    )
+    .await?;
 
     let id = Uuid::now_v7();
     let config = &intake.config;

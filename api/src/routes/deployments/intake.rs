@@ -9,9 +9,11 @@ use diesel_async::AsyncPgConnection;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::auth::Role;
 use crate::db::models::server::{self, Server};
 use crate::db::models::template;
 use crate::error::{ApiError, FieldError};
+use crate::kamal::config::privilege::admin_only_settings;
 use crate::kamal::config::{parse_config, parse_yaml, DeployConfig};
 use crate::routes::not_found;
 use crate::routes::templates::render::{config_problem, render_row};
@@ -48,8 +50,10 @@ pub async fn prepare(
     org: &str,
     input: DeploymentInput,
     secret_values: SecretValues,
+    caller: Role,
 ) -> Result<Intake, ApiError> {
     let config = load_config(conn, org, &input).await?;
+    require_admin_for_host_access(&config, caller)?;
     let mut errors = Vec::new();
     let scheduled_at = input.scheduled_at.as_deref().and_then(|raw| {
         DateTime::parse_from_rfc3339(raw)
@@ -89,6 +93,31 @@ pub async fn prepare(
         targets,
         secrets: input.secrets,
         scheduled_at,
+    })
+}
+
+/// Settings that give a container the host are an admin's (SPEC §12): a role problem,
+/// so 403 with every such setting named, as soon as the config is read (before its hosts,
+/// secrets and the rest of the request are checked).
+fn require_admin_for_host_access(config: &DeployConfig, caller: Role) -> Result<(), ApiError> {
+    let found = admin_only_settings(config);
+    if caller >= Role::Admin || found.is_empty() {
+        return Ok(());
+    }
+    let errors: Vec<FieldError> = found
+        .into_iter()
+        .map(|e| FieldError::new(e.path, e.message))
+        .collect();
+    Err(ApiError::ForbiddenFields {
+        detail: format!(
+            "only an admin may deploy these settings: {}",
+            errors
+                .iter()
+                .map(|e| e.field.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        errors,
     })
 }
 

@@ -23,7 +23,7 @@ use crate::views::intake::{DeploymentInput, PlanView};
         (status = 200, body = PlanView),
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not deploy, or the config sets what only an admin may deploy (host access: privileged options, host paths, the proxy image): `errors` names each path", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The named template does not exist", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid config, unknown host or unexpected secret: every problem at its path",
             body = crate::error::Problem, content_type = "application/problem+json")),
@@ -35,7 +35,14 @@ pub async fn plan_deployment(
     Body(input): Body<DeploymentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let intake = prepare(&mut conn, &user.org, input, SecretValues::Optional).await?;
+    let intake = prepare(
+        &mut conn,
+        &user.org,
+        input,
+        SecretValues::Optional,
+        user.role,
+    )
+    .await?;
     let config = &intake.config;
     let secret_names: BTreeSet<String> = config.required_secrets().into_keys().collect();
     // A real deploy draws a fresh suffix for a replaced container; so does its preview.
