@@ -18,3 +18,4 @@ mod jobs_queue;
 mod kamal_cli;
 mod kamal_interop;
 mod openapi;
+mod security_bounds;

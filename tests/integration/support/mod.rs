@@ -72,7 +72,6 @@ impl TestApp {
         }
     }
 
-
     /// The same app with an SSH pool of these settings (e.g. a short connect timeout).
     pub fn with_ssh(mut self, config: convoy::ssh::SshPoolConfig) -> Self {
         self.ssh = convoy::ssh::SshPool::new(config);

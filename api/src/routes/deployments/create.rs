@@ -66,7 +66,14 @@ pub async fn create_deployment(
             return replay(&mut conn, used, &input.secrets).await;
         }
     }
-    let intake = prepare(&mut conn, &user.org, input, SecretValues::Required).await?;
+    let intake = prepare(
+        &mut conn,
+        &user.org,
+        input,
+        SecretValues::Required,
+        &state.policy,
+    )
+    .await?;
 
     let id = Uuid::now_v7();
     let config = &intake.config;

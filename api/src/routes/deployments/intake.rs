@@ -12,7 +12,8 @@ use uuid::Uuid;
 use crate::db::models::server::{self, Server};
 use crate::db::models::template;
 use crate::error::{ApiError, FieldError};
-use crate::kamal::config::{parse_config, parse_yaml, DeployConfig};
+use crate::kamal::config::{bounds, parse_config, parse_yaml, DeployConfig};
+use crate::policy::Policy;
 use crate::routes::not_found;
 use crate::routes::templates::render::{config_problem, render_row};
 use crate::secret::Secret;
@@ -48,9 +49,13 @@ pub async fn prepare(
     org: &str,
     input: DeploymentInput,
     secret_values: SecretValues,
+    policy: &Policy,
 ) -> Result<Intake, ApiError> {
     let config = load_config(conn, org, &input).await?;
-    let mut errors = Vec::new();
+    let mut errors: Vec<FieldError> = bounds::check(&config, policy.max_step_seconds)
+        .into_iter()
+        .map(|e| FieldError::new(e.path, e.message))
+        .collect();
     let scheduled_at = input.scheduled_at.as_deref().and_then(|raw| {
         DateTime::parse_from_rfc3339(raw)
             .map(|t| t.with_timezone(&Utc))

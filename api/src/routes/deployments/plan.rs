@@ -36,7 +36,14 @@ pub async fn plan_deployment(
 ) -> Result<HttpResponse, ApiError> {
     user.require(Role::Deployer)?;
     let mut conn = state.conn().await?;
-    let intake = prepare(&mut conn, &user.org, input, SecretValues::Optional).await?;
+    let intake = prepare(
+        &mut conn,
+        &user.org,
+        input,
+        SecretValues::Optional,
+        &state.policy,
+    )
+    .await?;
     let config = &intake.config;
     let secret_names: BTreeSet<String> = config.required_secrets().into_keys().collect();
     // A real deploy draws a fresh suffix for a replaced container; so does its preview.
