@@ -2,6 +2,8 @@
 //! at most `CONVOY_MAX_STEP_SECONDS` (422 at its path, nothing stored), and a cancel
 //! ends a deployment waiting out a long `boot.wait` at once.
 
+use std::time::Duration;
+
 use actix_web::test::{self, TestRequest};
 use actix_web::App;
 use convoy::auth::Role;
@@ -10,6 +12,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 
+use crate::support::engine::{two_roles, Engine, EXCLUSIVE};
+use crate::support::fleet::{host, FleetHost};
+use crate::support::kamal::ServiceCleanup;
 use crate::support::{bearer, jwt, private_key, test_policy, token, TestApp};
 
 /// An app with server web-1 registered in acme.
@@ -207,4 +212,65 @@ async fn boot_limit_must_name_a_sane_group_size() {
             .problem(422);
         assert_eq!(fields(&problem), ["boot/limit"], "{limit}");
     }
+}
+
+fn h4() -> &'static FleetHost {
+    host("h4")
+}
+
+fn h5() -> &'static FleetHost {
+    host("h5")
+}
+
+/// A deployment waiting out an hour of `boot.wait` between h4 and h5 is cancelled: it
+/// ends `cancelled` without waiting the hour, h4 returned to how it was, h5 untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_ends_a_long_boot_wait() {
+    let _shared = EXCLUSIVE.read().await;
+    let service = "sec-bootwait";
+    let _cleanup = [
+        ServiceCleanup::new(h4(), service),
+        ServiceCleanup::new(h5(), service),
+    ];
+    let engine = Engine::new(&[h4(), h5()], true).await;
+    let mut config = two_roles(service, &[h4(), h5()], &[h4()]);
+    config["boot"] = json!({"limit": 1, "wait": 3600});
+    let id = engine.deploy(&config, "v1").await;
+
+    let waiting = "before the next group (boot.wait)";
+    let started = std::time::Instant::now();
+    while !engine.log_text(&id).await.contains(waiting) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "never reached the boot wait:\n{}",
+            engine.log_text(&id).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reply = engine
+        .app
+        .post(
+            &format!("/v1/deployments/{id}/cancel"),
+            &engine.deployer,
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    // Far below the hour the old engine slept; h4's containers are stopped meanwhile.
+    let d = engine.wait_final(&id, Duration::from_secs(60)).await;
+    let log = engine.log_text(&id).await;
+    assert_eq!(d["status"], "cancelled", "{d:#}\n{log}");
+    let targets = d["targets"].as_array().unwrap();
+    assert!(
+        targets
+            .iter()
+            .filter(|t| t["server_name"] == "h5")
+            .all(|t| t["status"] == "cancelled"),
+        "{d:#}"
+    );
+    assert!(
+        crate::support::engine::running(h4(), service).is_empty(),
+        "a first deploy cancelled leaves nothing running on h4\n{log}"
+    );
+    assert!(crate::support::engine::running(h5(), service).is_empty());
 }

@@ -2,8 +2,9 @@
 //! stop of the new container with its last log lines kept.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::{Commands, Stamp, CONTAINER_ID};
@@ -29,8 +30,9 @@ pub struct HostRun<'a> {
     pub replaced_hex: &'a str,
     pub secrets: &'a (dyn Fn(&str) -> Option<Secret<String>> + Sync),
     pub log: &'a dyn StepLog,
-    /// Set to stop at the next step boundary, as long as no traffic was switched yet.
-    pub cancel: Option<&'a AtomicBool>,
+    /// Cancelled to stop at the next step boundary, as long as no traffic was switched
+    /// yet; a health wait in progress ends at once.
+    pub cancel: Option<&'a CancellationToken>,
     /// Use the image already on the host when it is there (rollbacks): no login, no pull.
     pub reuse_image: bool,
 }
@@ -123,7 +125,7 @@ impl HostRun<'_> {
             }
             // Before traffic moves, a cancel stops here; after, the host finishes and the
             // engine returns it to the previous version as a whole.
-            if !switched && self.cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+            if !switched && self.cancel.is_some_and(CancellationToken::is_cancelled) {
                 let name = step_name(&step);
                 self.log
                     .line(LogStream::Info, &format!("cancelled before {name}"));
@@ -297,7 +299,7 @@ impl HostRun<'_> {
     /// Waits until the container is `healthy`, or `running` for `readiness_delay`, within
     /// `deploy_timeout` (Kamal's rule for roles without the proxy).
     async fn poll_health(&self, step: &HostStep, role: &str, cmd: &Cmd) -> Result<(), HostFailure> {
-        let deadline = Instant::now() + Duration::from_secs(self.config.deploy_timeout);
+        let deadline = self.deadline();
         let readiness = Duration::from_secs(self.config.readiness_delay);
         let has_healthcheck = self
             .config
@@ -323,7 +325,7 @@ impl HostRun<'_> {
                     ))
                 }
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(HostFailure::step(
                     step,
                     format!(
@@ -332,26 +334,64 @@ impl HostRun<'_> {
                     ),
                 ));
             }
-            tokio::time::sleep(POLL_INTERVAL).await;
+            self.pause(step).await?;
         }
     }
 
     /// Runs a `docker exec` health check until it passes, within `deploy_timeout`.
     async fn retry_until_success(&self, step: &HostStep, cmd: &Cmd) -> Result<(), HostFailure> {
-        let deadline = Instant::now() + Duration::from_secs(self.config.deploy_timeout);
+        let deadline = self.deadline();
         loop {
             match self.exec_ok(step, cmd).await {
                 Ok(_) => return Ok(()),
-                Err(HostFailure::Step { reason, .. }) if Instant::now() < deadline => {
+                Err(HostFailure::Step { reason, .. })
+                    if deadline.is_none_or(|d| Instant::now() < d) =>
+                {
                     self.log.line(
                         LogStream::Info,
                         &format!("health check not passing yet: {reason}"),
                     );
-                    tokio::time::sleep(POLL_INTERVAL).await;
+                    self.pause(step).await?;
                 }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// When `deploy_timeout` runs out; `None` when that lies beyond what the clock can
+    /// represent (a config stored before durations were bounded), which must not panic.
+    fn deadline(&self) -> Option<Instant> {
+        Instant::now().checked_add(Duration::from_secs(self.config.deploy_timeout))
+    }
+
+    /// The pause between two health polls. A cancel ends the wait at once, and the host
+    /// then fails as it would had the container never become healthy.
+    async fn pause(&self, step: &HostStep) -> Result<(), HostFailure> {
+        if sleep_unless_cancelled(POLL_INTERVAL, self.cancel).await {
+            return Ok(());
+        }
+        let name = step_name(step);
+        self.log.line(
+            LogStream::Info,
+            &format!("cancelled while waiting in {name}"),
+        );
+        Err(HostFailure::Cancelled { step: name })
+    }
+}
+
+/// Sleeps for `duration`, or until `cancel` fires; false when cancelled. Every wait of a
+/// deploy goes through here so that a cancel is never stuck behind a sleep.
+pub async fn sleep_unless_cancelled(
+    duration: Duration,
+    cancel: Option<&CancellationToken>,
+) -> bool {
+    let Some(token) = cancel else {
+        tokio::time::sleep(duration).await;
+        return true;
+    };
+    tokio::select! {
+        _ = token.cancelled() => false,
+        _ = tokio::time::sleep(duration) => !token.is_cancelled(),
     }
 }
 
@@ -411,7 +451,17 @@ deploy_timeout: 3
         exec: &RecordingExecutor,
         log: &MemoryLog,
     ) -> Result<HostOutcome, HostFailure> {
-        let config = parse_yaml(TWO_ROLES).unwrap();
+        run_with(TWO_ROLES, None, host, exec, log).await
+    }
+
+    async fn run_with(
+        yaml: &str,
+        cancel: Option<&CancellationToken>,
+        host: &str,
+        exec: &RecordingExecutor,
+        log: &MemoryLog,
+    ) -> Result<HostOutcome, HostFailure> {
+        let config = parse_yaml(yaml).unwrap();
         let target = SshTarget::new(host, "deploy", Secret::new(String::new()));
         HostRun {
             executor: exec,
@@ -426,7 +476,7 @@ deploy_timeout: 3
             replaced_hex: "abcd",
             secrets: &secrets,
             log,
-            cancel: None,
+            cancel,
             reuse_image: false,
         }
         .deploy()
@@ -568,5 +618,50 @@ deploy_timeout: 3
         assert!(!cmds
             .iter()
             .any(|c| c.contains("docker run") || c.contains("docker stop")));
+    }
+
+    #[tokio::test]
+    async fn a_deploy_timeout_beyond_the_clock_does_not_panic() {
+        // Stored before durations were bounded: the host run must still work.
+        let yaml = TWO_ROLES.replace("deploy_timeout: 3", "deploy_timeout: 18446744073709551615");
+        let exec = RecordingExecutor::default();
+        exec.answer("{{.State.Status}}", 0, &["running"]);
+        let log = MemoryLog::default();
+        run_with(&yaml, None, "job-1", &exec, &log).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_cancel_ends_a_long_health_wait_at_once() {
+        let yaml = TWO_ROLES
+            .replace("readiness_delay: 0", "readiness_delay: 3600")
+            .replace("deploy_timeout: 3", "deploy_timeout: 3600");
+        let exec = RecordingExecutor::default();
+        exec.answer("{{.State.Status}}", 0, &["running"]);
+        let log = MemoryLog::default();
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            trigger.cancel();
+        });
+        // Without the cancel this waits for the hour of readiness_delay; the limit only
+        // keeps a regression from hanging the suite.
+        let result = tokio::time::timeout(
+            Duration::from_secs(30),
+            run_with(&yaml, Some(&cancel), "job-1", &exec, &log),
+        )
+        .await
+        .expect("the health wait ends on cancel");
+        assert!(
+            matches!(&result, Err(HostFailure::Cancelled { step }) if step == "health_poll(job)"),
+            "{result:?}"
+        );
+        let cmds = exec.commands();
+        assert!(
+            cmds.iter()
+                .any(|c| c.contains("docker stop -t 30 shop-job-v2")),
+            "the new container is stopped: {cmds:#?}"
+        );
+        assert!(!cmds.iter().any(|c| c.contains("xargs -r docker stop")));
     }
 }

@@ -3,7 +3,6 @@
 //! lease and service lock alive while it runs. A run whose lease is lost (taken over
 //! after this process stalled) is abandoned at once: the new holder goes on with it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use diesel::sql_types::{Interval, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::StreamExt;
 use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::queue::{backoff, ClaimedJob, Queue};
@@ -121,7 +121,7 @@ async fn handle(state: &AppState, queue: &Queue, config: &WorkerConfig, job: Cla
         let _ = finish(state, queue, &job, Err("a job without a deployment".into())).await;
         return;
     };
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = CancellationToken::new();
     let run = Run {
         state,
         deployment,
@@ -189,7 +189,7 @@ async fn keep_alive(
     config: &WorkerConfig,
     job: Uuid,
     deployment: Uuid,
-    cancel: &AtomicBool,
+    cancel: &CancellationToken,
 ) -> String {
     let tick = Duration::from_secs(1);
     let renew_every = (config.lease / 3).max(tick);
@@ -201,7 +201,7 @@ async fn keep_alive(
             continue;
         };
         if let Ok(true) = crate::deploy::engine::cancel_requested(&mut conn, deployment).await {
-            cancel.store(true, Ordering::SeqCst);
+            cancel.cancel();
         }
         if since_renewal < renew_every {
             continue;
