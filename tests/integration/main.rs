@@ -14,6 +14,7 @@ mod fleet_deploy;
 mod fleet_engine;
 mod fleet_proxy;
 mod fleet_ssh;
+mod jobs_fairness;
 mod jobs_queue;
 mod kamal_cli;
 mod kamal_interop;

@@ -25,13 +25,16 @@ pub struct WorkerConfig {
     /// Deployments run at once by this process.
     pub workers: usize,
     pub lease: Duration,
+    /// While another org has a due job, one org runs at most this many of `workers`
+    /// (`CONVOY_ORG_MAX_WORKERS`).
+    pub org_max_workers: usize,
     /// How often the queue is looked at when no notification arrives.
     pub poll: Duration,
     pub worker_id: String,
 }
 
 impl WorkerConfig {
-    pub fn new(workers: usize, lease: Duration) -> Self {
+    pub fn new(workers: usize, lease: Duration, org_max_workers: usize) -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "convoy".into());
@@ -39,6 +42,7 @@ impl WorkerConfig {
         Self {
             workers,
             lease,
+            org_max_workers,
             poll: Duration::from_secs(2),
             worker_id: format!("{host}:{}:{suffix}", std::process::id()),
         }
@@ -50,7 +54,8 @@ pub async fn run(state: AppState, database_url: String, config: WorkerConfig) {
     let wake = Arc::new(Notify::new());
     tokio::spawn(listen(database_url, wake.clone()));
     let slots = Arc::new(Semaphore::new(config.workers));
-    let queue = Queue::new(config.worker_id.clone(), config.lease);
+    let queue =
+        Queue::new(config.worker_id.clone(), config.lease).with_org_share(config.org_max_workers);
     tracing::info!(worker = %config.worker_id, workers = config.workers, "workers started");
     loop {
         let permit = slots

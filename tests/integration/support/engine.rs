@@ -62,7 +62,7 @@ impl Workers {
                     ssh: SshPool::new(ssh_config()),
                     policy: std::sync::Arc::new(super::test_policy()),
                 };
-                let mut config = WorkerConfig::new(4, lease);
+                let mut config = WorkerConfig::new(4, lease, 2);
                 config.poll = poll;
                 tokio::select! {
                     _ = worker::run(state, url, config) => {}
