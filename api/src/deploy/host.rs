@@ -31,7 +31,7 @@ pub struct HostRun<'a> {
     pub secrets: &'a (dyn Fn(&str) -> Option<Secret<String>> + Sync),
     pub log: &'a dyn StepLog,
     /// Cancelled to stop at the next step boundary, as long as no traffic was switched
-    /// yet; a health wait in progress ends at once.
+    /// yet; a health wait ends at once while the proxy sends no traffic to a new container.
     pub cancel: Option<&'a CancellationToken>,
     /// Use the image already on the host when it is there (rollbacks): no login, no pull.
     pub reuse_image: bool,
@@ -101,6 +101,8 @@ struct Progress {
     previous_versions: BTreeMap<String, Option<String>>,
     /// Roles whose new container was started (so the failure path stops them).
     started: Vec<String>,
+    /// A `proxy_deploy` ran: the proxy may send traffic to a new container.
+    proxy_switched: bool,
 }
 
 impl HostRun<'_> {
@@ -137,6 +139,7 @@ impl HostRun<'_> {
             self.log.step(&name);
             let started = Instant::now();
             let result = self.run_step(&step, &mut progress).await;
+            progress.proxy_switched |= matches!(step, HostStep::ProxyDeploy(_));
             self.log.step_end(&name, started.elapsed(), result.is_ok());
             match result {
                 Ok(()) => {}
@@ -202,14 +205,17 @@ impl HostRun<'_> {
         let cmds = step
             .commands(&ctx)
             .map_err(|e| HostFailure::step(step, e.to_string()))?;
+        // The failure path stops every new container of the host: once one of them takes
+        // traffic a cancel waits for the host to finish and be returned as a whole.
+        let cancel = self.cancel.filter(|_| !progress.proxy_switched);
         match step {
             HostStep::HealthPoll(role) => {
                 let cmd = single(step, cmds)?;
-                self.poll_health(step, role, &cmd).await
+                self.poll_health(step, role, &cmd, cancel).await
             }
             HostStep::HealthcheckCmd(_) => {
                 let cmd = single(step, cmds)?;
-                self.retry_until_success(step, &cmd).await
+                self.retry_until_success(step, &cmd, cancel).await
             }
             _ => {
                 for cmd in cmds {
@@ -298,7 +304,13 @@ impl HostRun<'_> {
 
     /// Waits until the container is `healthy`, or `running` for `readiness_delay`, within
     /// `deploy_timeout` (Kamal's rule for roles without the proxy).
-    async fn poll_health(&self, step: &HostStep, role: &str, cmd: &Cmd) -> Result<(), HostFailure> {
+    async fn poll_health(
+        &self,
+        step: &HostStep,
+        role: &str,
+        cmd: &Cmd,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<(), HostFailure> {
         let deadline = self.deadline();
         let readiness = Duration::from_secs(self.config.readiness_delay);
         let has_healthcheck = self
@@ -334,12 +346,17 @@ impl HostRun<'_> {
                     ),
                 ));
             }
-            self.pause(step).await?;
+            self.pause(step, cancel).await?;
         }
     }
 
     /// Runs a `docker exec` health check until it passes, within `deploy_timeout`.
-    async fn retry_until_success(&self, step: &HostStep, cmd: &Cmd) -> Result<(), HostFailure> {
+    async fn retry_until_success(
+        &self,
+        step: &HostStep,
+        cmd: &Cmd,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<(), HostFailure> {
         let deadline = self.deadline();
         loop {
             match self.exec_ok(step, cmd).await {
@@ -351,7 +368,7 @@ impl HostRun<'_> {
                         LogStream::Info,
                         &format!("health check not passing yet: {reason}"),
                     );
-                    self.pause(step).await?;
+                    self.pause(step, cancel).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -366,8 +383,12 @@ impl HostRun<'_> {
 
     /// The pause between two health polls. A cancel ends the wait at once, and the host
     /// then fails as it would had the container never become healthy.
-    async fn pause(&self, step: &HostStep) -> Result<(), HostFailure> {
-        if sleep_unless_cancelled(POLL_INTERVAL, self.cancel).await {
+    async fn pause(
+        &self,
+        step: &HostStep,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<(), HostFailure> {
+        if sleep_unless_cancelled(POLL_INTERVAL, cancel).await {
             return Ok(());
         }
         let name = step_name(step);
@@ -663,5 +684,36 @@ deploy_timeout: 3
             "the new container is stopped: {cmds:#?}"
         );
         assert!(!cmds.iter().any(|c| c.contains("xargs -r docker stop")));
+    }
+
+    #[tokio::test]
+    async fn after_the_proxy_switched_a_cancel_lets_the_host_finish() {
+        // web and worker on one host: web takes traffic before worker's health wait
+        // starts (roles run in name order), and the failure path would stop web's new
+        // container too.
+        let yaml = TWO_ROLES
+            .replace("  job:\n    - job-1", "  worker:\n    - web-1")
+            .replace("readiness_delay: 0", "readiness_delay: 2");
+        let exec = RecordingExecutor::default();
+        exec.answer("--filter 'name=^shop-web-v2$' --quiet", 0, &["c0ffee"]);
+        exec.answer("{{.State.Status}}", 0, &["running"]);
+        let log = MemoryLog::default();
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        tokio::spawn(async move {
+            // The steps before the health wait take no time against the recording executor.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            trigger.cancel();
+        });
+        run_with(&yaml, Some(&cancel), "web-1", &exec, &log)
+            .await
+            .unwrap();
+        assert!(cancel.is_cancelled());
+        let cmds = exec.commands();
+        let switch = position(&cmds, "kamal-proxy deploy shop-web");
+        assert!(switch < position(&cmds, "{{.State.Status}}"));
+        assert!(!cmds
+            .iter()
+            .any(|c| c.contains("docker stop -t 30 shop-web-v2")));
     }
 }
