@@ -434,7 +434,10 @@ impl DeployConfig {
             None => hosts.len(),
             // More hosts than memory can hold means one group of everything.
             Some(BootLimit::Hosts(n)) => usize::try_from(n).unwrap_or(usize::MAX),
-            Some(BootLimit::Percent(p)) => (self.all_hosts().len() * p as usize / 100).max(1),
+            // The parser keeps percentages within 1..=100; a stored row is not re-parsed.
+            Some(BootLimit::Percent(p)) => {
+                (self.all_hosts().len() * p.min(100) as usize / 100).max(1)
+            }
         };
         hosts.chunks(size.max(1)).map(<[_]>::to_vec).collect()
     }
