@@ -58,6 +58,26 @@ async fn fill(
     orgs
 }
 
+/// The ids of `org`'s running jobs, in claim order.
+fn ids_of(running: &[ClaimedJob], org: &str) -> Vec<Uuid> {
+    running
+        .iter()
+        .filter(|j| j.org == org)
+        .map(|j| j.id)
+        .collect()
+}
+
+/// Completes the first running job of `org`.
+async fn complete_one(
+    conn: &mut AsyncPgConnection,
+    queue: &Queue,
+    running: &mut Vec<ClaimedJob>,
+    org: &str,
+) {
+    let done = running.iter().position(|j| j.org == org).unwrap();
+    assert!(queue.complete(conn, running.remove(done).id).await.unwrap());
+}
+
 fn per_org(running: &[ClaimedJob]) -> BTreeMap<&str, usize> {
     let mut counts = BTreeMap::new();
     for job in running {
@@ -79,25 +99,20 @@ async fn one_org_holds_at_most_its_share_while_another_org_waits() {
     let first = fill(&mut conn, &queue, &mut running).await;
     assert_eq!(first, ["org-a", "org-a", "org-b", "org-b"]);
     assert_eq!(per_org(&running)["org-a"], 2);
-    let b_running: Vec<Uuid> = running
-        .iter()
-        .filter(|j| j.org == "org-b")
-        .map(|j| j.id)
-        .collect();
-    assert_eq!(b_running, b_jobs, "b's jobs start without waiting for a's");
+    assert_eq!(
+        ids_of(&running, "org-b"),
+        b_jobs,
+        "b's jobs start without waiting for a's"
+    );
 
     // b's first job ends; b has nothing more waiting, so a may take the free worker.
-    let done = running.iter().position(|j| j.org == "org-b").unwrap();
-    assert!(queue
-        .complete(&mut conn, running.remove(done).id)
-        .await
-        .unwrap());
+    complete_one(&mut conn, &queue, &mut running, "org-b").await;
     assert_eq!(fill(&mut conn, &queue, &mut running).await, ["org-a"]);
     assert_eq!(per_org(&running)["org-a"], 3);
 }
 
 #[tokio::test]
-async fn a_share_is_kept_free_for_the_other_org_as_it_arrives() {
+async fn an_org_alone_uses_every_worker_and_yields_them_as_another_arrives() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     enqueue(&mut conn, "org-a", 6).await;
@@ -105,36 +120,17 @@ async fn a_share_is_kept_free_for_the_other_org_as_it_arrives() {
     let mut running = Vec::new();
     assert_eq!(fill(&mut conn, &queue, &mut running).await, ["org-a"; 4]);
 
-    // b arrives while a holds every worker: the next free worker goes to b, and a gets
-    // no more until it is back under its share.
+    // b arrives while a holds every worker: each worker a frees goes to b until a is
+    // back at its share.
     let b_jobs = enqueue(&mut conn, "org-b", 2).await;
     for _ in 0..2 {
-        let done = running.iter().position(|j| j.org == "org-a").unwrap();
-        assert!(queue
-            .complete(&mut conn, running.remove(done).id)
-            .await
-            .unwrap());
+        complete_one(&mut conn, &queue, &mut running, "org-a").await;
         let next = queue.claim(&mut conn).await.unwrap().unwrap();
         assert_eq!(next.org, "org-b");
         running.push(next);
     }
-    let b_running: Vec<Uuid> = running
-        .iter()
-        .filter(|j| j.org == "org-b")
-        .map(|j| j.id)
-        .collect();
-    assert_eq!(b_running, b_jobs);
+    assert_eq!(ids_of(&running, "org-b"), b_jobs);
     assert_eq!(per_org(&running)["org-a"], 2);
-}
-
-#[tokio::test]
-async fn an_org_alone_uses_every_worker() {
-    let db = TestDb::new().await;
-    let mut conn = db.conn().await;
-    enqueue(&mut conn, "org-a", 6).await;
-    let queue = pool();
-    let mut running = Vec::new();
-    assert_eq!(fill(&mut conn, &queue, &mut running).await, ["org-a"; 4]);
 }
 
 #[tokio::test]

@@ -7,8 +7,7 @@ use std::time::Duration;
 use actix_web::test::{self, TestRequest};
 use actix_web::App;
 use convoy::auth::Role;
-use convoy::db::schema::{deployments, jobs};
-use diesel::prelude::*;
+use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 
@@ -53,15 +52,25 @@ fn fields(problem: &Value) -> Vec<String> {
     fields
 }
 
+/// How many deployments and jobs the database holds.
 async fn stored(app: &TestApp) -> (i64, i64) {
     let mut conn = app.db.conn().await;
-    let d = deployments::table
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    let j = jobs::table.count().get_result(&mut conn).await.unwrap();
-    (d, j)
+    let counts: Counts = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM deployments) AS deployments,
+                (SELECT count(*) FROM jobs) AS jobs",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    (counts.deployments, counts.jobs)
+}
+
+#[derive(QueryableByName)]
+struct Counts {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    deployments: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    jobs: i64,
 }
 
 /// Plans and deploys `body`; both must answer 422 naming exactly `expected` (sorted).
