@@ -223,6 +223,53 @@ async fn boot_limit_must_name_a_sane_group_size() {
     }
 }
 
+/// A started deployment whose job waits out a retry's backoff is cancelled by its worker:
+/// the cancel makes the job due now rather than after the backoff.
+#[actix_web::test]
+async fn a_cancel_does_not_wait_for_a_retry_backoff() {
+    let app = app().await;
+    let body = json!({"config": config(json!({})), "version": "v1"});
+    let created = app
+        .post("/v1/deployments", &token("acme", Role::Deployer), &body)
+        .await;
+    assert_eq!(created.status, 202, "{}", created.text);
+    let id: uuid::Uuid = created.json()["id"].as_str().unwrap().parse().unwrap();
+    let mut conn = app.db.conn().await;
+    for query in [
+        "UPDATE jobs SET attempts = 1, run_at = now() + interval '1 hour' WHERE deployment_id = $1",
+        "UPDATE deployments SET status = 'deploying', started_at = now() WHERE id = $1",
+    ] {
+        diesel::sql_query(query)
+            .bind::<diesel::sql_types::Uuid, _>(id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let reply = app
+        .post(
+            &format!("/v1/deployments/{id}/cancel"),
+            &token("acme", Role::Deployer),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let due: Due = diesel::sql_query(
+        "SELECT bool_and(status = 'queued' AND run_at <= now()) AS due FROM jobs
+         WHERE deployment_id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert!(due.due, "the job waits for its worker no longer");
+}
+
+#[derive(QueryableByName)]
+struct Due {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    due: bool,
+}
+
 fn h4() -> &'static FleetHost {
     host("h4")
 }
