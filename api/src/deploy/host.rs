@@ -651,6 +651,18 @@ deploy_timeout: 3
         run_with(&yaml, None, "job-1", &exec, &log).await.unwrap();
     }
 
+    /// A token cancelled once the recording executor has run the steps before the health
+    /// wait (they take no time).
+    fn cancelled_soon() -> CancellationToken {
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            trigger.cancel();
+        });
+        cancel
+    }
+
     #[tokio::test]
     async fn a_cancel_ends_a_long_health_wait_at_once() {
         let yaml = TWO_ROLES
@@ -659,12 +671,7 @@ deploy_timeout: 3
         let exec = RecordingExecutor::default();
         exec.answer("{{.State.Status}}", 0, &["running"]);
         let log = MemoryLog::default();
-        let cancel = CancellationToken::new();
-        let trigger = cancel.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            trigger.cancel();
-        });
+        let cancel = cancelled_soon();
         // Without the cancel this waits for the hour of readiness_delay; the limit only
         // keeps a regression from hanging the suite.
         let result = tokio::time::timeout(
@@ -698,13 +705,7 @@ deploy_timeout: 3
         exec.answer("--filter 'name=^shop-web-v2$' --quiet", 0, &["c0ffee"]);
         exec.answer("{{.State.Status}}", 0, &["running"]);
         let log = MemoryLog::default();
-        let cancel = CancellationToken::new();
-        let trigger = cancel.clone();
-        tokio::spawn(async move {
-            // The steps before the health wait take no time against the recording executor.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            trigger.cancel();
-        });
+        let cancel = cancelled_soon();
         run_with(&yaml, Some(&cancel), "web-1", &exec, &log)
             .await
             .unwrap();
