@@ -115,7 +115,8 @@ pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
         streams: Default::default(),
     };
     let workers = (mode != Mode::Api).then(|| {
-        let worker_config = jobs::worker::WorkerConfig::new(config.workers, config.lease);
+        let worker_config =
+            jobs::worker::WorkerConfig::new(config.workers, config.lease, config.org_max_workers);
         jobs::worker::run(state.clone(), config.database_url.clone(), worker_config)
     });
     if mode == Mode::Worker {

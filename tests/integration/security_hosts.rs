@@ -9,8 +9,6 @@
 
 use std::net::TcpListener;
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use convoy::auth::Role;
@@ -329,7 +327,7 @@ async fn run_to_failure(app: &TestApp, id: Uuid) -> Value {
         holder: "test-worker",
         attempt: 1,
         lease: Duration::from_secs(30),
-        cancel: Arc::new(AtomicBool::new(false)),
+        cancel: tokio_util::sync::CancellationToken::new(),
     }
     .deploy_or_resume()
     .await

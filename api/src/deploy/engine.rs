@@ -9,7 +9,6 @@
 //! deployment ends `failed` with the reason, under the failure policy like any failure.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,9 +18,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::future::join_all;
 use serde_json::json;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::host::{HostFailure, HostRun};
+use super::host::{sleep_unless_cancelled, HostFailure, HostRun};
 use super::lock::{self, HostLock};
 use super::sink::{HostLog, LogSink};
 use crate::db::models::deployment::Deployment;
@@ -32,7 +32,7 @@ use crate::db::models::target::Target;
 use crate::db::schema::{deployment_targets, deployments, servers};
 use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::{Commands, Stamp};
-use crate::kamal::config::{DeployConfig, OnFailure};
+use crate::kamal::config::{bounds, DeployConfig, OnFailure};
 use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::ssh::{ExecRequest, RemoteExecutor, SshError, SshTarget};
@@ -61,8 +61,8 @@ pub struct Run<'a> {
     pub attempt: i32,
     /// The database lock's lease, renewed by [`Run::renew`].
     pub lease: Duration,
-    /// Set when a cancel was requested.
-    pub cancel: Arc<AtomicBool>,
+    /// Cancelled when a cancel was requested; every wait of the run wakes on it.
+    pub cancel: CancellationToken,
 }
 
 /// A host with the targets (one per role) it has in this deployment.
@@ -154,7 +154,7 @@ impl Run<'_> {
     }
 
     fn cancelled(&self) -> bool {
-        AtomicBool::load(&self.cancel, Ordering::SeqCst)
+        self.cancel.is_cancelled()
     }
 
     fn lock_key<'a>(&self, row: &'a Deployment) -> LockKey<'a> {
@@ -255,8 +255,10 @@ impl Run<'_> {
         conn: &mut AsyncPgConnection,
         row: Deployment,
     ) -> Result<Loaded, Unstartable> {
-        let config: DeployConfig = serde_json::from_value(row.config.clone())
+        let mut config: DeployConfig = serde_json::from_value(row.config.clone())
             .map_err(|e| format!("the stored config cannot be read: {e}"))?;
+        // Rows stored before durations were bounded run under today's bound.
+        bounds::clamp(&mut config, self.state.policy.max_step_seconds);
         let secrets: BTreeMap<String, Secret<String>> = match &row.secrets {
             None => BTreeMap::new(),
             Some(sealed) => {
@@ -707,7 +709,12 @@ impl Run<'_> {
                     sink.info(&format!(
                         "waiting {wait} s before the next group (boot.wait)"
                     ));
-                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                    let waited =
+                        sleep_unless_cancelled(Duration::from_secs(wait), Some(&self.cancel)).await;
+                    if !waited {
+                        cancelled = true;
+                        break;
+                    }
                 }
             }
             let runs = group.iter().map(|name| {

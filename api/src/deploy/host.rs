@@ -2,8 +2,9 @@
 //! stop of the new container with its last log lines kept.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::{Commands, Stamp, CONTAINER_ID};
@@ -29,8 +30,9 @@ pub struct HostRun<'a> {
     pub replaced_hex: &'a str,
     pub secrets: &'a (dyn Fn(&str) -> Option<Secret<String>> + Sync),
     pub log: &'a dyn StepLog,
-    /// Set to stop at the next step boundary, as long as no traffic was switched yet.
-    pub cancel: Option<&'a AtomicBool>,
+    /// Cancelled to stop at the next step boundary, as long as no traffic was switched
+    /// yet; a health wait ends at once while the proxy sends no traffic to a new container.
+    pub cancel: Option<&'a CancellationToken>,
     /// Use the image already on the host when it is there (rollbacks): no login, no pull.
     pub reuse_image: bool,
 }
@@ -99,6 +101,8 @@ struct Progress {
     previous_versions: BTreeMap<String, Option<String>>,
     /// Roles whose new container was started (so the failure path stops them).
     started: Vec<String>,
+    /// A `proxy_deploy` ran: the proxy may send traffic to a new container.
+    proxy_switched: bool,
 }
 
 impl HostRun<'_> {
@@ -123,7 +127,7 @@ impl HostRun<'_> {
             }
             // Before traffic moves, a cancel stops here; after, the host finishes and the
             // engine returns it to the previous version as a whole.
-            if !switched && self.cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+            if !switched && self.cancel.is_some_and(CancellationToken::is_cancelled) {
                 let name = step_name(&step);
                 self.log
                     .line(LogStream::Info, &format!("cancelled before {name}"));
@@ -135,6 +139,7 @@ impl HostRun<'_> {
             self.log.step(&name);
             let started = Instant::now();
             let result = self.run_step(&step, &mut progress).await;
+            progress.proxy_switched |= matches!(step, HostStep::ProxyDeploy(_));
             self.log.step_end(&name, started.elapsed(), result.is_ok());
             match result {
                 Ok(()) => {}
@@ -200,14 +205,17 @@ impl HostRun<'_> {
         let cmds = step
             .commands(&ctx)
             .map_err(|e| HostFailure::step(step, e.to_string()))?;
+        // The failure path stops every new container of the host: once one of them takes
+        // traffic a cancel waits for the host to finish and be returned as a whole.
+        let cancel = self.cancel.filter(|_| !progress.proxy_switched);
         match step {
             HostStep::HealthPoll(role) => {
                 let cmd = single(step, cmds)?;
-                self.poll_health(step, role, &cmd).await
+                self.poll_health(step, role, &cmd, cancel).await
             }
             HostStep::HealthcheckCmd(_) => {
                 let cmd = single(step, cmds)?;
-                self.retry_until_success(step, &cmd).await
+                self.retry_until_success(step, &cmd, cancel).await
             }
             _ => {
                 for cmd in cmds {
@@ -299,8 +307,14 @@ impl HostRun<'_> {
 
     /// Waits until the container is `healthy`, or `running` for `readiness_delay`, within
     /// `deploy_timeout` (Kamal's rule for roles without the proxy).
-    async fn poll_health(&self, step: &HostStep, role: &str, cmd: &Cmd) -> Result<(), HostFailure> {
-        let deadline = Instant::now() + Duration::from_secs(self.config.deploy_timeout);
+    async fn poll_health(
+        &self,
+        step: &HostStep,
+        role: &str,
+        cmd: &Cmd,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<(), HostFailure> {
+        let deadline = self.deadline();
         let readiness = Duration::from_secs(self.config.readiness_delay);
         let has_healthcheck = self
             .config
@@ -326,7 +340,7 @@ impl HostRun<'_> {
                     ))
                 }
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(HostFailure::step(
                     step,
                     format!(
@@ -335,26 +349,73 @@ impl HostRun<'_> {
                     ),
                 ));
             }
-            tokio::time::sleep(POLL_INTERVAL).await;
+            self.pause(step, cancel).await?;
         }
     }
 
     /// Runs a `docker exec` health check until it passes, within `deploy_timeout`.
-    async fn retry_until_success(&self, step: &HostStep, cmd: &Cmd) -> Result<(), HostFailure> {
-        let deadline = Instant::now() + Duration::from_secs(self.config.deploy_timeout);
+    async fn retry_until_success(
+        &self,
+        step: &HostStep,
+        cmd: &Cmd,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<(), HostFailure> {
+        let deadline = self.deadline();
         loop {
             match self.exec_ok(step, cmd).await {
                 Ok(_) => return Ok(()),
-                Err(HostFailure::Step { reason, .. }) if Instant::now() < deadline => {
+                Err(HostFailure::Step { reason, .. })
+                    if deadline.is_none_or(|d| Instant::now() < d) =>
+                {
                     self.log.line(
                         LogStream::Info,
                         &format!("health check not passing yet: {reason}"),
                     );
-                    tokio::time::sleep(POLL_INTERVAL).await;
+                    self.pause(step, cancel).await?;
                 }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// When `deploy_timeout` runs out; `None` when that lies beyond what the clock can
+    /// represent (a config stored before durations were bounded), which must not panic.
+    fn deadline(&self) -> Option<Instant> {
+        Instant::now().checked_add(Duration::from_secs(self.config.deploy_timeout))
+    }
+
+    /// The pause between two health polls. A cancel ends the wait at once, and the host
+    /// then fails as it would had the container never become healthy.
+    async fn pause(
+        &self,
+        step: &HostStep,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<(), HostFailure> {
+        if sleep_unless_cancelled(POLL_INTERVAL, cancel).await {
+            return Ok(());
+        }
+        let name = step_name(step);
+        self.log.line(
+            LogStream::Info,
+            &format!("cancelled while waiting in {name}"),
+        );
+        Err(HostFailure::Cancelled { step: name })
+    }
+}
+
+/// Sleeps for `duration`, or until `cancel` fires; false when cancelled. Every wait of a
+/// deploy goes through here so that a cancel is never stuck behind a sleep.
+pub async fn sleep_unless_cancelled(
+    duration: Duration,
+    cancel: Option<&CancellationToken>,
+) -> bool {
+    let Some(token) = cancel else {
+        tokio::time::sleep(duration).await;
+        return true;
+    };
+    tokio::select! {
+        _ = token.cancelled() => false,
+        _ = tokio::time::sleep(duration) => !token.is_cancelled(),
     }
 }
 
@@ -415,7 +476,17 @@ deploy_timeout: 3
         exec: &RecordingExecutor,
         log: &MemoryLog,
     ) -> Result<HostOutcome, HostFailure> {
-        let config = parse_yaml(TWO_ROLES).unwrap();
+        run_with(TWO_ROLES, None, host, exec, log).await
+    }
+
+    async fn run_with(
+        yaml: &str,
+        cancel: Option<&CancellationToken>,
+        host: &str,
+        exec: &RecordingExecutor,
+        log: &MemoryLog,
+    ) -> Result<HostOutcome, HostFailure> {
+        let config = parse_yaml(yaml).unwrap();
         let target = SshTarget::new(host, "deploy", Secret::new(String::new()));
         HostRun {
             executor: exec,
@@ -430,7 +501,7 @@ deploy_timeout: 3
             replaced_hex: "abcd",
             secrets: &secrets,
             log,
-            cancel: None,
+            cancel,
             reuse_image: false,
         }
         .deploy()
@@ -597,5 +668,82 @@ deploy_timeout: 3
         assert!(!cmds
             .iter()
             .any(|c| c.contains("docker run") || c.contains("docker stop")));
+    }
+
+    #[tokio::test]
+    async fn a_deploy_timeout_beyond_the_clock_does_not_panic() {
+        // Stored before durations were bounded: the host run must still work.
+        let yaml = TWO_ROLES.replace("deploy_timeout: 3", "deploy_timeout: 18446744073709551615");
+        let exec = RecordingExecutor::default();
+        exec.answer("{{.State.Status}}", 0, &["running"]);
+        let log = MemoryLog::default();
+        run_with(&yaml, None, "job-1", &exec, &log).await.unwrap();
+    }
+
+    /// A token cancelled once the recording executor has run the steps before the health
+    /// wait (they take no time).
+    fn cancelled_soon() -> CancellationToken {
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            trigger.cancel();
+        });
+        cancel
+    }
+
+    #[tokio::test]
+    async fn a_cancel_ends_a_long_health_wait_at_once() {
+        let yaml = TWO_ROLES
+            .replace("readiness_delay: 0", "readiness_delay: 3600")
+            .replace("deploy_timeout: 3", "deploy_timeout: 3600");
+        let exec = RecordingExecutor::default();
+        exec.answer("{{.State.Status}}", 0, &["running"]);
+        let log = MemoryLog::default();
+        let cancel = cancelled_soon();
+        // Without the cancel this waits for the hour of readiness_delay; the limit only
+        // keeps a regression from hanging the suite.
+        let result = tokio::time::timeout(
+            Duration::from_secs(30),
+            run_with(&yaml, Some(&cancel), "job-1", &exec, &log),
+        )
+        .await
+        .expect("the health wait ends on cancel");
+        assert!(
+            matches!(&result, Err(HostFailure::Cancelled { step }) if step == "health_poll(job)"),
+            "{result:?}"
+        );
+        let cmds = exec.commands();
+        assert!(
+            cmds.iter()
+                .any(|c| c.contains("docker stop -t 30 shop-job-v2")),
+            "the new container is stopped: {cmds:#?}"
+        );
+        assert!(!cmds.iter().any(|c| c.contains("xargs -r docker stop")));
+    }
+
+    #[tokio::test]
+    async fn after_the_proxy_switched_a_cancel_lets_the_host_finish() {
+        // web and worker on one host: web takes traffic before worker's health wait
+        // starts (roles run in name order), and the failure path would stop web's new
+        // container too.
+        let yaml = TWO_ROLES
+            .replace("  job:\n    - job-1", "  worker:\n    - web-1")
+            .replace("readiness_delay: 0", "readiness_delay: 2");
+        let exec = RecordingExecutor::default();
+        exec.answer("--filter 'name=^shop-web-v2$' --quiet", 0, &["c0ffee"]);
+        exec.answer("{{.State.Status}}", 0, &["running"]);
+        let log = MemoryLog::default();
+        let cancel = cancelled_soon();
+        run_with(&yaml, Some(&cancel), "web-1", &exec, &log)
+            .await
+            .unwrap();
+        assert!(cancel.is_cancelled());
+        let cmds = exec.commands();
+        let switch = position(&cmds, "kamal-proxy deploy shop-web");
+        assert!(switch < position(&cmds, "{{.State.Status}}"));
+        assert!(!cmds
+            .iter()
+            .any(|c| c.contains("docker stop -t 30 shop-web-v2")));
     }
 }

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Integer, Interval, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Integer, Interval, Text, Uuid as SqlUuid};
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -33,23 +33,20 @@ pub struct ClaimedJob {
 pub struct Queue {
     pub worker_id: String,
     pub lease: Duration,
+    /// Jobs of one org this worker runs at once while another org waits (at least 1).
+    pub org_share: usize,
 }
 
 fn interval(d: Duration) -> diesel::data_types::PgInterval {
     diesel::data_types::PgInterval::from_microseconds(d.as_micros() as i64)
 }
 
-/// Where `job_is_claimable` appears below, a row is runnable: due, queued or abandoned
-/// (lease expired), no other job of its key running under a live lease, and no older due
-/// job of its key waiting. The advisory lock makes two claimers racing for two jobs of
-/// one key serialise: the second fails the try-lock and skips the key until the first
-/// commits, after which it sees the first job running.
-const CLAIM: &str = "
-UPDATE jobs SET status = 'running', locked_by = $1, lease_until = now() + $2,
-       attempts = attempts + 1, updated_at = now()
-WHERE id = (
-    SELECT j.id FROM jobs j
-    WHERE j.run_at <= now()
+/// The rows of `jobs j` that may run now: due, queued or abandoned (lease expired), no
+/// other job of its key running under a live lease, and no older due job of its key
+/// waiting.
+macro_rules! claimable {
+    () => {
+        "j.run_at <= now()
       AND (j.status = 'queued' OR (j.status = 'running' AND j.lease_until < now()))
       AND NOT EXISTS (
           SELECT 1 FROM jobs o
@@ -59,18 +56,65 @@ WHERE id = (
           SELECT 1 FROM jobs o
           WHERE o.queue_key = j.queue_key AND o.id <> j.id
             AND o.status IN ('queued', 'running') AND o.run_at <= now()
-            AND (o.run_at, o.id) < (j.run_at, j.id))
+            AND (o.run_at, o.id) < (j.run_at, j.id))"
+    };
+}
+
+/// Claims the oldest claimable job. The conditions sit on the locked row itself so that
+/// a claimer whose snapshot predates another's claim re-checks the row it locks. The
+/// advisory lock makes two claimers racing for two jobs of one key serialise: the second
+/// fails the try-lock and skips the key until the first commits, after which it sees the
+/// first job running.
+///
+/// Fairness: an org already holding `$3` of this worker's jobs gets no more while another
+/// org under its share has a claimable job; when none does, it may use every slot (a slot
+/// left idle helps nobody). Counting per worker (`locked_by`) makes the share one of this
+/// pool's slots, as `CONVOY_ORG_MAX_WORKERS` is set per process; the pool claims one job
+/// at a time, so its own count cannot race.
+const CLAIM: &str = concat!(
+    "
+WITH held AS (
+    SELECT org, count(*) AS n FROM jobs
+    WHERE locked_by = $1 AND status = 'running' AND lease_until >= now()
+    GROUP BY org
+), waiting AS (
+    SELECT DISTINCT j.org FROM jobs j LEFT JOIN held h ON h.org = j.org
+    WHERE COALESCE(h.n, 0) < $3 AND ",
+    claimable!(),
+    "
+)
+UPDATE jobs SET status = 'running', locked_by = $1, lease_until = now() + $2,
+       attempts = attempts + 1, updated_at = now()
+WHERE id = (
+    SELECT j.id FROM jobs j
+    WHERE ",
+    claimable!(),
+    "
+      AND (COALESCE((SELECT h.n FROM held h WHERE h.org = j.org), 0) < $3
+           OR NOT EXISTS (SELECT 1 FROM waiting w WHERE w.org <> j.org))
       AND pg_try_advisory_xact_lock(hashtext(j.queue_key))
     ORDER BY j.run_at, j.id
     LIMIT 1
     FOR UPDATE SKIP LOCKED)
-RETURNING id, kind, org, deployment_id, queue_key, attempts, max_attempts, lease_until";
+RETURNING id, kind, org, deployment_id, queue_key, attempts, max_attempts, lease_until"
+);
 
 impl Queue {
+    /// A worker with no per-org share: orgs are served oldest job first.
     pub fn new(worker_id: impl Into<String>, lease: Duration) -> Self {
         Self {
             worker_id: worker_id.into(),
             lease,
+            org_share: usize::MAX,
+        }
+    }
+
+    /// While another org has a claimable job, an org holding `share` of this worker's
+    /// jobs gets no more. A share of 0 would let two waiting orgs block each other.
+    pub fn with_org_share(self, share: usize) -> Self {
+        Self {
+            org_share: share.max(1),
+            ..self
         }
     }
 
@@ -82,6 +126,7 @@ impl Queue {
         let mut rows: Vec<ClaimedJob> = diesel::sql_query(CLAIM)
             .bind::<Text, _>(&self.worker_id)
             .bind::<Interval, _>(interval(self.lease))
+            .bind::<BigInt, _>(i64::try_from(self.org_share).unwrap_or(i64::MAX))
             .load(conn)
             .await?;
         Ok(rows.pop())

@@ -3,7 +3,6 @@
 //! lease and service lock alive while it runs. A run whose lease is lost (taken over
 //! after this process stalled) is abandoned at once: the new holder goes on with it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use diesel::sql_types::{Interval, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::StreamExt;
 use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::queue::{backoff, ClaimedJob, Queue};
@@ -25,13 +25,16 @@ pub struct WorkerConfig {
     /// Deployments run at once by this process.
     pub workers: usize,
     pub lease: Duration,
+    /// While another org has a due job, one org runs at most this many of `workers`
+    /// (`CONVOY_ORG_MAX_WORKERS`).
+    pub org_max_workers: usize,
     /// How often the queue is looked at when no notification arrives.
     pub poll: Duration,
     pub worker_id: String,
 }
 
 impl WorkerConfig {
-    pub fn new(workers: usize, lease: Duration) -> Self {
+    pub fn new(workers: usize, lease: Duration, org_max_workers: usize) -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "convoy".into());
@@ -39,6 +42,7 @@ impl WorkerConfig {
         Self {
             workers,
             lease,
+            org_max_workers,
             poll: Duration::from_secs(2),
             worker_id: format!("{host}:{}:{suffix}", std::process::id()),
         }
@@ -50,7 +54,8 @@ pub async fn run(state: AppState, database_url: String, config: WorkerConfig) {
     let wake = Arc::new(Notify::new());
     tokio::spawn(listen(database_url, wake.clone()));
     let slots = Arc::new(Semaphore::new(config.workers));
-    let queue = Queue::new(config.worker_id.clone(), config.lease);
+    let queue =
+        Queue::new(config.worker_id.clone(), config.lease).with_org_share(config.org_max_workers);
     tracing::info!(worker = %config.worker_id, workers = config.workers, "workers started");
     loop {
         let permit = slots
@@ -121,7 +126,7 @@ async fn handle(state: &AppState, queue: &Queue, config: &WorkerConfig, job: Cla
         let _ = finish(state, queue, &job, Err("a job without a deployment".into())).await;
         return;
     };
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = CancellationToken::new();
     let run = Run {
         state,
         deployment,
@@ -189,7 +194,7 @@ async fn keep_alive(
     config: &WorkerConfig,
     job: Uuid,
     deployment: Uuid,
-    cancel: &AtomicBool,
+    cancel: &CancellationToken,
 ) -> String {
     let tick = Duration::from_secs(1);
     let renew_every = (config.lease / 3).max(tick);
@@ -201,7 +206,7 @@ async fn keep_alive(
             continue;
         };
         if let Ok(true) = crate::deploy::engine::cancel_requested(&mut conn, deployment).await {
-            cancel.store(true, Ordering::SeqCst);
+            cancel.cancel();
         }
         if since_renewal < renew_every {
             continue;

@@ -66,7 +66,7 @@ impl Workers {
                     policy: std::sync::Arc::new(super::test_policy()),
                     streams: Default::default(),
                 };
-                let mut config = WorkerConfig::new(4, lease);
+                let mut config = WorkerConfig::new(4, lease, 2);
                 config.poll = poll;
                 tokio::select! {
                     _ = worker::run(state, url, config) => {}

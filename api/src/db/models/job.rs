@@ -37,6 +37,28 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: NewJob<'_>) -> QueryResul
         .map(drop)
 }
 
+/// Makes a deployment's queued job due now: a started deployment waiting out a retry's
+/// backoff is cancelled by its worker, which should not wait for the backoff to end.
+pub async fn run_now(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    deployment_id: Uuid,
+) -> QueryResult<usize> {
+    diesel::update(
+        jobs::table
+            .filter(jobs::org.eq(org))
+            .filter(jobs::deployment_id.eq(deployment_id))
+            .filter(jobs::status.eq("queued"))
+            .filter(jobs::run_at.gt(diesel::dsl::now)),
+    )
+    .set((
+        jobs::run_at.eq(diesel::dsl::now),
+        jobs::updated_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
+}
+
 /// Takes a deployment's job off the queue before any worker claims it; false when no
 /// job of it is queued (a worker holds it, or it has ended). A claim racing with this
 /// waits for the row lock and then no longer sees it queued.

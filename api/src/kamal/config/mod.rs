@@ -13,6 +13,7 @@
 //! root `healthcheck` (`path`, `cmd`, `interval`, `timeout`, `retries`), a root `cmd` or
 //! `command`, root `options` (defaults for every role) and `proxy: false`.
 
+pub mod bounds;
 mod parse;
 pub mod privilege;
 mod rules;
@@ -89,6 +90,22 @@ pub struct DeployConfig {
     pub env_tags: BTreeMap<String, Env>,
     /// Accepted Kamal keys Convoy does not act on, kept verbatim.
     pub ignored: BTreeMap<String, Value>,
+    /// Every duration the document wrote, at its path; set by the parser only.
+    #[serde(skip)]
+    pub durations: WrittenDurations,
+}
+
+/// `(path, seconds)` of each duration as written (`boot/wait`, `servers/web/stop_timeout`),
+/// so that [`bounds::check`] names the key the user wrote, not every role a root value
+/// was merged into. Where a value came from is not part of the config: it is not stored,
+/// and two configs differing only in it are equal (a stored config reads back without it).
+#[derive(Clone, Debug, Default)]
+pub struct WrittenDurations(pub Vec<(String, u64)>);
+
+impl PartialEq for WrittenDurations {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// `[registry/]name[:tag]`; `repository` already carries the registry prefix.
@@ -420,8 +437,12 @@ impl DeployConfig {
     pub fn boot_groups<'a>(&self, hosts: &[&'a str]) -> Vec<Vec<&'a str>> {
         let size = match self.boot.limit {
             None => hosts.len(),
-            Some(BootLimit::Hosts(n)) => n as usize,
-            Some(BootLimit::Percent(p)) => (self.all_hosts().len() * p as usize / 100).max(1),
+            // More hosts than memory can hold means one group of everything.
+            Some(BootLimit::Hosts(n)) => usize::try_from(n).unwrap_or(usize::MAX),
+            // The parser keeps percentages within 1..=100; a stored row is not re-parsed.
+            Some(BootLimit::Percent(p)) => {
+                (self.all_hosts().len() * p.min(100) as usize / 100).max(1)
+            }
         };
         hosts.chunks(size.max(1)).map(<[_]>::to_vec).collect()
     }

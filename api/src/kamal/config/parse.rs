@@ -18,7 +18,10 @@ const DEFAULT_PROXY_VERSION: &str = "v0.9.2";
 pub fn parse_config(value: &Value) -> Result<DeployConfig, Vec<ConfigError>> {
     let mut errors = Errors::default();
     walk::refuse_nul(&mut errors, "", value);
-    let config = parse_root(&mut errors, value);
+    let config = parse_root(&mut errors, value).map(|config| DeployConfig {
+        durations: WrittenDurations(std::mem::take(&mut errors.1)),
+        ..config
+    });
     match config {
         Some(config) if errors.0.is_empty() => Ok(config),
         // Every failing section records why; this only guards against an empty 422.
@@ -213,6 +216,7 @@ fn parse_root(e: &mut Errors, value: &Value) -> Option<DeployConfig> {
         on_failure: on_failure.unwrap_or_default(),
         env_tags,
         ignored,
+        durations: WrittenDurations::default(),
     })
 }
 
@@ -856,6 +860,9 @@ fn take_ignored(e: &mut Errors, root: &mut Obj, ignored: &mut BTreeMap<String, V
     for (key, known) in [("builder", BUILDER), ("sshkit", SSHKIT)] {
         if let Some((p, v)) = root.take(key) {
             if let Some(mut obj) = Obj::new(e, &p, v) {
+                if key == "sshkit" {
+                    obj.seconds(e, "pool_idle_timeout");
+                }
                 known.iter().for_each(|k| drop(obj.take(k)));
                 obj.finish(e, false);
             }
@@ -919,6 +926,9 @@ fn check_accessories(e: &mut Errors, path: &str, v: &Value) {
         if let Some((p, v)) = obj.take("labels") {
             parse_labels(e, &p, v);
         }
+        if let Some((p, v)) = obj.take("proxy") {
+            accessory_proxy_durations(e, &p, v);
+        }
         if let Some((p, v)) = obj.take("options") {
             if v.get("restart").is_some() {
                 e.add(
@@ -929,6 +939,23 @@ fn check_accessories(e: &mut Errors, path: &str, v: &Value) {
         }
         KEYS.iter().for_each(|k| drop(obj.take(k)));
         obj.finish(e, false);
+    }
+}
+
+/// Convoy does not run accessories, but the durations of their proxy section are read
+/// (and so bounded) like a role's: nothing a tenant writes escapes the operator's limit.
+fn accessory_proxy_durations(e: &mut Errors, path: &str, v: &Value) {
+    let Value::Object(proxy) = v else { return };
+    let healthcheck = proxy.get("healthcheck").and_then(Value::as_object);
+    let durations = [
+        (path.to_string(), Some(proxy), "response_timeout"),
+        (child(path, "healthcheck"), healthcheck, "interval"),
+        (child(path, "healthcheck"), healthcheck, "timeout"),
+    ];
+    for (parent, map, key) in durations {
+        if let Some(t) = map.and_then(|m| m.get(key)).filter(|t| !t.is_null()) {
+            walk::seconds(e, &child(&parent, key), t);
+        }
     }
 }
 

@@ -7,8 +7,10 @@ use serde_json::{Map, Value};
 
 use super::ConfigError;
 
+/// What one pass collects: every problem, and every duration written with its path (the
+/// operator's bound is checked against those later, see `bounds.rs`).
 #[derive(Default)]
-pub(super) struct Errors(pub(super) Vec<ConfigError>);
+pub(super) struct Errors(pub(super) Vec<ConfigError>, pub(super) Vec<(String, u64)>);
 
 impl Errors {
     pub(super) fn add(&mut self, path: &str, message: impl Into<String>) {
@@ -148,10 +150,19 @@ pub(super) fn uint(e: &mut Errors, path: &str, v: &Value) -> Option<u64> {
 /// Seconds as an integer (Kamal's form) or a string with a unit, `10s`, `2m`, `1h`
 /// (the form the seed templates use for health checks).
 pub(super) fn seconds(e: &mut Errors, path: &str, v: &Value) -> Option<u64> {
-    if let Some(n) = v.as_u64() {
-        return Some(n);
+    let parsed = v.as_u64().or_else(|| parse_seconds(v));
+    match parsed {
+        Some(n) => e.1.push((path.to_string(), n)),
+        None => e.add(
+            path,
+            "should be a duration in seconds (e.g. 10 or \"10s\", \"2m\")",
+        ),
     }
-    let parsed = v.as_str().and_then(|s| {
+    parsed
+}
+
+fn parse_seconds(v: &Value) -> Option<u64> {
+    v.as_str().and_then(|s| {
         let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
         let n: u64 = digits.parse().ok()?;
         match unit {
@@ -160,13 +171,6 @@ pub(super) fn seconds(e: &mut Errors, path: &str, v: &Value) -> Option<u64> {
             "h" => n.checked_mul(3600),
             _ => None,
         }
-    });
-    parsed.or_else(|| {
-        e.add(
-            path,
-            "should be a duration in seconds (e.g. 10 or \"10s\", \"2m\")",
-        );
-        None
     })
 }
 

@@ -89,6 +89,7 @@ async fn cancel(conn: &mut AsyncPgConnection, user: &AuthUser, id: Uuid) -> Resu
         record(conn, "cancelled", &reason).await?;
         tracing::info!(by, "deployment cancelled before it started");
     } else if deployment::request_cancel(conn, &user.org, id).await? == 1 {
+        job::run_now(conn, &user.org, id).await?;
         let message = format!("cancel requested by {by}; the worker stops at the next step");
         record(conn, "cancel_requested", &message).await?;
         tracing::info!(by, "cancel requested");

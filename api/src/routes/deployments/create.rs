@@ -71,6 +71,7 @@ pub async fn create_deployment(
         input,
         SecretValues::Required,
         user.role,
+        &state.policy,
     )
     .await?;
 

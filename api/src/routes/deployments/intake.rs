@@ -14,7 +14,8 @@ use crate::db::models::server::{self, Server};
 use crate::db::models::template;
 use crate::error::{ApiError, FieldError};
 use crate::kamal::config::privilege::admin_only_settings;
-use crate::kamal::config::{parse_config, parse_yaml, DeployConfig};
+use crate::kamal::config::{bounds, parse_config, parse_yaml, DeployConfig};
+use crate::policy::Policy;
 use crate::routes::not_found;
 use crate::routes::templates::render::{config_problem, render_row};
 use crate::secret::Secret;
@@ -51,10 +52,14 @@ pub async fn prepare(
     input: DeploymentInput,
     secret_values: SecretValues,
     caller: Role,
+    policy: &Policy,
 ) -> Result<Intake, ApiError> {
     let config = load_config(conn, org, &input).await?;
     require_admin_for_host_access(&config, caller)?;
-    let mut errors = Vec::new();
+    let mut errors: Vec<FieldError> = bounds::check(&config, policy.max_step_seconds)
+        .into_iter()
+        .map(|e| FieldError::new(e.path, e.message))
+        .collect();
     let scheduled_at = input.scheduled_at.as_deref().and_then(|raw| {
         DateTime::parse_from_rfc3339(raw)
             .map(|t| t.with_timezone(&Utc))

@@ -41,6 +41,7 @@ pub async fn plan_deployment(
         input,
         SecretValues::Optional,
         user.role,
+        &state.policy,
     )
     .await?;
     let config = &intake.config;
