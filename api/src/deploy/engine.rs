@@ -374,17 +374,7 @@ impl Run<'_> {
                         .unwrap_or_else(|| "none".into()),
                     other.lease_until.to_rfc3339()
                 );
-                let reason = loaded.redactor.redact(&reason);
-                add_event(
-                    &mut conn,
-                    row,
-                    &loaded.redactor,
-                    "lock_waiting",
-                    &reason,
-                    json!({}),
-                )
-                .await?;
-                return Ok(Outcome::Retry(reason));
+                return wait_for_lock(&mut conn, loaded, &reason).await;
             }
         }
         drop(conn);
@@ -420,24 +410,14 @@ impl Run<'_> {
         if let Err(reason) = host_lock {
             let mut conn = self.conn().await?;
             service_lock::release(&mut conn, self.lock_key(row), row.id).await?;
-            // The reason is also the job's `last_error`.
-            let reason = loaded.redactor.redact(&reason);
             if refused {
                 drop(conn);
+                let reason = loaded.redactor.redact(&reason);
                 return self
                     .end_unstarted(row, "failed", &reason, &primary.target_ids())
                     .await;
             }
-            add_event(
-                &mut conn,
-                row,
-                &loaded.redactor,
-                "lock_waiting",
-                &reason,
-                json!({}),
-            )
-            .await?;
-            return Ok(Outcome::Retry(reason));
+            return wait_for_lock(&mut conn, loaded, &reason).await;
         }
         add_event(
             &mut *self.conn().await?,
@@ -1112,6 +1092,26 @@ fn hex_suffix() -> String {
 }
 
 /// Records an event; its message and metadata pass the deployment's redactor.
+/// A lock is held elsewhere: records why and hands the job back to the queue. The
+/// reason is also the job's `last_error`, so it is redacted here.
+async fn wait_for_lock(
+    conn: &mut AsyncPgConnection,
+    loaded: &Loaded,
+    reason: &str,
+) -> anyhow::Result<Outcome> {
+    let reason = loaded.redactor.redact(reason);
+    add_event(
+        conn,
+        &loaded.row,
+        &loaded.redactor,
+        "lock_waiting",
+        &reason,
+        json!({}),
+    )
+    .await?;
+    Ok(Outcome::Retry(reason))
+}
+
 async fn add_event(
     conn: &mut AsyncPgConnection,
     row: &Deployment,
