@@ -12,14 +12,19 @@ pub fn check(config: &DeployConfig, max_seconds: u64) -> Vec<ConfigError> {
         .durations
         .0
         .iter()
-        .filter(|(_, seconds)| *seconds > max_seconds)
-        .map(|(path, seconds)| {
-            ConfigError::new(
-                path,
-                format!("must be at most {max_seconds} seconds, not {seconds}"),
-            )
-        })
+        .filter_map(|(path, seconds)| over_limit(path, *seconds, max_seconds))
         .collect()
+}
+
+/// The error for one duration above `max_seconds`, if it is; a rollout strategy's seconds
+/// are held to the same bound with the same words.
+pub fn over_limit(path: &str, seconds: u64, max_seconds: u64) -> Option<ConfigError> {
+    (seconds > max_seconds).then(|| {
+        ConfigError::new(
+            path,
+            format!("must be at most {max_seconds} seconds, not {seconds}"),
+        )
+    })
 }
 
 /// Caps every duration the engine acts on at `max_seconds`. A config stored before the

@@ -17,7 +17,7 @@ pub mod bounds;
 mod parse;
 pub mod privilege;
 mod rules;
-mod walk;
+pub(crate) mod walk;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -10,10 +10,10 @@ use super::ConfigError;
 /// What one pass collects: every problem, and every duration written with its path (the
 /// operator's bound is checked against those later, see `bounds.rs`).
 #[derive(Default)]
-pub(super) struct Errors(pub(super) Vec<ConfigError>, pub(super) Vec<(String, u64)>);
+pub(crate) struct Errors(pub(crate) Vec<ConfigError>, pub(crate) Vec<(String, u64)>);
 
 impl Errors {
-    pub(super) fn add(&mut self, path: &str, message: impl Into<String>) {
+    pub(crate) fn add(&mut self, path: &str, message: impl Into<String>) {
         self.0.push(ConfigError {
             path: path.to_string(),
             message: message.into(),
@@ -21,7 +21,7 @@ impl Errors {
     }
 }
 
-pub(super) fn child(path: &str, key: impl std::fmt::Display) -> String {
+pub(crate) fn child(path: &str, key: impl std::fmt::Display) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
@@ -31,14 +31,14 @@ pub(super) fn child(path: &str, key: impl std::fmt::Display) -> String {
 
 /// A JSON object being read: every key taken through [`Obj::take`] is marked as known;
 /// [`Obj::finish`] reports the rest as unknown keys.
-pub(super) struct Obj<'a> {
-    pub(super) path: String,
+pub(crate) struct Obj<'a> {
+    pub(crate) path: String,
     map: &'a Map<String, Value>,
     known: Vec<&'static str>,
 }
 
 impl<'a> Obj<'a> {
-    pub(super) fn new(errors: &mut Errors, path: &str, value: &'a Value) -> Option<Self> {
+    pub(crate) fn new(errors: &mut Errors, path: &str, value: &'a Value) -> Option<Self> {
         match value {
             Value::Object(map) => Some(Self {
                 path: path.to_string(),
@@ -53,7 +53,7 @@ impl<'a> Obj<'a> {
     }
 
     /// The value under `key` (if present, null counts as absent) and its path.
-    pub(super) fn take(&mut self, key: &'static str) -> Option<(String, &'a Value)> {
+    pub(crate) fn take(&mut self, key: &'static str) -> Option<(String, &'a Value)> {
         self.known.push(key);
         self.map
             .get(key)
@@ -61,12 +61,12 @@ impl<'a> Obj<'a> {
             .map(|v| (child(&self.path, key), v))
     }
 
-    pub(super) fn has(&self, key: &str) -> bool {
+    pub(crate) fn has(&self, key: &str) -> bool {
         self.map.get(key).is_some_and(|v| !v.is_null())
     }
 
     /// Reports keys never taken, except `x-` extension keys where `allow_extensions`.
-    pub(super) fn finish(self, errors: &mut Errors, allow_extensions: bool) {
+    pub(crate) fn finish(self, errors: &mut Errors, allow_extensions: bool) {
         for key in self.map.keys() {
             let extension = allow_extensions && key.starts_with("x-");
             if !extension && !self.known.contains(&key.as_str()) {
@@ -75,23 +75,23 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub(super) fn string(&mut self, e: &mut Errors, key: &'static str) -> Option<String> {
+    pub(crate) fn string(&mut self, e: &mut Errors, key: &'static str) -> Option<String> {
         self.take(key).and_then(|(p, v)| string(e, &p, v))
     }
 
-    pub(super) fn bool(&mut self, e: &mut Errors, key: &'static str) -> Option<bool> {
+    pub(crate) fn bool(&mut self, e: &mut Errors, key: &'static str) -> Option<bool> {
         self.take(key).and_then(|(p, v)| boolean(e, &p, v))
     }
 
-    pub(super) fn uint(&mut self, e: &mut Errors, key: &'static str) -> Option<u64> {
+    pub(crate) fn uint(&mut self, e: &mut Errors, key: &'static str) -> Option<u64> {
         self.take(key).and_then(|(p, v)| uint(e, &p, v))
     }
 
-    pub(super) fn seconds(&mut self, e: &mut Errors, key: &'static str) -> Option<u64> {
+    pub(crate) fn seconds(&mut self, e: &mut Errors, key: &'static str) -> Option<u64> {
         self.take(key).and_then(|(p, v)| seconds(e, &p, v))
     }
 
-    pub(super) fn strings(
+    pub(crate) fn strings(
         &mut self,
         e: &mut Errors,
         key: &'static str,
@@ -99,7 +99,7 @@ impl<'a> Obj<'a> {
         self.take(key).and_then(|(p, v)| strings(e, &p, v))
     }
 
-    pub(super) fn string_map(
+    pub(crate) fn string_map(
         &mut self,
         e: &mut Errors,
         key: &'static str,
@@ -110,7 +110,7 @@ impl<'a> Obj<'a> {
 
 /// Kamal's "stringish": strings, numbers and booleans all read as strings
 /// (`RAILS_MAX_THREADS: 5` is a valid env value).
-pub(super) fn string(e: &mut Errors, path: &str, v: &Value) -> Option<String> {
+pub(crate) fn string(e: &mut Errors, path: &str, v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -125,7 +125,7 @@ pub(super) fn string(e: &mut Errors, path: &str, v: &Value) -> Option<String> {
 // Booleans and integers also read from their string forms: templates insert every value
 // as a quoted scalar (see `kamal::template`), so `ssl: "true"` must mean `ssl: true`.
 
-pub(super) fn boolean(e: &mut Errors, path: &str, v: &Value) -> Option<bool> {
+pub(crate) fn boolean(e: &mut Errors, path: &str, v: &Value) -> Option<bool> {
     let parsed = match v {
         Value::String(s) => s.parse().ok(),
         v => v.as_bool(),
@@ -136,7 +136,7 @@ pub(super) fn boolean(e: &mut Errors, path: &str, v: &Value) -> Option<bool> {
     })
 }
 
-pub(super) fn uint(e: &mut Errors, path: &str, v: &Value) -> Option<u64> {
+pub(crate) fn uint(e: &mut Errors, path: &str, v: &Value) -> Option<u64> {
     let parsed = match v {
         Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
         v => v.as_u64(),
@@ -149,7 +149,7 @@ pub(super) fn uint(e: &mut Errors, path: &str, v: &Value) -> Option<u64> {
 
 /// Seconds as an integer (Kamal's form) or a string with a unit, `10s`, `2m`, `1h`
 /// (the form the seed templates use for health checks).
-pub(super) fn seconds(e: &mut Errors, path: &str, v: &Value) -> Option<u64> {
+pub(crate) fn seconds(e: &mut Errors, path: &str, v: &Value) -> Option<u64> {
     let parsed = v.as_u64().or_else(|| parse_seconds(v));
     match parsed {
         Some(n) => e.1.push((path.to_string(), n)),
@@ -175,7 +175,7 @@ fn parse_seconds(v: &Value) -> Option<u64> {
 }
 
 /// A list of strings, each with its own path.
-pub(super) fn strings(e: &mut Errors, path: &str, v: &Value) -> Option<Vec<(String, String)>> {
+pub(crate) fn strings(e: &mut Errors, path: &str, v: &Value) -> Option<Vec<(String, String)>> {
     let Value::Array(items) = v else {
         e.add(path, "should be an array");
         return None;
@@ -192,7 +192,7 @@ pub(super) fn strings(e: &mut Errors, path: &str, v: &Value) -> Option<Vec<(Stri
 }
 
 /// A map of string values, each with its own path.
-pub(super) fn string_map(
+pub(crate) fn string_map(
     e: &mut Errors,
     path: &str,
     v: &Value,
@@ -213,7 +213,7 @@ pub(super) fn string_map(
 
 /// Config values end up as command-line words, and no command line can carry a NUL byte:
 /// every key or string holding one is an error at its path.
-pub(super) fn refuse_nul(e: &mut Errors, path: &str, v: &Value) {
+pub(crate) fn refuse_nul(e: &mut Errors, path: &str, v: &Value) {
     const MESSAGE: &str = "must not contain a NUL byte";
     match v {
         Value::String(s) if s.contains('\0') => e.add(path, MESSAGE),

@@ -1,0 +1,404 @@
+//! The `strategy` object of a deployment request (SPEC §9), parsed into a typed
+//! [`Strategy`] the way the deploy config is: unknown keys refused, every problem
+//! collected at its slash path under `strategy/…`, every duration held to the operator's
+//! bound (`CONVOY_MAX_STEP_SECONDS`).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::kamal::config::bounds::over_limit;
+use crate::kamal::config::walk::{self, Errors, Obj};
+use crate::kamal::config::ConfigError;
+
+/// The root path of every strategy error.
+pub const PATH: &str = "strategy";
+
+/// How many hosts: a count, or a percentage of all the deployment's hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Share {
+    Hosts(u64),
+    Percent(u64),
+}
+
+impl Share {
+    /// The number of hosts out of `total`; a percentage rounds up and is at least one host,
+    /// so `"10%"` of three hosts is one, never none (unless there are no hosts at all).
+    pub fn of(self, total: usize) -> usize {
+        match self {
+            Self::Hosts(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            Self::Percent(0) => 0,
+            Self::Percent(p) => (total * p as usize).div_ceil(100).max(1).min(total),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Promotion {
+    /// The rollout goes on once the bake passed.
+    Auto,
+    /// The rollout waits for a deployer to promote it after the bake.
+    Manual,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Canary {
+    pub hosts: Share,
+    pub bake_seconds: u64,
+    pub promotion: Promotion,
+}
+
+/// A validated rollout strategy. Absent fields keep today's behaviour: `max_parallel`
+/// falls back to `boot.limit`, `wave_wait_seconds` to `boot.wait`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Strategy {
+    pub max_parallel: Option<Share>,
+    pub wave_wait_seconds: Option<u64>,
+    pub group_by: Option<String>,
+    /// Label values in rollout order; empty means alphabetical.
+    pub order: Vec<String>,
+    pub canary: Option<Canary>,
+    pub min_healthy_seconds: u64,
+    pub max_failed_hosts: Share,
+    pub monitor_seconds: u64,
+}
+
+impl Default for Share {
+    fn default() -> Self {
+        Self::Hosts(0)
+    }
+}
+
+/// Keys of SPEC §9 whose runtime does not exist yet: refused by name rather than
+/// accepted and silently ignored.
+const NOT_YET: [(&str, &str); 3] = [
+    ("blue_green", "blue-green deployments are not supported yet"),
+    ("window", "deployment windows are not supported yet"),
+    ("require_deployed", "require_deployed is not supported yet"),
+];
+
+/// Parses `strategy` (the request's value), reporting every error at its path.
+pub fn parse_strategy(value: &Value, max_seconds: u64) -> Result<Strategy, Vec<ConfigError>> {
+    let mut e = Errors::default();
+    let strategy = parse(&mut e, value);
+    e.0.extend(
+        e.1.iter()
+            .filter_map(|(path, seconds)| over_limit(path, *seconds, max_seconds)),
+    );
+    match strategy {
+        Some(s) if e.0.is_empty() => Ok(s),
+        _ => Err(e.0),
+    }
+}
+
+fn parse(e: &mut Errors, value: &Value) -> Option<Strategy> {
+    let mut root = Obj::new(e, PATH, value)?;
+    let max_parallel = root
+        .take("max_parallel")
+        .and_then(|(p, v)| share(e, &p, v, false));
+    let wave_wait_seconds = root.seconds(e, "wave_wait_seconds");
+    let group_by = root.take("group_by").and_then(|(p, v)| {
+        let name = walk::string(e, &p, v)?;
+        if name.is_empty() {
+            e.add(&p, "should be a server label name");
+            return None;
+        }
+        Some(name)
+    });
+    let order = root
+        .take("order")
+        .and_then(|(p, v)| {
+            if group_by.is_none() {
+                e.add(&p, "is only used with group_by");
+            }
+            walk::strings(e, &p, v)
+        })
+        .unwrap_or_default();
+    for (i, (path, value)) in order.iter().enumerate() {
+        if order[..i].iter().any(|(_, earlier)| earlier == value) {
+            e.add(path, format!("{value:?} is listed twice"));
+        }
+    }
+    let canary = root.take("canary").and_then(|(p, v)| canary(e, &p, v));
+    let min_healthy_seconds = root.seconds(e, "min_healthy_seconds").unwrap_or(0);
+    let max_failed_hosts = root
+        .take("max_failed_hosts")
+        .and_then(|(p, v)| share(e, &p, v, true))
+        .unwrap_or_default();
+    let monitor_seconds = root.seconds(e, "monitor_seconds").unwrap_or(0);
+    for (key, message) in NOT_YET {
+        if let Some((p, _)) = root.take(key) {
+            e.add(&p, message);
+        }
+    }
+    root.finish(e, false);
+    Some(Strategy {
+        max_parallel,
+        wave_wait_seconds,
+        group_by,
+        order: order.into_iter().map(|(_, v)| v).collect(),
+        canary,
+        min_healthy_seconds,
+        max_failed_hosts,
+        monitor_seconds,
+    })
+}
+
+fn canary(e: &mut Errors, path: &str, value: &Value) -> Option<Canary> {
+    let mut obj = Obj::new(e, path, value)?;
+    let hosts = match obj.take("hosts") {
+        Some((p, v)) => share(e, &p, v, false),
+        None => {
+            e.add(&walk::child(path, "hosts"), "is required");
+            None
+        }
+    };
+    let bake_seconds = obj.seconds(e, "bake_seconds").unwrap_or(0);
+    let promotion = obj.take("promotion").and_then(|(p, v)| match v.as_str() {
+        Some("auto") => Some(Promotion::Auto),
+        Some("manual") => Some(Promotion::Manual),
+        _ => {
+            e.add(&p, "should be \"auto\" or \"manual\"");
+            None
+        }
+    });
+    if let Some((p, _)) = obj.take("traffic_percent") {
+        e.add(
+            &p,
+            "is not supported yet: it needs the proxy's rollout support",
+        );
+    }
+    obj.finish(e, false);
+    Some(Canary {
+        hosts: hosts?,
+        bake_seconds,
+        promotion: promotion.unwrap_or(Promotion::Auto),
+    })
+}
+
+/// A host count (`2`, `"2"`) or a percentage (`"25%"`) within 1..=100, or from zero
+/// where `allow_zero` (a tolerance may be none at all; a wave may not be empty).
+fn share(e: &mut Errors, path: &str, value: &Value, allow_zero: bool) -> Option<Share> {
+    let parsed = match value {
+        Value::Number(n) => n.as_u64().map(Share::Hosts),
+        Value::String(s) => match s.strip_suffix('%') {
+            Some(p) => digits(p).map(Share::Percent),
+            None => digits(s).map(Share::Hosts),
+        },
+        _ => None,
+    };
+    let Some(share) = parsed else {
+        e.add(
+            path,
+            "should be a host count or a percentage such as \"25%\"",
+        );
+        return None;
+    };
+    let least = u64::from(!allow_zero);
+    match share {
+        Share::Hosts(n) if n < least => e.add(path, "must be at least 1 host"),
+        Share::Percent(p) if p < least => e.add(path, "must be at least 1%"),
+        Share::Percent(p) if p > 100 => e.add(path, "must be at most 100%"),
+        _ => return Some(share),
+    }
+    None
+}
+
+fn digits(s: &str) -> Option<u64> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn errors(value: Value) -> Vec<(String, String)> {
+        parse_strategy(&value, 3600)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| (e.path, e.message))
+            .collect()
+    }
+
+    fn error(path: &str, message: &str) -> (String, String) {
+        (path.to_string(), message.to_string())
+    }
+
+    #[test]
+    fn every_field_parses() {
+        let parsed = parse_strategy(
+            &json!({
+                "max_parallel": "25%", "wave_wait_seconds": "2m", "group_by": "region",
+                "order": ["us", "eu"],
+                "canary": {"hosts": 2, "bake_seconds": 300, "promotion": "manual"},
+                "min_healthy_seconds": 30, "max_failed_hosts": "0", "monitor_seconds": "1h"
+            }),
+            3600,
+        );
+        assert_eq!(
+            parsed.unwrap(),
+            Strategy {
+                max_parallel: Some(Share::Percent(25)),
+                wave_wait_seconds: Some(120),
+                group_by: Some("region".into()),
+                order: vec!["us".into(), "eu".into()],
+                canary: Some(Canary {
+                    hosts: Share::Hosts(2),
+                    bake_seconds: 300,
+                    promotion: Promotion::Manual,
+                }),
+                min_healthy_seconds: 30,
+                max_failed_hosts: Share::Hosts(0),
+                monitor_seconds: 3600,
+            }
+        );
+    }
+
+    #[test]
+    fn an_empty_strategy_changes_nothing_and_a_canary_defaults_to_auto() {
+        assert_eq!(
+            parse_strategy(&json!({}), 3600).unwrap(),
+            Strategy::default()
+        );
+        let canary = parse_strategy(&json!({"canary": {"hosts": "10%"}}), 3600)
+            .unwrap()
+            .canary;
+        assert_eq!(
+            canary,
+            Some(Canary {
+                hosts: Share::Percent(10),
+                bake_seconds: 0,
+                promotion: Promotion::Auto,
+            })
+        );
+    }
+
+    #[test]
+    fn bad_counts_and_percentages_are_errors_at_their_paths() {
+        let junk = "should be a host count or a percentage such as \"25%\"";
+        assert_eq!(
+            errors(json!({
+                "max_parallel": 0,
+                "canary": {"hosts": "0%"},
+                "max_failed_hosts": "101%"
+            })),
+            [
+                error("strategy/max_parallel", "must be at least 1 host"),
+                error("strategy/canary/hosts", "must be at least 1%"),
+                error("strategy/max_failed_hosts", "must be at most 100%"),
+            ]
+        );
+        for bad in [
+            json!(-1),
+            json!(1.5),
+            json!("abc"),
+            json!("%"),
+            json!("2 5%"),
+            json!([]),
+        ] {
+            assert_eq!(
+                errors(json!({"max_parallel": bad})),
+                [error("strategy/max_parallel", junk)],
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            errors(json!({"canary": {"hosts": "150%"}})),
+            [error("strategy/canary/hosts", "must be at most 100%")]
+        );
+    }
+
+    #[test]
+    fn the_canary_needs_hosts_and_a_known_promotion_and_has_no_traffic_split_yet() {
+        assert_eq!(
+            errors(json!({"canary": {"promotion": "later", "traffic_percent": 10, "x": 1}})),
+            [
+                error("strategy/canary/hosts", "is required"),
+                error(
+                    "strategy/canary/promotion",
+                    "should be \"auto\" or \"manual\""
+                ),
+                error(
+                    "strategy/canary/traffic_percent",
+                    "is not supported yet: it needs the proxy's rollout support"
+                ),
+                error("strategy/canary/x", "unknown key"),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_keys_without_a_runtime_are_refused() {
+        assert_eq!(
+            errors(json!({
+                "maxParallel": 2, "blue_green": {"keep_previous_seconds": 60},
+                "window": {}, "require_deployed": {"destination": "staging"}
+            })),
+            [
+                error(
+                    "strategy/blue_green",
+                    "blue-green deployments are not supported yet"
+                ),
+                error(
+                    "strategy/window",
+                    "deployment windows are not supported yet"
+                ),
+                error(
+                    "strategy/require_deployed",
+                    "require_deployed is not supported yet"
+                ),
+                error("strategy/maxParallel", "unknown key"),
+            ]
+        );
+        assert_eq!(errors(json!([1])), [error("strategy", "should be a hash")]);
+    }
+
+    #[test]
+    fn order_needs_group_by_and_lists_each_value_once() {
+        assert_eq!(
+            errors(json!({"order": ["eu", "us", "eu"], "group_by": ""})),
+            [
+                error("strategy/group_by", "should be a server label name"),
+                error("strategy/order", "is only used with group_by"),
+                error("strategy/order/2", "\"eu\" is listed twice"),
+            ]
+        );
+    }
+
+    #[test]
+    fn seconds_are_bounded_like_every_other_duration() {
+        let over = json!({
+            "wave_wait_seconds": 3601, "min_healthy_seconds": "2h", "monitor_seconds": 3600,
+            "canary": {"hosts": 1, "bake_seconds": "61m"}
+        });
+        assert_eq!(
+            errors(over.clone()),
+            [
+                error(
+                    "strategy/wave_wait_seconds",
+                    "must be at most 3600 seconds, not 3601"
+                ),
+                error(
+                    "strategy/canary/bake_seconds",
+                    "must be at most 3600 seconds, not 3660"
+                ),
+                error(
+                    "strategy/min_healthy_seconds",
+                    "must be at most 3600 seconds, not 7200"
+                ),
+            ]
+        );
+        assert!(parse_strategy(&over, 7200).is_ok());
+        assert_eq!(
+            errors(json!({"monitor_seconds": "soon"})),
+            [error(
+                "strategy/monitor_seconds",
+                "should be a duration in seconds (e.g. 10 or \"10s\", \"2m\")"
+            )]
+        );
+    }
+}
