@@ -8,6 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::secret::Secret;
+use crate::views::rollout::RolloutView;
 
 fn empty_object() -> Value {
     Value::Object(serde_json::Map::new())
@@ -74,6 +75,18 @@ pub struct DeploymentInput {
     /// RFC 3339 time to start at; a future time makes the deployment `scheduled`.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub scheduled_at: Option<String>,
+    /// Rollout strategy (plan only for now: `POST /v1/deployments` refuses it until the
+    /// engine runs strategies). Keys: `max_parallel` (count or `"25%"`, rounded up),
+    /// `wave_wait_seconds`, `group_by` (a server label) with `order` (its values; default
+    /// alphabetical), `canary` `{hosts, bake_seconds, promotion: auto|manual}`,
+    /// `min_healthy_seconds`, `max_failed_hosts`, `monitor_seconds`. Errors at
+    /// `strategy/…` paths.
+    #[schema(value_type = Option<Object>, example = json!({
+        "group_by": "region", "order": ["eu", "us"], "max_parallel": "25%",
+        "canary": {"hosts": 1, "bake_seconds": 300, "promotion": "manual"},
+        "wave_wait_seconds": 30, "monitor_seconds": 600
+    }))]
+    pub strategy: Option<Value>,
 }
 
 /// A dry run: what `POST /v1/deployments` would do with the same body.
@@ -88,4 +101,6 @@ pub struct PlanView {
     /// redacted; plus the lock taken on the primary host and the boot groups.
     #[schema(value_type = Object)]
     pub plan: Value,
+    /// Which hosts deploy together and what happens between and after the waves.
+    pub rollout: RolloutView,
 }

@@ -15,7 +15,6 @@ pub mod strategy;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::kamal::config::{ConfigError, DeployConfig};
 pub use strategy::{parse_strategy, Canary, Promotion, Share, Strategy};
@@ -28,7 +27,7 @@ pub struct HostServer {
     pub labels: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Wave {
     pub index: usize,
     /// Config hosts, deployed at the same time.
@@ -39,31 +38,27 @@ pub struct Wave {
 }
 
 /// A pause in the rollout after wave `after_wave`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Gate {
     pub after_wave: usize,
     #[serde(flatten)]
     pub kind: GateKind,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GateKind {
     /// The wave's hosts must stay healthy this long (`min_healthy_seconds`).
     MinHealthy { seconds: u64 },
     /// The canaries' health is watched this long, then `promotion` decides.
-    Bake {
-        seconds: u64,
-        #[schema(value_type = String, example = "manual")]
-        promotion: Promotion,
-    },
+    Bake { seconds: u64, promotion: Promotion },
     /// A plain pause (`wave_wait_seconds`, else `boot.wait`).
     Wait { seconds: u64 },
     /// After the last wave, every host's health is watched this long.
     Monitor { seconds: u64 },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RolloutPlan {
     pub waves: Vec<Wave>,
     /// In the order they happen.

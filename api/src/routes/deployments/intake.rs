@@ -1,6 +1,6 @@
 //! What `POST /v1/deployments` and `POST /v1/deployments/plan` share: turning a request
-//! into a validated config, a version, the servers it runs on and the secrets it needs,
-//! or one 422 listing every problem found.
+//! into a validated config, a version, the servers it runs on, the secrets it needs and
+//! its rollout plan, or one 422 listing every problem found.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,8 @@ use crate::db::models::server::{self, Server};
 use crate::db::models::template;
 use crate::error::{ApiError, FieldError};
 use crate::kamal::config::privilege::admin_only_settings;
-use crate::kamal::config::{bounds, parse_config, parse_yaml, DeployConfig};
+use crate::kamal::config::{bounds, parse_config, parse_yaml, ConfigError, DeployConfig};
+use crate::kamal::rollout::{parse_strategy, plan_rollout, HostServer, RolloutPlan};
 use crate::policy::Policy;
 use crate::routes::not_found;
 use crate::routes::templates::render::{config_problem, render_row};
@@ -37,6 +38,8 @@ pub struct Intake {
     pub targets: Vec<Target>,
     pub secrets: BTreeMap<String, Secret<String>>,
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// The waves and gates: the request's strategy, else the config's boot groups.
+    pub rollout: RolloutPlan,
 }
 
 pub struct Target {
@@ -58,7 +61,7 @@ pub async fn prepare(
     require_admin_for_host_access(&config, caller)?;
     let mut errors: Vec<FieldError> = bounds::check(&config, policy.max_step_seconds)
         .into_iter()
-        .map(|e| FieldError::new(e.path, e.message))
+        .map(field_error)
         .collect();
     let scheduled_at = input.scheduled_at.as_deref().and_then(|raw| {
         DateTime::parse_from_rfc3339(raw)
@@ -77,20 +80,35 @@ pub async fn prepare(
     {
         Ok(config) => config,
         Err(e) => {
-            errors.push(FieldError::new(e.path, e.message));
+            errors.push(field_error(e));
             config
         }
     };
     let version = match config.resolve_version(input.version.as_deref()) {
         Ok(v) => v.to_string(),
         Err(e) => {
-            errors.push(FieldError::new(e.path, e.message));
+            errors.push(field_error(e));
             String::new()
         }
     };
+    let strategy = input.strategy.as_ref().and_then(|raw| {
+        parse_strategy(raw, policy.max_step_seconds)
+            .map_err(|e| errors.extend(e.into_iter().map(field_error)))
+            .ok()
+    });
     let servers = server::find_by_names(conn, org, &host_names(&config)).await?;
-    let targets = resolve_targets(&config, &servers, &mut errors);
+    let mut hosts = BTreeMap::new();
+    let targets = resolve_targets(&config, &servers, &mut hosts, &mut errors);
     check_secrets(&config, &input.secrets, secret_values, &mut errors);
+    // A strategy is planned only once it parsed and every host is a known server: an
+    // unknown host is already reported, not again as a server without labels.
+    let planned = match &strategy {
+        Some(_) if hosts.len() < host_names(&config).len() => None,
+        None if input.strategy.is_some() => None,
+        _ => plan_rollout(&config, &hosts, strategy.as_ref())
+            .map_err(|e| errors.extend(e.into_iter().map(field_error)))
+            .ok(),
+    };
     crate::routes::reject(errors)?;
     Ok(Intake {
         config,
@@ -98,7 +116,12 @@ pub async fn prepare(
         targets,
         secrets: input.secrets,
         scheduled_at,
+        rollout: planned.expect("a rollout is planned whenever nothing was rejected"),
     })
+}
+
+fn field_error(e: ConfigError) -> FieldError {
+    FieldError::new(e.path, e.message)
 }
 
 /// Settings that give a container the host are an admin's (SPEC §12): a role problem,
@@ -219,6 +242,7 @@ fn resolve<'a>(servers: &'a [Server], host: &str) -> Result<&'a Server, String> 
 fn resolve_targets(
     config: &DeployConfig,
     servers: &[Server],
+    hosts: &mut BTreeMap<String, HostServer>,
     errors: &mut Vec<FieldError>,
 ) -> Vec<Target> {
     let mut spelled: BTreeMap<Uuid, (&str, &str)> = BTreeMap::new();
@@ -232,6 +256,9 @@ fn resolve_targets(
                 continue;
             }
         };
+        hosts
+            .entry(host.to_string())
+            .or_insert_with(|| host_server(server));
         let (first_host, first_path) = *spelled.entry(server.id).or_insert((host, path));
         if first_host != host {
             errors.push(FieldError::new(
@@ -257,6 +284,22 @@ fn resolve_targets(
         }
     }
     targets
+}
+
+/// The server's name and labels, as the rollout planner reads them.
+fn host_server(server: &Server) -> HostServer {
+    let labels = server.labels.as_object().into_iter().flatten();
+    HostServer {
+        name: server.name.clone(),
+        labels: labels
+            .map(|(key, value)| {
+                let text = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_string);
+                (key.clone(), text)
+            })
+            .collect(),
+    }
 }
 
 /// Every secret the config names must be given (for a deployment), and nothing else:

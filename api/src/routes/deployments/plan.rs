@@ -15,8 +15,9 @@ use crate::state::AppState;
 use crate::views::intake::{DeploymentInput, PlanView};
 
 /// Dry run: the normalised config and, per host, the exact commands a deployment of this
-/// body would run, secrets redacted. Nothing is stored or executed; secret values may be
-/// left out.
+/// body would run, secrets redacted, and the rollout (waves and gates) of its `strategy`
+/// or, without one, of the config's boot groups. Nothing is stored or executed; secret
+/// values may be left out.
 #[utoipa::path(post, path = "/v1/deployments/plan", operation_id = "plan_deployment", tag = "deployments",
     request_body = DeploymentInput,
     responses(
@@ -25,7 +26,7 @@ use crate::views::intake::{DeploymentInput, PlanView};
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role may not deploy, or the config sets what only an admin may deploy (host access: privileged options, host paths, the proxy image): `errors` names each path", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The named template does not exist", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid config, unknown host or unexpected secret: every problem at its path",
+        (status = 422, description = "Invalid config or strategy, unknown host, a `group_by` label a server lacks, or unexpected secret: every problem at its path",
             body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = ["deployer"])))]
 #[post("/v1/deployments/plan")]
@@ -64,5 +65,6 @@ pub async fn plan_deployment(
         version: intake.version.clone(),
         destination: config.destination.clone(),
         plan: serde_json::to_value(planned).expect("a plan serialises"),
+        rollout: intake.rollout.into(),
     }))
 }
