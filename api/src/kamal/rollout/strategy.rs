@@ -14,7 +14,7 @@ use crate::kamal::config::ConfigError;
 pub const PATH: &str = "strategy";
 
 /// How many hosts: a count, or a percentage of all the deployment's hosts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Share {
     Hosts(u64),
     Percent(u64),
