@@ -110,13 +110,21 @@ pub async fn prepare(
             .ok(),
     };
     crate::routes::reject(errors)?;
+    // Planning is skipped only where an error was recorded; should that ever not hold, the
+    // caller gets a 422 rather than a failure of the request.
+    let Some(rollout) = planned else {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "strategy",
+            "the rollout cannot be planned for these hosts",
+        )]));
+    };
     Ok(Intake {
         config,
         version,
         targets,
         secrets: input.secrets,
         scheduled_at,
-        rollout: planned.expect("a rollout is planned whenever nothing was rejected"),
+        rollout,
     })
 }
 
