@@ -8,6 +8,7 @@ pub mod log;
 pub mod server;
 pub mod server_event;
 pub mod service_lock;
+pub mod status;
 pub mod target;
 pub mod template;
 
