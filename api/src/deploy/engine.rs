@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::host::{sleep_unless_cancelled, HostFailure, HostRun};
 use super::lock::{self, HostLock};
 use super::sink::{HostLog, LogSink};
-use crate::db::models::deployment::Deployment;
+use crate::db::models::deployment::{Deployment, SECRETS_COLUMN};
 use crate::db::models::event::{self, NewEvent};
 use crate::db::models::server::Server;
 use crate::db::models::service_lock::{self, LockKey};
@@ -37,9 +37,6 @@ use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::ssh::{ExecRequest, RemoteExecutor, SshError, SshTarget};
 use crate::state::{AppState, TargetError};
-
-/// The column the deployment's secrets are sealed under (bound into the AAD).
-pub const SECRETS_COLUMN: &str = "secrets";
 
 /// What the worker should do with the job once the deployment returns.
 #[derive(Debug, PartialEq, Eq)]

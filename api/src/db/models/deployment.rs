@@ -7,6 +7,9 @@ use uuid::Uuid;
 use super::Rows;
 use crate::db::schema::{deployment_targets, deployments};
 
+/// The column the deployment's secrets are sealed under (bound into the AAD).
+pub const SECRETS_COLUMN: &str = "secrets";
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = deployments)]
 pub struct Deployment {
@@ -17,7 +20,7 @@ pub struct Deployment {
     pub version: String,
     pub status: String,
     pub config: serde_json::Value,
-    /// Sealed JSON object of secret values (column `secrets`, row `id`).
+    /// Sealed JSON object of secret values (column [`SECRETS_COLUMN`], row `id`).
     pub secrets: Option<Vec<u8>>,
     pub on_failure: String,
     pub rollback_of: Option<Uuid>,

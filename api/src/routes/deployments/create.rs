@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::Deployer;
 use crate::crypto::Keyring;
-use crate::db::models::deployment::{self, Deployment, NewDeployment, NewTarget};
+use crate::db::models::deployment::{self, Deployment, NewDeployment, NewTarget, SECRETS_COLUMN};
 use crate::db::models::idempotency::{self, IdempotencyKey};
 use crate::db::models::job::{self, NewJob};
 use crate::error::ApiError;
@@ -27,8 +27,6 @@ const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 const MAX_KEY_LEN: usize = 255;
 const STRATEGY_NOT_RUN: &str = "the engine does not run rollout strategies yet; \
     POST /v1/deployments/plan shows the rollout a strategy would give";
-/// The sealed column's name, bound into its AAD.
-pub const SECRETS_COLUMN: &str = "secrets";
 
 /// Validate a deploy request and queue the deployment.
 #[utoipa::path(post, path = "/v1/deployments", operation_id = "create_deployment", tag = "deployments",

@@ -6,12 +6,12 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, Deployer};
 use crate::crypto::Keyring;
-use crate::db::models::deployment::{self, Deployment, NewDeployment, NewTarget};
+use crate::db::models::deployment::{self, Deployment, NewDeployment, NewTarget, SECRETS_COLUMN};
 use crate::db::models::event::{self, NewEvent};
 use crate::db::models::job::{self, NewJob};
 use crate::db::models::target;
 use crate::error::ApiError;
-use crate::routes::deployments::create::{accepted, SECRETS_COLUMN};
+use crate::routes::deployments::create::accepted;
 use crate::routes::deployments::live::FINAL_STATUSES;
 use crate::routes::{not_found, parse_id};
 use crate::state::AppState;
