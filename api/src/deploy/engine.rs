@@ -28,6 +28,7 @@ use crate::db::models::deployment::{Deployment, SECRETS_COLUMN};
 use crate::db::models::event::{self, NewEvent};
 use crate::db::models::server::Server;
 use crate::db::models::service_lock::{self, LockKey};
+use crate::db::models::status::{DeploymentStatus as Status, TargetStatus};
 use crate::db::models::target::Target;
 use crate::db::schema::{deployment_targets, deployments, servers};
 use crate::kamal::cmd::Cmd;
@@ -83,11 +84,11 @@ impl Host {
             .collect()
     }
 
-    fn all(&self, status: &str) -> bool {
+    fn all(&self, status: TargetStatus) -> bool {
         self.targets.iter().all(|t| t.status == status)
     }
 
-    fn any(&self, status: &str) -> bool {
+    fn any(&self, status: TargetStatus) -> bool {
         self.targets.iter().any(|t| t.status == status)
     }
 
@@ -170,13 +171,13 @@ impl Run<'_> {
             .select(Deployment::as_select())
             .first(&mut *conn)
             .await?;
-        if crate::routes::deployments::live::FINAL_STATUSES.contains(&row.status.as_str()) {
+        if Status::is_final_text(&row.status) {
             return Ok(Outcome::Finished(row.status));
         }
-        if row.cancel_requested_at.is_some() && row.status != "deploying" {
+        if row.cancel_requested_at.is_some() && row.status != Status::Deploying {
             drop(conn);
             return self
-                .end_unstarted(&row, "cancelled", "cancelled before it started", &[])
+                .end_unstarted(&row, Status::Cancelled, "cancelled before it started", &[])
                 .await;
         }
         let loaded = match self.load(&mut conn, row.clone()).await {
@@ -184,7 +185,9 @@ impl Run<'_> {
             Err(unstartable) => {
                 drop(conn);
                 let Unstartable { reason, targets } = unstartable;
-                return self.end_unstarted(&row, "failed", &reason, &targets).await;
+                return self
+                    .end_unstarted(&row, Status::Failed, &reason, &targets)
+                    .await;
             }
         };
         drop(conn);
@@ -204,31 +207,31 @@ impl Run<'_> {
     async fn end_unstarted(
         &self,
         row: &Deployment,
-        status: &str,
+        status: Status,
         reason: &str,
         failed_targets: &[Uuid],
     ) -> anyhow::Result<Outcome> {
         let mut conn = self.conn().await?;
         diesel::update(deployment_targets::table)
             .filter(deployment_targets::id.eq_any(failed_targets))
-            .filter(deployment_targets::status.eq("pending"))
+            .filter(deployment_targets::status.eq(TargetStatus::Pending))
             .set((
-                deployment_targets::status.eq("failed"),
+                deployment_targets::status.eq(TargetStatus::Failed),
                 deployment_targets::error.eq(reason),
                 deployment_targets::finished_at.eq(Utc::now()),
                 deployment_targets::updated_at.eq(Utc::now()),
             ))
             .execute(&mut *conn)
             .await?;
+        let (others, kind) = match status {
+            Status::Cancelled => (TargetStatus::Cancelled, "cancelled"),
+            _ => (TargetStatus::Skipped, "deploy_failed"),
+        };
         diesel::update(deployment_targets::table)
             .filter(deployment_targets::deployment_id.eq(row.id))
-            .filter(deployment_targets::status.eq("pending"))
+            .filter(deployment_targets::status.eq(TargetStatus::Pending))
             .set((
-                deployment_targets::status.eq(if status == "cancelled" {
-                    "cancelled"
-                } else {
-                    "skipped"
-                }),
+                deployment_targets::status.eq(others),
                 deployment_targets::updated_at.eq(Utc::now()),
             ))
             .execute(&mut *conn)
@@ -236,13 +239,8 @@ impl Run<'_> {
         // No secrets were opened: there is nothing the texts could contain.
         let none = Redactor::default();
         finish(&mut conn, row, &none, status, Some(reason), None).await?;
-        let kind = if status == "cancelled" {
-            "cancelled"
-        } else {
-            "deploy_failed"
-        };
         add_event(&mut conn, row, &none, kind, reason, json!({})).await?;
-        Ok(Outcome::Finished(status.into()))
+        Ok(Outcome::Finished(status.as_str().into()))
     }
 
     /// Reads the config, secrets, servers and targets; `Err` is why the deployment
@@ -411,7 +409,7 @@ impl Run<'_> {
                 drop(conn);
                 let reason = loaded.redactor.redact(&reason);
                 return self
-                    .end_unstarted(row, "failed", &reason, &primary.target_ids())
+                    .end_unstarted(row, Status::Failed, &reason, &primary.target_ids())
                     .await;
             }
             return wait_for_lock(&mut conn, loaded, &reason).await;
@@ -455,14 +453,14 @@ impl Run<'_> {
             &mut conn,
             row,
             &loaded.redactor,
-            &status,
+            status,
             error.as_deref(),
             previous,
         )
         .await?;
-        let kind = match status.as_str() {
-            "deployed" => "deploy_completed",
-            "cancelled" => "cancelled",
+        let kind = match status {
+            Status::Deployed => "deploy_completed",
+            Status::Cancelled => "cancelled",
             _ => "deploy_failed",
         };
         add_event(
@@ -475,10 +473,10 @@ impl Run<'_> {
         )
         .await?;
         if let Some(original) = row.rollback_of {
-            self.settle_original(&mut conn, loaded, original, &status)
+            self.settle_original(&mut conn, loaded, original, status)
                 .await?;
         }
-        Ok(Outcome::Finished(status))
+        Ok(Outcome::Finished(status.as_str().into()))
     }
 
     /// A lock left by another Convoy deployment whose worker is gone is taken over;
@@ -509,7 +507,7 @@ impl Run<'_> {
             .get_result(&mut *conn)
             .await
             .map_err(|e| e.to_string())?;
-        let running = live.as_deref() == Some("deploying") && holds_db_lock > 0;
+        let running = live.is_some_and(|s| s == Status::Deploying) && holds_db_lock > 0;
         if running {
             return Err(held());
         }
@@ -546,7 +544,7 @@ impl Run<'_> {
         conn: &mut AsyncPgConnection,
         loaded: &Loaded,
         original: Uuid,
-        status: &str,
+        status: Status,
     ) -> anyhow::Result<()> {
         let row = &loaded.row;
         let redactor = &loaded.redactor;
@@ -560,10 +558,10 @@ impl Run<'_> {
             return Ok(());
         };
         let meta = json!({"rollback": row.id, "version": row.version});
-        if status == "deployed" {
+        if status == Status::Deployed {
             diesel::update(deployments::table.find(original.id))
                 .set((
-                    deployments::status.eq("rolled_back"),
+                    deployments::status.eq(Status::RolledBack),
                     deployments::updated_at.eq(Utc::now()),
                 ))
                 .execute(conn)
@@ -591,13 +589,13 @@ impl Run<'_> {
         loaded: &Loaded,
         sink: &LogSink,
         performer: &str,
-    ) -> anyhow::Result<(String, Option<String>)> {
+    ) -> anyhow::Result<(Status, Option<String>)> {
         let row = &loaded.row;
         let mut conn = self.conn().await?;
-        let resumed = row.status == "deploying";
+        let resumed = row.status == Status::Deploying;
         diesel::update(deployments::table.find(row.id))
             .set((
-                deployments::status.eq("deploying"),
+                deployments::status.eq(Status::Deploying),
                 deployments::started_at.eq(row.started_at.unwrap_or_else(Utc::now)),
                 deployments::updated_at.eq(Utc::now()),
             ))
@@ -629,7 +627,7 @@ impl Run<'_> {
         let mut failure: Option<String> = None;
 
         // Hosts a dead worker left in the middle of a step go back to where they were.
-        for host in loaded.hosts.iter().filter(|h| h.any("running")) {
+        for host in loaded.hosts.iter().filter(|h| h.any(TargetStatus::Running)) {
             let step = host
                 .targets
                 .iter()
@@ -651,13 +649,15 @@ impl Run<'_> {
             failure.get_or_insert(detail);
             ends.insert(host.server.id, HostEnd::Failed(String::new()));
         }
-        for host in loaded.hosts.iter().filter(|h| h.all("succeeded")) {
+        let succeeded = |h: &&Host| h.all(TargetStatus::Succeeded);
+        for host in loaded.hosts.iter().filter(succeeded) {
             ends.insert(host.server.id, HostEnd::Succeeded);
         }
         // Hosts that already ended badly before the worker died keep their end.
+        use TargetStatus::{Cancelled, Failed, Skipped};
         let ended = |h: &&Host| {
             !ends.contains_key(&h.server.id)
-                && ["failed", "cancelled", "skipped"].iter().any(|s| h.any(s))
+                && [Failed, Cancelled, Skipped].iter().any(|s| h.any(*s))
         };
         for host in loaded.hosts.iter().filter(ended).collect::<Vec<_>>() {
             let error = host.targets.iter().find_map(|t| t.error.clone());
@@ -674,7 +674,7 @@ impl Run<'_> {
         let names: Vec<&str> = pending.iter().map(|h| h.name.as_str()).collect();
         let groups = loaded.config.boot_groups(&names);
         // Hosts without the primary role wait until the primary host is through.
-        let primary_done = loaded.hosts[0].all("succeeded");
+        let primary_done = loaded.hosts[0].all(TargetStatus::Succeeded);
         let (gate_tx, gate_rx) = watch::channel(if primary_done { Some(true) } else { None });
         let mut cancelled = false;
         for (index, group) in groups.iter().enumerate() {
@@ -760,7 +760,7 @@ impl Run<'_> {
             self.host_event(loaded, host, "host_skipped", why).await?;
         }
         if failure.is_none() && !cancelled {
-            return Ok(("deployed".into(), None));
+            return Ok((Status::Deployed, None));
         }
         let restore = cancelled || loaded.config.on_failure == OnFailure::Rollback;
         if restore {
@@ -769,7 +769,7 @@ impl Run<'_> {
         }
         if cancelled && failure.is_none() {
             let by = "cancel requested; every host is back on the version it ran before";
-            return Ok(("cancelled".into(), Some(by.into())));
+            return Ok((Status::Cancelled, Some(by.into())));
         }
         let failure = failure.unwrap_or_default();
         let tail = if restore {
@@ -777,7 +777,7 @@ impl Run<'_> {
         } else {
             "; on_failure is halt: hosts that had switched keep the new version"
         };
-        Ok(("failed".into(), Some(format!("{failure}{tail}"))))
+        Ok((Status::Failed, Some(format!("{failure}{tail}"))))
     }
 
     /// One host's deploy, its targets and events kept up to date.
@@ -827,7 +827,7 @@ impl Run<'_> {
             diesel::update(deployment_targets::table)
                 .filter(deployment_targets::id.eq_any(host.target_ids()))
                 .set((
-                    deployment_targets::status.eq("running"),
+                    deployment_targets::status.eq(TargetStatus::Running),
                     deployment_targets::started_at.eq(Utc::now()),
                     deployment_targets::updated_at.eq(Utc::now()),
                 ))
@@ -1025,10 +1025,10 @@ impl Run<'_> {
 
     async fn end_host(&self, loaded: &Loaded, host: &Host, end: &HostEnd) -> anyhow::Result<()> {
         let (status, error) = match end {
-            HostEnd::Succeeded => ("succeeded", None),
-            HostEnd::Failed(reason) => ("failed", Some(loaded.redactor.redact(reason))),
-            HostEnd::Cancelled => ("cancelled", None),
-            HostEnd::Skipped => ("skipped", None),
+            HostEnd::Succeeded => (TargetStatus::Succeeded, None),
+            HostEnd::Failed(reason) => (TargetStatus::Failed, Some(loaded.redactor.redact(reason))),
+            HostEnd::Cancelled => (TargetStatus::Cancelled, None),
+            HostEnd::Skipped => (TargetStatus::Skipped, None),
         };
         let mut conn = self.conn().await?;
         diesel::update(deployment_targets::table)
@@ -1137,7 +1137,7 @@ async fn finish(
     conn: &mut AsyncPgConnection,
     row: &Deployment,
     redactor: &Redactor,
-    status: &str,
+    status: Status,
     error: Option<&str>,
     previous_version: Option<String>,
 ) -> anyhow::Result<()> {
@@ -1172,14 +1172,14 @@ pub async fn give_up(conn: &mut AsyncPgConnection, id: Uuid, reason: &str) -> an
         .select(Deployment::as_select())
         .first(conn)
         .await?;
-    if crate::routes::deployments::live::FINAL_STATUSES.contains(&row.status.as_str()) {
+    if Status::is_final_text(&row.status) {
         return Ok(());
     }
     diesel::update(deployment_targets::table)
         .filter(deployment_targets::deployment_id.eq(id))
-        .filter(deployment_targets::status.eq_any(["pending", "running"]))
+        .filter(deployment_targets::status.eq_any([TargetStatus::Pending, TargetStatus::Running]))
         .set((
-            deployment_targets::status.eq("skipped"),
+            deployment_targets::status.eq(TargetStatus::Skipped),
             deployment_targets::updated_at.eq(Utc::now()),
         ))
         .execute(conn)
@@ -1188,7 +1188,7 @@ pub async fn give_up(conn: &mut AsyncPgConnection, id: Uuid, reason: &str) -> an
     // The reason is the job's last error, redacted when it was recorded; the secrets are
     // not opened here.
     let none = Redactor::default();
-    finish(conn, &row, &none, "failed", Some(&reason), None).await?;
+    finish(conn, &row, &none, Status::Failed, Some(&reason), None).await?;
     let key = LockKey {
         org: &row.org,
         service: &row.service,

@@ -8,16 +8,6 @@ use crate::db::models::event::Event;
 use crate::db::models::log::LogLine;
 use crate::db::models::target::Target;
 
-pub const DEPLOYMENT_STATUSES: [&str; 7] = [
-    "pending",
-    "scheduled",
-    "deploying",
-    "deployed",
-    "failed",
-    "cancelled",
-    "rolled_back",
-];
-
 /// Filters of `GET /v1/deployments`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct DeploymentFilter {

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::Rows;
+use super::{status::DeploymentStatus, Rows};
 use crate::db::schema::{deployment_targets, deployments};
 
 /// The column the deployment's secrets are sealed under (bound into the AAD).
@@ -103,7 +103,7 @@ pub async fn cancel_unstarted(
             .filter(deployments::id.eq(id)),
     )
     .set((
-        deployments::status.eq("cancelled"),
+        deployments::status.eq(DeploymentStatus::Cancelled),
         deployments::cancel_requested_at.eq(now),
         deployments::finished_at.eq(now),
         deployments::error.eq(reason),
@@ -182,7 +182,7 @@ pub struct NewDeployment<'a> {
     pub service: &'a str,
     pub destination: &'a str,
     pub version: &'a str,
-    pub status: &'a str,
+    pub status: DeploymentStatus,
     pub config: serde_json::Value,
     pub secrets: Option<Vec<u8>>,
     pub on_failure: &'a str,

@@ -49,10 +49,10 @@ pub async fn cancel_pending(
         deployment_targets::table
             .filter(deployment_targets::org.eq(org))
             .filter(deployment_targets::deployment_id.eq(deployment_id))
-            .filter(deployment_targets::status.eq("pending")),
+            .filter(deployment_targets::status.eq(super::status::TargetStatus::Pending)),
     )
     .set((
-        deployment_targets::status.eq("cancelled"),
+        deployment_targets::status.eq(super::status::TargetStatus::Cancelled),
         deployment_targets::updated_at.eq(diesel::dsl::now),
     ))
     .execute(conn)

@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, Deployer};
 use crate::db::models::event::{self, NewEvent};
+use crate::db::models::status::DeploymentStatus;
 use crate::db::models::{deployment, job, target};
 use crate::error::ApiError;
-use crate::routes::deployments::live::FINAL_STATUSES;
 use crate::routes::deployments::with_targets;
 use crate::routes::{not_found, parse_id};
 use crate::state::AppState;
@@ -57,7 +57,7 @@ async fn cancel(conn: &mut AsyncPgConnection, user: &AuthUser, id: Uuid) -> Resu
     let row = deployment::find_for_update(conn, &user.org, id)
         .await
         .map_err(|e| not_found(e, "deployment"))?;
-    if FINAL_STATUSES.contains(&row.status.as_str()) {
+    if DeploymentStatus::is_final_text(&row.status) {
         return Err(ApiError::Conflict(format!(
             "deployment already ended (status {})",
             row.status
@@ -75,7 +75,7 @@ async fn cancel(conn: &mut AsyncPgConnection, user: &AuthUser, id: Uuid) -> Resu
         };
         event::insert(conn, new).await.map(drop)
     };
-    let unstarted = row.status != "deploying";
+    let unstarted = row.status != DeploymentStatus::Deploying;
     if unstarted && job::cancel_queued(conn, &user.org, id, "cancelled before it started").await? {
         let reason = format!("cancelled by {by} before it started");
         deployment::cancel_unstarted(conn, &user.org, id, &reason).await?;

@@ -12,6 +12,7 @@ use crate::crypto::Keyring;
 use crate::db::models::deployment::{self, Deployment, NewDeployment, NewTarget, SECRETS_COLUMN};
 use crate::db::models::idempotency::{self, IdempotencyKey};
 use crate::db::models::job::{self, NewJob};
+use crate::db::models::status::DeploymentStatus::{Pending, Scheduled};
 use crate::error::ApiError;
 use crate::extract::{from_value, Body};
 use crate::kamal::config::OnFailure;
@@ -100,7 +101,7 @@ pub async fn create_deployment(
         service: &config.service,
         destination: destination.unwrap_or_default(),
         version: &intake.version,
-        status: if scheduled { "scheduled" } else { "pending" },
+        status: if scheduled { Scheduled } else { Pending },
         config: config_json(config),
         secrets: sealed,
         on_failure: match config.on_failure {

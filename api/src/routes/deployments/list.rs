@@ -2,10 +2,11 @@ use actix_web::{get, web, HttpResponse};
 
 use crate::auth::Viewer;
 use crate::db::models::deployment::{self, Filter};
+use crate::db::models::status::DeploymentStatus as Status;
 use crate::error::ApiError;
 use crate::routes::deployments::with_targets;
 use crate::state::AppState;
-use crate::views::deployments::{DeploymentFilter, DeploymentView, DEPLOYMENT_STATUSES};
+use crate::views::deployments::{DeploymentFilter, DeploymentView};
 use crate::views::page::{Page, PageParams};
 
 /// The org's deployments, newest first, optionally filtered.
@@ -26,13 +27,12 @@ pub async fn list_deployments(
     let limit = page.limit()?;
     let before = page.cursor()?;
     let filter = filter.into_inner();
-    if let Some(status) = &filter.status {
-        if !DEPLOYMENT_STATUSES.contains(&status.as_str()) {
-            return Err(ApiError::BadRequest(format!(
-                "query parameter `status` must be one of {}",
-                DEPLOYMENT_STATUSES.join(", ")
-            )));
-        }
+    let known = |s: &String| s.parse::<Status>().is_ok();
+    if !filter.status.iter().all(known) {
+        return Err(ApiError::BadRequest(format!(
+            "query parameter `status` must be one of {}",
+            Status::ALL.map(Status::as_str).join(", ")
+        )));
     }
     let server_id = crate::extract::parse_param("server_id", filter.server_id.as_deref())?;
     let filter = Filter {

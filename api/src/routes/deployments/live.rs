@@ -15,6 +15,7 @@ use futures::stream::{self, Stream};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::db::models::status::DeploymentStatus;
 use crate::db::models::{deployment, log};
 use crate::state::AppState;
 use crate::streams::StreamSlot;
@@ -23,10 +24,6 @@ use crate::views::deployments::LogLineView;
 /// How long the stream waits between looks at the database.
 const POLL: Duration = Duration::from_millis(500);
 const BATCH: i64 = 500;
-/// Statuses after which nothing more is written.
-pub const FINAL_STATUSES: [&str; 4] = ["deployed", "failed", "cancelled", "rolled_back"];
-/// The status of a deployment a worker is running: its stream never idles out.
-const RUNNING: &str = "deploying";
 
 /// Who may watch, and for how long.
 pub struct Watcher {
@@ -83,10 +80,12 @@ impl Cursor {
             out.push_str(&event("status", None, &json!({ "status": current })));
             self.status = Some(current.clone());
         }
-        if !lines.more && FINAL_STATUSES.contains(&current.as_str()) {
+        if !lines.more && DeploymentStatus::is_final_text(&current) {
             out.push_str(&event("end", None, &json!({ "status": current })));
             self.ended = true;
-        } else if current != RUNNING && self.last_news.elapsed() >= self.state.policy.stream_idle {
+        } else if current != DeploymentStatus::Deploying // one a worker runs never idles out
+            && self.last_news.elapsed() >= self.state.policy.stream_idle
+        {
             out.push_str(&reconnect("idle", &current));
             self.ended = true;
         }

@@ -9,10 +9,10 @@ use crate::crypto::Keyring;
 use crate::db::models::deployment::{self, Deployment, NewDeployment, NewTarget, SECRETS_COLUMN};
 use crate::db::models::event::{self, NewEvent};
 use crate::db::models::job::{self, NewJob};
+use crate::db::models::status::DeploymentStatus;
 use crate::db::models::target;
 use crate::error::ApiError;
 use crate::routes::deployments::create::accepted;
-use crate::routes::deployments::live::FINAL_STATUSES;
 use crate::routes::{not_found, parse_id};
 use crate::state::AppState;
 use crate::views::deployments::DeploymentView;
@@ -53,13 +53,13 @@ pub async fn rollback_deployment(
 
 /// The version to go back to; a 409 when there is none to go back to (yet).
 fn target_version(original: &Deployment) -> Result<&str, ApiError> {
-    if !FINAL_STATUSES.contains(&original.status.as_str()) {
+    if !DeploymentStatus::is_final_text(&original.status) {
         return Err(ApiError::Conflict(format!(
             "deployment has not ended (status {}); cancel it first",
             original.status
         )));
     }
-    if original.status == "rolled_back" {
+    if original.status == DeploymentStatus::RolledBack {
         return Err(ApiError::Conflict(
             "deployment was already rolled back".into(),
         ));
@@ -99,7 +99,7 @@ async fn rollback(
         service: &original.service,
         destination: &original.destination,
         version,
-        status: "pending",
+        status: DeploymentStatus::Pending,
         config: original.config.clone(),
         secrets,
         on_failure: &original.on_failure,
