@@ -39,6 +39,8 @@ diesel::table! {
         finished_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        steps -> Jsonb,
+        wave -> Nullable<Int4>,
     }
 }
 
@@ -64,6 +66,13 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        strategy -> Nullable<Jsonb>,
+        wave -> Int4,
+        waves -> Int4,
+        gate -> Nullable<Jsonb>,
+        promote_requested_at -> Nullable<Timestamptz>,
+        abort_requested_at -> Nullable<Timestamptz>,
+        switch_back_requested_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -139,6 +148,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    service_windows (org, service, destination) {
+        org -> Text,
+        service -> Text,
+        destination -> Text,
+        windows -> Jsonb,
+        updated_by -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     templates (id) {
         id -> Uuid,
         org -> Nullable<Text>,
@@ -173,5 +193,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     server_events,
     servers,
     service_locks,
+    service_windows,
     templates,
 );

@@ -34,6 +34,16 @@ pub struct Deployment {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The validated rollout strategy (`None`: Kamal's boot groups).
+    pub strategy: Option<serde_json::Value>,
+    /// The wave being deployed (1-based, 0 before the first) of `waves`.
+    pub wave: i32,
+    pub waves: i32,
+    /// The gate the deployment is in (bake, promotion, wait, monitor, window).
+    pub gate: Option<serde_json::Value>,
+    pub promote_requested_at: Option<DateTime<Utc>>,
+    pub abort_requested_at: Option<DateTime<Utc>>,
+    pub switch_back_requested_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Default)]

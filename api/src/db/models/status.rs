@@ -106,8 +106,13 @@ statuses! {
         Failed = "failed",
         Cancelled = "cancelled",
         RolledBack = "rolled_back",
+        AwaitingPromotion = "awaiting_promotion",
+        Monitoring = "monitoring",
+        Paused = "paused",
+        Aborted = "aborted",
+        Expired = "expired",
     }
-    final: [Deployed, Failed, Cancelled, RolledBack]
+    final: [Deployed, Failed, Cancelled, RolledBack, Aborted, Expired]
 }
 
 statuses! {
@@ -128,6 +133,7 @@ mod tests {
     use super::*;
 
     const INIT: &str = include_str!("../../../../migrations/2026-11-26-000001_init/up.sql");
+    const ROLLOUTS: &str = include_str!("../../../../migrations/2026-11-30-000004_rollouts/up.sql");
 
     /// The `status IN (…)` list of the table's CHECK constraint, in order.
     fn check_list(table: &str) -> Vec<String> {
@@ -138,6 +144,18 @@ mod tests {
         let body = &body[..body.find("\n);").expect("end of table")];
         let check = body.find("CHECK (status IN (").expect("status check") + 18;
         let list = &body[check..check + body[check..].find(')').expect("list end")];
+        list.split(',')
+            .map(|s| s.trim().trim_matches('\'').to_string())
+            .collect()
+    }
+
+    /// The deployments' list as the rollouts migration redefines it.
+    fn rollouts_deployment_list() -> Vec<String> {
+        let start = ROLLOUTS
+            .find("deployments_status_check CHECK (status IN (")
+            .expect("redefined check")
+            + 44;
+        let list = &ROLLOUTS[start..start + ROLLOUTS[start..].find(')').expect("list end")];
         list.split(',')
             .map(|s| s.trim().trim_matches('\'').to_string())
             .collect()
@@ -174,7 +192,14 @@ mod tests {
         let deployment: Vec<D> = D::ALL.into_iter().filter(|s| s.is_final()).collect();
         assert_eq!(
             deployment,
-            [D::Deployed, D::Failed, D::Cancelled, D::RolledBack]
+            [
+                D::Deployed,
+                D::Failed,
+                D::Cancelled,
+                D::RolledBack,
+                D::Aborted,
+                D::Expired
+            ]
         );
         let target: Vec<T> = T::ALL.into_iter().filter(|s| s.is_final()).collect();
         assert_eq!(target, [T::Succeeded, T::Failed, T::Cancelled, T::Skipped]);
@@ -187,7 +212,7 @@ mod tests {
     #[test]
     fn lists_match_the_check_constraints() {
         let deployments = DeploymentStatus::ALL.map(DeploymentStatus::as_str);
-        assert_eq!(deployments.to_vec(), check_list("deployments"));
+        assert_eq!(deployments.to_vec(), rollouts_deployment_list());
         let targets = TargetStatus::ALL.map(TargetStatus::as_str);
         assert_eq!(targets.to_vec(), check_list("deployment_targets"));
     }

@@ -21,6 +21,10 @@ pub struct Target {
     pub finished_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `[{name, started_at, ended_at, outcome, duration_ms}]` in the order they ran.
+    pub steps: serde_json::Value,
+    /// The wave of the target's host (1-based).
+    pub wave: Option<i32>,
 }
 
 /// A deployment's targets with their server names, in a stable order.
