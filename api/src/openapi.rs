@@ -38,6 +38,8 @@ use crate::routes;
         routes::deployments::logs::get_deployment_logs,
         routes::deployments::cancel::cancel_deployment,
         routes::deployments::rollback::rollback_deployment,
+        routes::deployments::steer::promote_deployment,
+        routes::deployments::steer::abort_deployment,
         routes::services::lock::get_service_lock,
         routes::services::lock::release_service_lock,
     ),

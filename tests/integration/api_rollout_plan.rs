@@ -218,26 +218,24 @@ async fn bad_counts_and_percentages_are_422_at_their_paths_with_other_errors() {
 }
 
 #[actix_web::test]
-async fn a_deployment_with_a_strategy_is_refused_and_nothing_is_stored() {
+async fn a_strategy_is_stored_with_the_deployment_and_a_bad_one_stores_nothing() {
     let app = TestApp::new().await;
     register(&app, &FLEET).await;
     let deployer = token("acme", Role::Deployer);
-    let with = body(json!(null), Some(json!({"canary": {"hosts": 1}})));
+    // A strategy the runner cannot run yet is refused by name, and nothing is stored.
+    let bad = body(
+        json!(null),
+        Some(json!({"canary": {"hosts": 9}, "window": {"not_before": "2026-12-01T00:00:00Z"}})),
+    );
     let req = TestRequest::post()
         .uri("/v1/deployments")
         .insert_header(bearer(&deployer))
         .insert_header(("Idempotency-Key", "rollout-1"))
-        .set_json(&with);
+        .set_json(&bad);
     let reply = app.call(req).await;
     assert_eq!(reply.status, 422, "{}", reply.text);
-    assert_eq!(
-        fields(&reply.json()),
-        [error(
-            "strategy",
-            "the engine does not run rollout strategies yet; POST /v1/deployments/plan shows \
-             the rollout a strategy would give"
-        )]
-    );
+    let paths: Vec<String> = fields(&reply.json()).into_iter().map(|e| e.0).collect();
+    assert!(paths.contains(&"strategy/window".to_string()), "{paths:?}");
     let mut conn = app.db.conn().await;
     let stored: i64 = deployments::table
         .count()
@@ -246,9 +244,21 @@ async fn a_deployment_with_a_strategy_is_refused_and_nothing_is_stored() {
         .unwrap();
     let queued: i64 = jobs::table.count().get_result(&mut conn).await.unwrap();
     assert_eq!((stored, queued), (0, 0));
-    // The same body without the strategy is accepted, so the refusal was the strategy's.
+    // A good one is stored as given and shown back.
+    let strategy = json!({"canary": {"hosts": 1, "bake_seconds": 5, "promotion": "manual"},
+        "max_parallel": "50%", "monitor_seconds": 10});
     let reply = app
-        .post("/v1/deployments", &deployer, &body(json!(null), None))
+        .post(
+            "/v1/deployments",
+            &deployer,
+            &body(json!(null), Some(strategy.clone())),
+        )
         .await;
     assert_eq!(reply.status, 202, "{}", reply.text);
+    let stored: Option<serde_json::Value> = deployments::table
+        .select(deployments::strategy)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(strategy));
 }

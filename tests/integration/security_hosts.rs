@@ -14,7 +14,7 @@ use std::time::Duration;
 use convoy::auth::Role;
 use convoy::db::models::server;
 use convoy::db::schema::servers;
-use convoy::deploy::engine::{Outcome, Run};
+use convoy::deploy::runner::{Engine, Outcome, Run};
 use convoy::policy::Policy;
 use convoy::ssh::SshError;
 use diesel::prelude::*;
@@ -321,8 +321,9 @@ async fn require_pinned_refuses_the_lock_paths_of_a_never_pinned_server() {
 /// Runs the deployment as a worker would, in this test's task. It must end `failed` at
 /// once, not be left for a retry; returns the deployment as the API shows it.
 async fn run_to_failure(app: &TestApp, id: Uuid) -> Value {
+    let engine = Engine::from_state(&app.state());
     let outcome = Run {
-        state: &app.state(),
+        engine: &engine,
         deployment: id,
         holder: "test-worker",
         attempt: 1,

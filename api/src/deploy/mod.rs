@@ -2,11 +2,13 @@
 //! [`RemoteExecutor`](crate::ssh::RemoteExecutor), recording every command, its output and
 //! its exit status.
 
-pub mod engine;
+pub mod health;
 pub mod host;
 pub mod lock;
 pub mod record;
+pub mod runner;
 pub mod sink;
+pub mod store;
 
 #[cfg(test)]
 mod recording;

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::queue::{backoff, ClaimedJob, Queue};
-use crate::deploy::engine::{Outcome, Run};
+use crate::deploy::runner::{Engine, Outcome, Run};
 use crate::state::AppState;
 
 /// The channel the `jobs` table's trigger notifies.
@@ -127,8 +127,9 @@ async fn handle(state: &AppState, queue: &Queue, config: &WorkerConfig, job: Cla
         return;
     };
     let cancel = CancellationToken::new();
+    let engine = Engine::from_state(state);
     let run = Run {
-        state,
+        engine: &engine,
         deployment,
         holder: &config.worker_id,
         attempt: job.attempts,
@@ -178,7 +179,7 @@ async fn finish(
                 .await?;
             if status == "failed" {
                 if let Some(deployment) = job.deployment_id {
-                    crate::deploy::engine::give_up(&mut conn, deployment, &reason).await?;
+                    crate::deploy::runner::give_up(&mut conn, deployment, &reason).await?;
                 }
             }
         }
@@ -205,8 +206,11 @@ async fn keep_alive(
         let Ok(mut conn) = state.pool.get().await else {
             continue;
         };
-        if let Ok(true) = crate::deploy::engine::cancel_requested(&mut conn, deployment).await {
-            cancel.cancel();
+        // A cancel or an abort wakes every wait of the run.
+        if let Ok(asked) = crate::db::models::run::requests(&mut conn, deployment).await {
+            if asked.cancel || asked.abort {
+                cancel.cancel();
+            }
         }
         if since_renewal < renew_every {
             continue;

@@ -35,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(deployments::logs::get_deployment_logs)
         .service(deployments::cancel::cancel_deployment)
         .service(deployments::rollback::rollback_deployment)
+        .service(deployments::steer::promote_deployment)
+        .service(deployments::steer::abort_deployment)
         .service(services::lock::get_service_lock)
         .service(services::lock::release_service_lock);
 }

@@ -75,8 +75,7 @@ pub struct DeploymentInput {
     /// RFC 3339 time to start at; a future time makes the deployment `scheduled`.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub scheduled_at: Option<String>,
-    /// Rollout strategy (plan only for now: `POST /v1/deployments` refuses it until the
-    /// engine runs strategies). Keys: `max_parallel` (count or `"25%"`, rounded up),
+    /// Rollout strategy (SPEC §9), stored with the deployment. Keys: `max_parallel` (count or `"25%"`, rounded up),
     /// `wave_wait_seconds`, `group_by` (a server label) with `order` (its values; default
     /// alphabetical), `canary` `{hosts, bake_seconds, promotion: auto|manual}`,
     /// `min_healthy_seconds`, `max_failed_hosts`, `monitor_seconds`. Errors at

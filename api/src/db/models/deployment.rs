@@ -144,6 +144,45 @@ pub async fn request_cancel(
     .await
 }
 
+/// A person's request to a started deployment (promote, abort), recorded once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steer {
+    Promote,
+    Abort,
+}
+
+/// Records the request; 0 when it was already recorded.
+pub async fn request(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    id: Uuid,
+    steer: Steer,
+) -> QueryResult<usize> {
+    let row = deployments::table
+        .filter(deployments::org.eq(org))
+        .filter(deployments::id.eq(id));
+    match steer {
+        Steer::Promote => {
+            diesel::update(row.filter(deployments::promote_requested_at.is_null()))
+                .set((
+                    deployments::promote_requested_at.eq(now),
+                    deployments::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await
+        }
+        Steer::Abort => {
+            diesel::update(row.filter(deployments::abort_requested_at.is_null()))
+                .set((
+                    deployments::abort_requested_at.eq(now),
+                    deployments::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await
+        }
+    }
+}
+
 /// Newest first, filtered; `before` is the last id of the previous page.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -200,6 +239,8 @@ pub struct NewDeployment<'a> {
     pub rollback_of: Option<Uuid>,
     pub created_by: &'a str,
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// The rollout strategy as given (validated); `None`: Kamal's boot groups.
+    pub strategy: Option<serde_json::Value>,
 }
 
 /// One server×role of a new deployment; it starts `pending`.

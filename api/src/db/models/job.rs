@@ -85,3 +85,33 @@ pub async fn cancel_queued(
     .await?;
     Ok(!taken.is_empty())
 }
+
+/// Gets a started deployment's run going now: its queued job becomes due, or, when it
+/// has none (it waits for a person with its job done), a new job is queued. Used when a
+/// person steers it (promote, abort, cancel).
+pub async fn wake(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    deployment_id: Uuid,
+    queue_key: &str,
+) -> QueryResult<()> {
+    let open: i64 = jobs::table
+        .filter(jobs::org.eq(org))
+        .filter(jobs::deployment_id.eq(deployment_id))
+        .filter(jobs::status.eq_any(["queued", "running"]))
+        .count()
+        .get_result(conn)
+        .await?;
+    if open > 0 {
+        return run_now(conn, org, deployment_id).await.map(drop);
+    }
+    let new = NewJob {
+        id: Uuid::now_v7(),
+        kind: DEPLOY,
+        org,
+        deployment_id: Some(deployment_id),
+        queue_key,
+        run_at: Utc::now(),
+    };
+    insert(conn, new).await
+}

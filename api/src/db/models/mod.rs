@@ -5,6 +5,7 @@ pub mod event;
 pub mod idempotency;
 pub mod job;
 pub mod log;
+pub mod run;
 pub mod server;
 pub mod server_event;
 pub mod service_lock;

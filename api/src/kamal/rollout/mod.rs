@@ -27,6 +27,24 @@ pub struct HostServer {
     pub labels: BTreeMap<String, String>,
 }
 
+impl HostServer {
+    /// The server's name and labels (a label that is not a string as its JSON text).
+    pub fn of(server: &crate::db::models::server::Server) -> Self {
+        let labels = server.labels.as_object().into_iter().flatten();
+        Self {
+            name: server.name.clone(),
+            labels: labels
+                .map(|(key, value)| {
+                    let text = value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_string);
+                    (key.clone(), text)
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Wave {
     pub index: usize,

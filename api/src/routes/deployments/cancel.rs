@@ -75,7 +75,8 @@ async fn cancel(conn: &mut AsyncPgConnection, user: &AuthUser, id: Uuid) -> Resu
         };
         event::insert(conn, new).await.map(drop)
     };
-    let unstarted = row.status != DeploymentStatus::Deploying;
+    let unstarted =
+        row.status == DeploymentStatus::Pending || row.status == DeploymentStatus::Scheduled;
     if unstarted && job::cancel_queued(conn, &user.org, id, "cancelled before it started").await? {
         let reason = format!("cancelled by {by} before it started");
         deployment::cancel_unstarted(conn, &user.org, id, &reason).await?;
@@ -89,7 +90,10 @@ async fn cancel(conn: &mut AsyncPgConnection, user: &AuthUser, id: Uuid) -> Resu
         record(conn, "cancelled", &reason).await?;
         tracing::info!(by, "deployment cancelled before it started");
     } else if deployment::request_cancel(conn, &user.org, id).await? == 1 {
-        job::run_now(conn, &user.org, id).await?;
+        // A deployment parked awaiting promotion has no job: it gets one.
+        let destination = Some(row.destination.as_str()).filter(|d| !d.is_empty());
+        let key = job::service_queue_key(&user.org, &row.service, destination);
+        job::wake(conn, &user.org, id, &key).await?;
         let message = format!("cancel requested by {by}; the worker stops at the next step");
         record(conn, "cancel_requested", &message).await?;
         tracing::info!(by, "cancel requested");

@@ -26,8 +26,6 @@ use crate::views::intake::DeploymentInput;
 
 const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 const MAX_KEY_LEN: usize = 255;
-const STRATEGY_NOT_RUN: &str = "the engine does not run rollout strategies yet; \
-    POST /v1/deployments/plan shows the rollout a strategy would give";
 
 /// Validate a deploy request and queue the deployment.
 #[utoipa::path(post, path = "/v1/deployments", operation_id = "create_deployment", tag = "deployments",
@@ -43,7 +41,7 @@ const STRATEGY_NOT_RUN: &str = "the engine does not run rollout strategies yet; 
         (status = 403, description = "The role may not deploy, or the config sets what only an admin may deploy (host access: privileged options, host paths, the proxy image): `errors` names each path", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The named template does not exist", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The Idempotency-Key was used with another body", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid config, unknown host, missing or unexpected secret: every problem at its path; a `strategy` (the engine does not run strategies yet; the plan shows them)",
+        (status = 422, description = "Invalid config or strategy, unknown host, a `group_by` label a server lacks, missing or unexpected secret: every problem at its path",
             body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = ["deployer"])))]
 #[post("/v1/deployments")]
@@ -56,11 +54,8 @@ pub async fn create_deployment(
     let key = idempotency_key(&req)?;
     let hash = request_hash(&body);
     let input: DeploymentInput = from_value(body)?;
-    // Until the engine runs strategies, accepting one would deploy something other than
-    // what was asked for: refused before anything (even an idempotent replay) happens.
-    if input.strategy.is_some() {
-        return Err(ApiError::invalid_field("strategy", STRATEGY_NOT_RUN));
-    }
+    // Validated with the rest by `prepare`; stored as given, planned again by the runner.
+    let strategy = input.strategy.clone();
     let mut conn = state.conn().await?;
     let replay = async |conn: &mut AsyncPgConnection, used, secrets: &_| {
         let row = replayable(conn, &state.keyring, &user.org, used, &hash, secrets).await?;
@@ -111,6 +106,7 @@ pub async fn create_deployment(
         rollback_of: None,
         created_by: &user.sub,
         scheduled_at: intake.scheduled_at,
+        strategy,
     };
     let targets: Vec<NewTarget> = intake
         .targets

@@ -266,7 +266,7 @@ fn resolve_targets(
         };
         hosts
             .entry(host.to_string())
-            .or_insert_with(|| host_server(server));
+            .or_insert_with(|| HostServer::of(server));
         let (first_host, first_path) = *spelled.entry(server.id).or_insert((host, path));
         if first_host != host {
             errors.push(FieldError::new(
@@ -292,22 +292,6 @@ fn resolve_targets(
         }
     }
     targets
-}
-
-/// The server's name and labels, as the rollout planner reads them.
-fn host_server(server: &Server) -> HostServer {
-    let labels = server.labels.as_object().into_iter().flatten();
-    HostServer {
-        name: server.name.clone(),
-        labels: labels
-            .map(|(key, value)| {
-                let text = value
-                    .as_str()
-                    .map_or_else(|| value.to_string(), str::to_string);
-                (key.clone(), text)
-            })
-            .collect(),
-    }
 }
 
 /// Every secret the config names must be given (for a deployment), and nothing else:

@@ -8,6 +8,7 @@ pub mod logs;
 pub mod plan;
 pub mod rollback;
 pub mod show;
+pub mod steer;
 
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;

@@ -106,6 +106,7 @@ async fn rollback(
         rollback_of: Some(original.id),
         created_by: &user.sub,
         scheduled_at: None,
+        strategy: None,
     };
     let targets = target::for_deployments(conn, &user.org, &[original.id]).await?;
     let targets: Vec<NewTarget> = targets

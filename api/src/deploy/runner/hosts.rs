@@ -1,0 +1,142 @@
+//! One host's deploy ([`HostRun`]) inside a rollout, and the records of how it ended.
+
+use chrono::Utc;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Host, HostEnd, Loaded, Run};
+use crate::db::models::status::TargetStatus;
+use crate::deploy::host::{HostFailure, HostRun};
+use crate::deploy::sink::{HostLog, LogSink};
+use crate::kamal::cmd::Cmd;
+use crate::kamal::commands::Stamp;
+use crate::ssh::{ExecRequest, RemoteExecutor, SshError, SshTarget};
+
+impl Run<'_> {
+    /// One host's deploy, its targets and events kept up to date.
+    pub(super) async fn run_host(
+        &self,
+        loaded: &Loaded,
+        host: &Host,
+        sink: &LogSink,
+        performer: &str,
+    ) -> HostEnd {
+        let end = match self.try_run_host(loaded, host, sink, performer).await {
+            Ok(end) => end,
+            Err(e) => HostEnd::Failed(format!("internal error: {e:#}")),
+        };
+        let (kind, message) = match &end {
+            HostEnd::Succeeded => ("host_succeeded", String::new()),
+            HostEnd::Failed(reason) => ("host_failed", reason.clone()),
+            HostEnd::Cancelled => ("host_failed", "cancelled".to_string()),
+            HostEnd::Skipped => ("host_skipped", String::new()),
+        };
+        if let Err(e) = self.end_host(loaded, host, &end).await {
+            tracing::error!(error = %e, host = %host.name, "recording a host's end");
+        }
+        if let Err(e) = self.host_event(loaded, host, kind, &message).await {
+            tracing::error!(error = %e, host = %host.name, "recording a host event");
+        }
+        end
+    }
+
+    async fn try_run_host(
+        &self,
+        loaded: &Loaded,
+        host: &Host,
+        sink: &LogSink,
+        performer: &str,
+    ) -> anyhow::Result<HostEnd> {
+        let row = &loaded.row;
+        let target = match &host.ssh {
+            Ok(target) => target,
+            Err(reason) => return Ok(HostEnd::Failed(reason.clone())),
+        };
+        if self.cancelled() {
+            return Ok(HostEnd::Cancelled);
+        }
+        self.store().targets_running(&host.target_ids()).await?;
+        self.host_event(loaded, host, "host_started", "").await?;
+        let log = sink.host(&host.name, host.role_targets());
+        let secrets = |name: &str| loaded.secrets.get(name).cloned();
+        let replaced_hex = hex_suffix();
+        let result = HostRun {
+            executor: self.executor(),
+            target,
+            config: &loaded.config,
+            version: &row.version,
+            host: &host.name,
+            stamp: Stamp {
+                performer,
+                at: Utc::now(),
+            },
+            replaced_hex: &replaced_hex,
+            secrets: &secrets,
+            log: &log,
+            cancel: Some(&self.cancel),
+            reuse_image: row.rollback_of.is_some(),
+        }
+        .deploy()
+        .await;
+        sink.flush().await;
+        Ok(match result {
+            Ok(_) => HostEnd::Succeeded,
+            Err(HostFailure::Cancelled { .. }) => HostEnd::Cancelled,
+            Err(e) => HostEnd::Failed(e.to_string()),
+        })
+    }
+
+    pub(super) async fn end_host(
+        &self,
+        loaded: &Loaded,
+        host: &Host,
+        end: &HostEnd,
+    ) -> anyhow::Result<()> {
+        let (status, error) = match end {
+            HostEnd::Succeeded => (TargetStatus::Succeeded, None),
+            HostEnd::Failed(reason) => (TargetStatus::Failed, Some(reason.as_str())),
+            HostEnd::Cancelled => (TargetStatus::Cancelled, None),
+            HostEnd::Skipped => (TargetStatus::Skipped, None),
+        };
+        let ids = host.target_ids();
+        self.store()
+            .end_targets(&loaded.redactor, &ids, status, error)
+            .await
+    }
+
+    pub(super) async fn host_event(
+        &self,
+        loaded: &Loaded,
+        host: &Host,
+        kind: &str,
+        message: &str,
+    ) -> anyhow::Result<()> {
+        let meta = json!({"host": host.name, "server_id": host.server.id});
+        self.store()
+            .event(&loaded.row, &loaded.redactor, kind, message, meta)
+            .await
+    }
+}
+
+/// Runs a command outside the plan's steps, logging it like the steps do.
+pub(super) async fn run_logged(
+    executor: &dyn RemoteExecutor,
+    target: &SshTarget,
+    cmd: &Cmd,
+    log: &HostLog,
+) -> Result<(), SshError> {
+    use crate::deploy::record::{LogStream, StepLog};
+    log.line(LogStream::Command, &cmd.redacted());
+    let request = ExecRequest::new(cmd.render(), cmd.redacted());
+    let out = executor
+        .exec(target, &request, &mut |_, line| {
+            log.line(LogStream::Stdout, line)
+        })
+        .await?;
+    log.line(LogStream::Status, &format!("exit {}", out.status));
+    Ok(())
+}
+
+pub(super) fn hex_suffix() -> String {
+    Uuid::new_v4().simple().to_string()[..16].to_string()
+}

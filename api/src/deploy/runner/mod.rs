@@ -1,0 +1,215 @@
+//! One deployment, start to end, as a rollout: the hosts in the waves of
+//! [`plan_rollout`](crate::kamal::rollout::plan_rollout) with the gates between them
+//! (waits, health bakes, manual promotion, the post-deploy monitor), under the service
+//! lock and the failure policy. The runner reaches hosts only through a
+//! [`RemoteExecutor`] and the database only through a [`Store`], so the same code runs a
+//! real fleet and the simulated one (`crate::sim`).
+//!
+//! Where to find what:
+//! - `lifecycle.rs`: loading, the two locks, start, parking, the final status.
+//! - `waves.rs`: the waves and the gates between them; health watches.
+//! - `hosts.rs`: one host's deploy and the records of its end.
+//! - `failure.rs`: the failure policy, returning hosts to the previous version.
+//! - `resume.rs`: what a worker taking over an abandoned deployment finds and does.
+//!
+//! Every state change is stored as it happens (status, wave, gate, each target's end), so
+//! that a worker taking over an abandoned deployment knows where it was.
+
+mod failure;
+mod hosts;
+mod lifecycle;
+mod resume;
+mod waves;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::store::Store;
+use crate::crypto::Keyring;
+use crate::db::models::deployment::Deployment;
+use crate::db::models::server::Server;
+use crate::db::models::status::TargetStatus;
+use crate::db::models::target::Target;
+use crate::kamal::config::DeployConfig;
+use crate::kamal::rollout::RolloutPlan;
+use crate::redact::Redactor;
+use crate::secret::Secret;
+use crate::ssh::{RemoteExecutor, SshTarget};
+use crate::state::{AppState, TargetError};
+
+pub use lifecycle::give_up;
+
+/// What the worker should do with the job once the deployment returns.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The deployment reached a final state (or already had one), or waits for a person
+    /// (`awaiting_promotion`): the job is done either way.
+    Finished(String),
+    /// Not possible now (the service is locked, the primary host is unreachable): try
+    /// again later; the deployment stays as it was.
+    Retry(String),
+}
+
+/// Turns a server row into a connection target (keys opened, network policy applied).
+pub trait TargetResolver: Send + Sync {
+    fn resolve(&self, server: &Server) -> Result<SshTarget, TargetError>;
+}
+
+impl TargetResolver for AppState {
+    fn resolve(&self, server: &Server) -> Result<SshTarget, TargetError> {
+        self.ssh_target(server)
+    }
+}
+
+/// What the runner needs from the process: storage, the hosts, the keys, the bounds.
+#[derive(Clone)]
+pub struct Engine {
+    pub store: Store,
+    pub executor: Arc<dyn RemoteExecutor>,
+    pub keyring: Keyring,
+    pub targets: Arc<dyn TargetResolver>,
+    /// `CONVOY_MAX_STEP_SECONDS`: stored configs are held to it.
+    pub max_step_seconds: u64,
+    /// How often health is observed during bakes, `min_healthy_seconds` and the monitor.
+    pub health_interval: Duration,
+    /// How long one observation of a host may take before it counts as unhealthy.
+    pub health_timeout: Duration,
+}
+
+impl Engine {
+    pub fn from_state(state: &AppState) -> Self {
+        Self {
+            store: Store::new(state.pool.clone()),
+            executor: Arc::new(state.ssh.clone()),
+            keyring: state.keyring.clone(),
+            targets: Arc::new(state.clone()),
+            max_step_seconds: state.policy.max_step_seconds,
+            health_interval: Duration::from_secs(1),
+            health_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A worker's handle on one deployment.
+pub struct Run<'a> {
+    pub engine: &'a Engine,
+    pub deployment: Uuid,
+    /// Who runs it (the worker id), recorded as the lock holder.
+    pub holder: &'a str,
+    /// The claim number of the job: more than 1 when resuming or retrying.
+    pub attempt: i32,
+    /// The database lock's lease, renewed by the worker.
+    pub lease: Duration,
+    /// Cancelled when a cancel or an abort was requested; every wait of the run wakes on it.
+    pub cancel: CancellationToken,
+}
+
+/// A host with the targets (one per role) it has in this deployment.
+#[derive(Clone)]
+struct Host {
+    /// As the config names it (Kamal's host string).
+    name: String,
+    server: Server,
+    ssh: Result<SshTarget, String>,
+    targets: Vec<Target>,
+}
+
+impl Host {
+    fn target_ids(&self) -> Vec<Uuid> {
+        self.targets.iter().map(|t| t.id).collect()
+    }
+
+    fn role_targets(&self) -> BTreeMap<String, Uuid> {
+        self.targets
+            .iter()
+            .map(|t| (t.role.clone(), t.id))
+            .collect()
+    }
+
+    fn all(&self, status: TargetStatus) -> bool {
+        self.targets.iter().all(|t| t.status == status)
+    }
+
+    fn any(&self, status: TargetStatus) -> bool {
+        self.targets.iter().any(|t| t.status == status)
+    }
+
+    /// The version the host ran before, from its targets: `Some("")` when nothing ran,
+    /// `None` when no role got as far as finding out.
+    fn previous(&self, config: &DeployConfig) -> Option<String> {
+        let known = |role: &str| {
+            self.targets
+                .iter()
+                .find(|t| t.role == role)
+                .and_then(|t| t.previous_version.clone())
+        };
+        let mut roles: Vec<&str> = vec![config.primary_role.as_str()];
+        roles.extend(self.targets.iter().map(|t| t.role.as_str()));
+        let versions: Vec<String> = roles.into_iter().filter_map(known).collect();
+        versions
+            .iter()
+            .find(|v| !v.is_empty())
+            .or(<[String]>::first(&versions))
+            .cloned()
+    }
+}
+
+/// How a host's part ended.
+#[derive(Debug, Clone)]
+enum HostEnd {
+    Succeeded,
+    Failed(String),
+    Cancelled,
+    Skipped,
+}
+
+/// Why a deployment cannot run at all, and the targets that are the reason.
+struct Unstartable {
+    reason: String,
+    targets: Vec<Uuid>,
+}
+
+impl From<String> for Unstartable {
+    fn from(reason: String) -> Self {
+        Self {
+            reason,
+            targets: Vec::new(),
+        }
+    }
+}
+
+/// Everything loaded for the run.
+struct Loaded {
+    row: Deployment,
+    config: DeployConfig,
+    secrets: BTreeMap<String, Secret<String>>,
+    /// Blanks the secrets in every text this run stores or logs.
+    redactor: Arc<Redactor>,
+    /// The primary host first.
+    hosts: Vec<Host>,
+    plan: RolloutPlan,
+}
+
+impl Loaded {
+    fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+}
+
+impl Run<'_> {
+    fn store(&self) -> &Store {
+        &self.engine.store
+    }
+
+    fn executor(&self) -> &dyn RemoteExecutor {
+        &*self.engine.executor
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}

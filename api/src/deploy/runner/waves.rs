@@ -1,0 +1,572 @@
+//! The rollout itself: wave after wave, the gates between them (waits, the canaries'
+//! bake and manual promotion, `min_healthy_seconds`) and the monitor after the last, under
+//! `max_failed_hosts` and the failure policy. The position (wave, gate, its deadline) is
+//! stored as it changes, so a resumed run goes on from there: a bake resumes with the
+//! time it had left, a deployment awaiting promotion keeps waiting.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::lifecycle::End;
+use super::{Host, HostEnd, Loaded, Run};
+use crate::db::models::status::DeploymentStatus as Status;
+use crate::deploy::health;
+use crate::deploy::host::sleep_unless_cancelled;
+use crate::deploy::sink::LogSink;
+use crate::kamal::config::OnFailure;
+use crate::kamal::rollout::{Gate, GateKind, Promotion};
+
+/// Hosts observed at once during a health watch.
+const WATCH_CONCURRENCY: usize = 64;
+/// Observations in a row that must find a host unhealthy before it counts as unhealthy:
+/// one lost probe on a busy host does not roll a fleet back.
+const UNHEALTHY_AFTER: u32 = 2;
+
+/// `deployments.gate`: the gate the rollout is in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct GatePosition {
+    /// The gate's index in the plan's gates.
+    pub index: usize,
+    /// `wait`, `min_healthy`, `bake`, `promotion` or `monitor`.
+    pub kind: String,
+    /// The wave it follows (1-based).
+    pub wave: usize,
+    pub since: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
+    /// The gate was passed (a promotion that was given).
+    #[serde(default)]
+    pub passed: bool,
+}
+
+/// Why the rollout stopped before its end.
+enum Stop {
+    /// Too many hosts failed (or a bake or the monitor failed): the failure policy.
+    Failure,
+    /// A cancel or an abort.
+    Interrupted,
+}
+
+/// How a gate ended.
+enum GateEnd {
+    Passed,
+    /// Waits for a person.
+    Parked,
+    /// These hosts are unhealthy; `fatal`: the failure policy fires whatever the budget.
+    Unhealthy {
+        hosts: Vec<(String, String)>,
+        fatal: bool,
+    },
+    Interrupted,
+}
+
+/// How a health watch ended.
+enum Watch {
+    Healthy,
+    Unhealthy(Vec<(String, String)>),
+    Interrupted,
+}
+
+impl Run<'_> {
+    /// The waves and gates; returns the final status and error, or parks.
+    pub(super) async fn rollout(
+        &self,
+        loaded: &Loaded,
+        sink: &LogSink,
+        performer: &str,
+    ) -> anyhow::Result<End> {
+        let row = &loaded.row;
+        let store = self.store();
+        let plan = &loaded.plan;
+        let waves = plan.waves.len();
+        let status: Status = row.status.parse()?;
+        let mut position: Option<GatePosition> = row
+            .gate
+            .clone()
+            .and_then(|g| serde_json::from_value(g).ok());
+        let mut interrupted = false;
+        match status {
+            Status::Pending | Status::Scheduled => {
+                store.start(row.id, Status::Deploying, Utc::now()).await?;
+                let assigned: Vec<(Uuid, i32)> = plan
+                    .waves
+                    .iter()
+                    .flat_map(|w| w.hosts.iter().map(move |h| (h, w.index as i32 + 1)))
+                    .filter_map(|(h, n)| Some((loaded.host(h)?.server.id, n)))
+                    .collect();
+                store.assign_waves(row.id, &assigned).await?;
+                store.set_position(row.id, 0, waves, None).await?;
+                let message = format!("deploying {} {}", row.service, row.version);
+                let meta = json!({"worker": self.holder, "waves": waves});
+                store
+                    .event(row, &loaded.redactor, "deploy_started", &message, meta)
+                    .await?;
+            }
+            Status::AwaitingPromotion => {
+                let asked = store.requests(row.id).await?;
+                if asked.abort || asked.cancel {
+                    interrupted = true;
+                } else if asked.promote {
+                    store.clear_promotion(row.id).await?;
+                    store.set_status(row.id, Status::Deploying).await?;
+                    if let Some(p) = position.as_mut() {
+                        p.passed = true;
+                        let gate = serde_json::to_value(&*p)?;
+                        store
+                            .set_position(row.id, p.wave, waves, Some(gate))
+                            .await?;
+                    }
+                    let meta = json!({"wave": row.wave});
+                    store
+                        .event(row, &loaded.redactor, "promoted", "", meta)
+                        .await?;
+                } else {
+                    return Ok(End::Parked(Status::AwaitingPromotion));
+                }
+            }
+            _ => {
+                let message = format!("resumed by {} (attempt {})", self.holder, self.attempt);
+                let meta = json!({"worker": self.holder, "status": row.status});
+                store
+                    .event(row, &loaded.redactor, "deploy_resumed", &message, meta)
+                    .await?;
+            }
+        }
+
+        let found = self.take_stock(loaded, sink, performer).await?;
+        let mut ends = found.ends;
+        let mut failures = found.failures;
+        let budget = plan.max_failed_hosts;
+        let mut stop = if interrupted {
+            Some(Stop::Interrupted)
+        } else if failures.len() > budget {
+            Some(Stop::Failure)
+        } else {
+            None
+        };
+
+        // Hosts without the primary role wait until the primary host is through.
+        let primary_done = matches!(
+            ends.get(&loaded.hosts[0].server.id),
+            Some(HostEnd::Succeeded)
+        );
+        let (gate_tx, gate_rx) = watch::channel(primary_done.then_some(true));
+        for (w, wave) in plan.waves.iter().enumerate() {
+            if stop.is_some() {
+                break;
+            }
+            let pending: Vec<&Host> = wave
+                .hosts
+                .iter()
+                .filter_map(|n| loaded.host(n))
+                .filter(|h| !ends.contains_key(&h.server.id))
+                .collect();
+            if !pending.is_empty() {
+                if self.cancelled() {
+                    stop = Some(Stop::Interrupted);
+                    break;
+                }
+                store.set_position(row.id, w + 1, waves, None).await?;
+                let names: Vec<&str> = pending.iter().map(|h| h.name.as_str()).collect();
+                let meta = json!({"wave": w + 1, "waves": waves, "hosts": names,
+                    "canary": wave.canary, "group": wave.group});
+                let message = format!("wave {} of {waves}: {}", w + 1, names.join(", "));
+                store
+                    .event(row, &loaded.redactor, "wave_started", &message, meta)
+                    .await?;
+                let runs = pending.iter().map(|host| {
+                    let mut gate = gate_rx.clone();
+                    let gate_tx = &gate_tx;
+                    async move {
+                        let is_primary = host.name == loaded.hosts[0].name;
+                        let carries_primary = host
+                            .targets
+                            .iter()
+                            .any(|t| t.role == loaded.config.primary_role);
+                        if !carries_primary {
+                            let open = gate
+                                .wait_for(Option::is_some)
+                                .await
+                                .map(|v| v.unwrap_or(false))
+                                .unwrap_or(false);
+                            if !open {
+                                return (*host, HostEnd::Skipped);
+                            }
+                        }
+                        let end = self.run_host(loaded, host, sink, performer).await;
+                        if is_primary {
+                            let _ = gate_tx.send(Some(matches!(end, HostEnd::Succeeded)));
+                        }
+                        (*host, end)
+                    }
+                });
+                let mut failed_here = Vec::new();
+                for (host, end) in join_all(runs).await {
+                    match &end {
+                        HostEnd::Failed(reason) => {
+                            failures.push(format!("{}: {reason}", host.name));
+                            failed_here.push(host.name.clone());
+                        }
+                        HostEnd::Cancelled => stop = Some(Stop::Interrupted),
+                        HostEnd::Skipped => {
+                            self.end_host(loaded, host, &HostEnd::Skipped).await?;
+                            self.host_event(
+                                loaded,
+                                host,
+                                "host_skipped",
+                                "the primary host failed",
+                            )
+                            .await?;
+                        }
+                        HostEnd::Succeeded => {}
+                    }
+                    ends.insert(host.server.id, end);
+                }
+                let meta = json!({"wave": w + 1, "failed": failed_here});
+                store
+                    .event(row, &loaded.redactor, "wave_completed", "", meta)
+                    .await?;
+                if stop.is_none() && failures.len() > budget {
+                    stop = Some(Stop::Failure);
+                }
+                if stop.is_some() {
+                    break;
+                }
+            }
+            // The gates after this wave were passed if a later wave has begun.
+            let later_begun = plan.waves[w + 1..]
+                .iter()
+                .flat_map(|later| &later.hosts)
+                .filter_map(|n| loaded.host(n))
+                .any(|h| ends.contains_key(&h.server.id));
+            if later_begun {
+                continue;
+            }
+            for (index, gate) in plan.gates.iter().enumerate() {
+                if gate.after_wave != w {
+                    continue;
+                }
+                let resume = match &position {
+                    Some(p) if p.index > index || (p.index == index && p.passed) => continue,
+                    Some(p) if p.index == index => p.until,
+                    _ => None,
+                };
+                let end = self.pass_gate(loaded, index, gate, resume, &ends).await?;
+                match end {
+                    GateEnd::Passed => {}
+                    GateEnd::Parked => return Ok(End::Parked(Status::AwaitingPromotion)),
+                    GateEnd::Interrupted => stop = Some(Stop::Interrupted),
+                    GateEnd::Unhealthy { hosts, fatal } => {
+                        for (name, reason) in hosts {
+                            let Some(host) = loaded.host(&name) else {
+                                continue;
+                            };
+                            let end = HostEnd::Failed(reason.clone());
+                            self.end_host(loaded, host, &end).await?;
+                            self.host_event(loaded, host, "host_unhealthy", &reason)
+                                .await?;
+                            failures.push(format!("{name}: {reason}"));
+                            // Still switched: the failure policy returns it.
+                            ends.insert(host.server.id, HostEnd::Succeeded);
+                        }
+                        if fatal || failures.len() > budget {
+                            stop = Some(Stop::Failure);
+                        }
+                    }
+                }
+                if stop.is_some() {
+                    break;
+                }
+                position = None;
+            }
+        }
+
+        // Hosts never reached end now.
+        let (end, why) = match stop {
+            Some(Stop::Interrupted) => (HostEnd::Cancelled, "cancelled"),
+            _ => (HostEnd::Skipped, "an earlier host failed"),
+        };
+        for host in loaded
+            .hosts
+            .iter()
+            .filter(|h| !ends.contains_key(&h.server.id))
+        {
+            self.end_host(loaded, host, &end).await?;
+            self.host_event(loaded, host, "host_skipped", why).await?;
+        }
+        let switched: Vec<&Host> = loaded
+            .hosts
+            .iter()
+            .filter(|h| matches!(ends.get(&h.server.id), Some(HostEnd::Succeeded)))
+            .collect();
+        match stop {
+            None if failures.is_empty() => Ok(End::Final(Status::Deployed, None)),
+            None => Ok(End::Final(
+                Status::Deployed,
+                Some(format!(
+                    "deployed with {} failed host{} (max_failed_hosts {budget}): {}",
+                    failures.len(),
+                    if failures.len() == 1 { "" } else { "s" },
+                    failures.join("; ")
+                )),
+            )),
+            Some(Stop::Interrupted) => {
+                self.roll_back(loaded, &switched, sink, performer).await?;
+                let aborted = store.requests(row.id).await?.abort;
+                let (status, what) = if aborted {
+                    (Status::Aborted, "aborted")
+                } else {
+                    (Status::Cancelled, "cancel requested")
+                };
+                let error = format!("{what}; every host is back on the version it ran before");
+                Ok(End::Final(status, Some(error)))
+            }
+            Some(Stop::Failure) => {
+                let restore = loaded.config.on_failure == OnFailure::Rollback;
+                if restore {
+                    self.roll_back(loaded, &switched, sink, performer).await?;
+                }
+                let tail = if restore {
+                    "; the hosts that had switched were returned to the previous version"
+                } else {
+                    "; on_failure is halt: hosts that had switched keep the new version"
+                };
+                let failure = if failures.len() > 1 && budget > 0 {
+                    format!(
+                        "{} hosts failed, more than max_failed_hosts ({budget}): {}",
+                        failures.len(),
+                        failures.join("; ")
+                    )
+                } else {
+                    failures.first().cloned().unwrap_or_default()
+                };
+                Ok(End::Final(Status::Failed, Some(format!("{failure}{tail}"))))
+            }
+        }
+    }
+
+    /// Passes one gate; `resume_until` is the deadline a resumed gate had.
+    async fn pass_gate(
+        &self,
+        loaded: &Loaded,
+        index: usize,
+        gate: &Gate,
+        resume_until: Option<DateTime<Utc>>,
+        ends: &BTreeMap<Uuid, HostEnd>,
+    ) -> anyhow::Result<GateEnd> {
+        let row = &loaded.row;
+        let store = self.store();
+        let plan = &loaded.plan;
+        let waves = plan.waves.len();
+        let wave = gate.after_wave + 1;
+        let switched = |names: &mut dyn Iterator<Item = &String>| -> Vec<Host> {
+            names
+                .filter_map(|n| loaded.host(n))
+                .filter(|h| matches!(ends.get(&h.server.id), Some(HostEnd::Succeeded)))
+                .cloned()
+                .collect()
+        };
+        let (kind, seconds, hosts) = match &gate.kind {
+            GateKind::Wait { seconds } => ("wait", *seconds, Vec::new()),
+            GateKind::MinHealthy { seconds } => (
+                "min_healthy",
+                *seconds,
+                switched(&mut plan.waves[gate.after_wave].hosts.iter()),
+            ),
+            GateKind::Bake { seconds, .. } => (
+                "bake",
+                *seconds,
+                switched(&mut plan.waves[gate.after_wave].hosts.iter()),
+            ),
+            GateKind::Monitor { seconds } => (
+                "monitor",
+                *seconds,
+                switched(&mut plan.waves.iter().flat_map(|w| &w.hosts)),
+            ),
+        };
+        let now = Utc::now();
+        let until = resume_until.unwrap_or_else(|| {
+            now + chrono::Duration::seconds(seconds.min(i64::MAX as u64) as i64)
+        });
+        let position = GatePosition {
+            index,
+            kind: kind.into(),
+            wave,
+            since: now,
+            until: Some(until),
+            passed: false,
+        };
+        store
+            .set_position(row.id, wave, waves, Some(serde_json::to_value(&position)?))
+            .await?;
+        let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+        let meta = json!({"wave": wave, "seconds": seconds, "until": until, "hosts": names});
+        let redactor = &loaded.redactor;
+        match &gate.kind {
+            GateKind::Wait { .. } => {
+                let left = (until - Utc::now()).to_std().unwrap_or_default();
+                if !sleep_unless_cancelled(left, Some(&self.cancel)).await {
+                    return Ok(GateEnd::Interrupted);
+                }
+                Ok(GateEnd::Passed)
+            }
+            GateKind::MinHealthy { .. } => Ok(match self.watch(loaded, &hosts, until).await {
+                Watch::Healthy => GateEnd::Passed,
+                Watch::Interrupted => GateEnd::Interrupted,
+                Watch::Unhealthy(hosts) => GateEnd::Unhealthy {
+                    hosts: with_context(hosts, "not healthy for min_healthy_seconds"),
+                    fatal: false,
+                },
+            }),
+            GateKind::Bake { promotion, .. } => {
+                let message = format!("watching {} for {seconds} s", names.join(", "));
+                store
+                    .event(row, redactor, "bake_started", &message, meta.clone())
+                    .await?;
+                match self.watch(loaded, &hosts, until).await {
+                    Watch::Interrupted => Ok(GateEnd::Interrupted),
+                    Watch::Unhealthy(bad) => {
+                        let bad = with_context(bad, "unhealthy during the canary bake");
+                        let message = described(&bad);
+                        store
+                            .event(row, redactor, "bake_failed", &message, meta)
+                            .await?;
+                        Ok(GateEnd::Unhealthy {
+                            hosts: bad,
+                            fatal: true,
+                        })
+                    }
+                    Watch::Healthy if *promotion == Promotion::Manual => {
+                        let message = "the canaries stayed healthy; waiting for \
+                                       POST /v1/deployments/{id}/promote or /abort";
+                        store
+                            .event(row, redactor, "bake_passed", message, meta)
+                            .await?;
+                        let parked = GatePosition {
+                            kind: "promotion".into(),
+                            since: Utc::now(),
+                            until: None,
+                            ..position
+                        };
+                        let gate = serde_json::to_value(&parked)?;
+                        store.set_position(row.id, wave, waves, Some(gate)).await?;
+                        store.set_status(row.id, Status::AwaitingPromotion).await?;
+                        Ok(GateEnd::Parked)
+                    }
+                    Watch::Healthy => {
+                        let message = "the canaries stayed healthy; promoted automatically";
+                        store
+                            .event(row, redactor, "bake_passed", message, meta)
+                            .await?;
+                        Ok(GateEnd::Passed)
+                    }
+                }
+            }
+            GateKind::Monitor { .. } => {
+                store.set_status(row.id, Status::Monitoring).await?;
+                let message = format!("watching {} hosts for {seconds} s", hosts.len());
+                store
+                    .event(row, redactor, "monitor_started", &message, meta.clone())
+                    .await?;
+                match self.watch(loaded, &hosts, until).await {
+                    Watch::Interrupted => Ok(GateEnd::Interrupted),
+                    Watch::Unhealthy(bad) => {
+                        let bad = with_context(bad, "unhealthy during the post-deploy monitor");
+                        let message = described(&bad);
+                        store
+                            .event(row, redactor, "monitor_failed", &message, meta)
+                            .await?;
+                        Ok(GateEnd::Unhealthy {
+                            hosts: bad,
+                            fatal: true,
+                        })
+                    }
+                    Watch::Healthy => {
+                        store
+                            .event(row, redactor, "monitor_passed", "", meta)
+                            .await?;
+                        Ok(GateEnd::Passed)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn observe<'h>(&self, loaded: &Loaded, host: &'h Host) -> (&'h str, health::HostHealth) {
+        let health = match &host.ssh {
+            Err(reason) => health::HostHealth {
+                healthy: false,
+                detail: format!("cannot be observed: {reason}"),
+            },
+            Ok(target) => {
+                health::observe(
+                    self.executor(),
+                    target,
+                    &loaded.config,
+                    &loaded.row.version,
+                    &host.name,
+                    self.engine.health_timeout,
+                )
+                .await
+            }
+        };
+        (host.name.as_str(), health)
+    }
+
+    /// Observes the hosts' health until `until`; a host found unhealthy
+    /// [`UNHEALTHY_AFTER`] times in a row ends the watch.
+    async fn watch(&self, loaded: &Loaded, hosts: &[Host], until: DateTime<Utc>) -> Watch {
+        let engine = self.engine;
+        let mut strikes: BTreeMap<&str, u32> = BTreeMap::new();
+        loop {
+            let mut looks: Vec<(&str, health::HostHealth)> = Vec::with_capacity(hosts.len());
+            for chunk in hosts.chunks(WATCH_CONCURRENCY) {
+                looks.extend(join_all(chunk.iter().map(|h| self.observe(loaded, h))).await);
+            }
+            let mut unhealthy = Vec::new();
+            for (name, health) in looks {
+                if health.healthy {
+                    strikes.remove(name);
+                    continue;
+                }
+                let n = strikes.entry(name).or_default();
+                *n += 1;
+                if *n >= UNHEALTHY_AFTER {
+                    unhealthy.push((name.to_string(), health.detail));
+                }
+            }
+            if !unhealthy.is_empty() {
+                unhealthy.sort();
+                return Watch::Unhealthy(unhealthy);
+            }
+            let left = (until - Utc::now()).to_std().unwrap_or_default();
+            if left.is_zero() {
+                return Watch::Healthy;
+            }
+            let pause = left
+                .min(engine.health_interval)
+                .max(Duration::from_millis(1));
+            if !sleep_unless_cancelled(pause, Some(&self.cancel)).await {
+                return Watch::Interrupted;
+            }
+        }
+    }
+}
+
+fn with_context(hosts: Vec<(String, String)>, context: &str) -> Vec<(String, String)> {
+    hosts
+        .into_iter()
+        .map(|(name, detail)| (name, format!("{context}: {detail}")))
+        .collect()
+}
+
+fn described(hosts: &[(String, String)]) -> String {
+    let parts: Vec<String> = hosts.iter().map(|(n, d)| format!("{n}: {d}")).collect();
+    parts.join("; ")
+}

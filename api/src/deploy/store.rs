@@ -1,0 +1,212 @@
+//! The runner's narrow view of the database: each method one fact the runner records or
+//! reads (queries in `db/models/run.rs` and the entity files), texts passed through the
+//! deployment's redactor before they are stored.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::db::models::deployment::Deployment;
+use crate::db::models::event::{self, NewEvent};
+use crate::db::models::run::{self, Requests};
+use crate::db::models::server::Server;
+use crate::db::models::service_lock::{self, LockKey, ServiceLock};
+use crate::db::models::status::{DeploymentStatus, TargetStatus};
+use crate::db::models::target::Target;
+use crate::db::{DbConn, DbPool};
+use crate::redact::Redactor;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: DbPool,
+}
+
+fn key(row: &Deployment) -> LockKey<'_> {
+    LockKey {
+        org: &row.org,
+        service: &row.service,
+        destination: &row.destination,
+    }
+}
+
+impl Store {
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+
+    /// For the log sink, which batches its own writes.
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    async fn conn(&self) -> anyhow::Result<DbConn> {
+        Ok(self.pool.get().await?)
+    }
+
+    pub async fn deployment(&self, id: Uuid) -> anyhow::Result<Deployment> {
+        Ok(run::deployment(&mut *self.conn().await?, id).await?)
+    }
+
+    pub async fn deployment_opt(&self, id: Uuid) -> anyhow::Result<Option<Deployment>> {
+        Ok(run::deployment_opt(&mut *self.conn().await?, id).await?)
+    }
+
+    pub async fn targets_with_servers(&self, id: Uuid) -> anyhow::Result<Vec<(Target, Server)>> {
+        Ok(run::targets_with_servers(&mut *self.conn().await?, id).await?)
+    }
+
+    pub async fn targets(&self, id: Uuid) -> anyhow::Result<Vec<Target>> {
+        Ok(run::targets(&mut *self.conn().await?, id).await?)
+    }
+
+    pub async fn start(
+        &self,
+        id: Uuid,
+        status: DeploymentStatus,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        Ok(run::start(&mut *self.conn().await?, id, status, at).await?)
+    }
+
+    pub async fn set_status(&self, id: Uuid, status: DeploymentStatus) -> anyhow::Result<()> {
+        Ok(run::set_status(&mut *self.conn().await?, id, status).await?)
+    }
+
+    pub async fn set_position(
+        &self,
+        id: Uuid,
+        wave: usize,
+        waves: usize,
+        gate: Option<Value>,
+    ) -> anyhow::Result<()> {
+        let (wave, waves) = (wave as i32, waves as i32);
+        Ok(run::set_position(&mut *self.conn().await?, id, wave, waves, gate).await?)
+    }
+
+    pub async fn assign_waves(&self, id: Uuid, waves: &[(Uuid, i32)]) -> anyhow::Result<()> {
+        Ok(run::assign_waves(&mut *self.conn().await?, id, waves).await?)
+    }
+
+    pub async fn targets_running(&self, ids: &[Uuid]) -> anyhow::Result<()> {
+        Ok(run::targets_running(&mut *self.conn().await?, ids).await?)
+    }
+
+    pub async fn end_targets(
+        &self,
+        redactor: &Redactor,
+        ids: &[Uuid],
+        status: TargetStatus,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let error = error.map(|e| redactor.redact(e));
+        let mut conn = self.conn().await?;
+        Ok(run::end_targets(&mut conn, ids, status, error.as_deref()).await?)
+    }
+
+    /// Ends the deployment's targets that are still in one of `from`.
+    pub async fn end_targets_in(
+        &self,
+        id: Uuid,
+        only: Option<&[Uuid]>,
+        from: &[TargetStatus],
+        status: TargetStatus,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let mut conn = self.conn().await?;
+        Ok(run::end_targets_in(&mut conn, id, only, from, status, error).await?)
+    }
+
+    pub async fn note_targets(
+        &self,
+        redactor: &Redactor,
+        ids: &[Uuid],
+        step: &str,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let error = error.map(|e| redactor.redact(e));
+        let mut conn = self.conn().await?;
+        Ok(run::note_targets(&mut conn, ids, step, error.as_deref()).await?)
+    }
+
+    /// Records an event; its message and metadata pass the redactor.
+    pub async fn event(
+        &self,
+        row: &Deployment,
+        redactor: &Redactor,
+        kind: &str,
+        message: &str,
+        mut metadata: Value,
+    ) -> anyhow::Result<()> {
+        redactor.redact_json(&mut metadata);
+        let new = NewEvent {
+            deployment_id: row.id,
+            org: &row.org,
+            kind,
+            message: &redactor.redact(message),
+            metadata,
+        };
+        event::insert(&mut *self.conn().await?, new).await?;
+        Ok(())
+    }
+
+    /// Records the final status; the error passes the redactor.
+    pub async fn finish(
+        &self,
+        row: &Deployment,
+        redactor: &Redactor,
+        status: DeploymentStatus,
+        error: Option<&str>,
+        previous_version: Option<String>,
+    ) -> anyhow::Result<()> {
+        let error = error.map(|e| redactor.redact(e));
+        let mut conn = self.conn().await?;
+        let previous = previous_version;
+        Ok(run::finish(&mut conn, row.id, status, error.as_deref(), previous).await?)
+    }
+
+    pub async fn requests(&self, id: Uuid) -> anyhow::Result<Requests> {
+        Ok(run::requests(&mut *self.conn().await?, id).await?)
+    }
+
+    pub async fn clear_promotion(&self, id: Uuid) -> anyhow::Result<()> {
+        Ok(run::clear_promotion(&mut *self.conn().await?, id).await?)
+    }
+
+    pub async fn previous_version(
+        &self,
+        id: Uuid,
+        server: Uuid,
+        role: &str,
+    ) -> anyhow::Result<Option<String>> {
+        Ok(run::previous_version(&mut *self.conn().await?, id, server, role).await?)
+    }
+
+    pub async fn is_running(&self, other: Uuid) -> anyhow::Result<bool> {
+        Ok(run::is_running(&mut *self.conn().await?, other).await?)
+    }
+
+    /// `Err(holder)` when another deployment holds the service.
+    pub async fn acquire_lock(
+        &self,
+        row: &Deployment,
+        holder: &str,
+        message: &str,
+        lease: Duration,
+    ) -> anyhow::Result<Result<(), ServiceLock>> {
+        let mut conn = self.conn().await?;
+        let taken =
+            service_lock::acquire(&mut conn, key(row), row.id, holder, message, lease).await?;
+        Ok(taken.map(drop))
+    }
+
+    pub async fn release_lock(&self, row: &Deployment) -> anyhow::Result<()> {
+        service_lock::release(&mut *self.conn().await?, key(row), row.id).await?;
+        Ok(())
+    }
+
+    pub async fn park_lock(&self, row: &Deployment, message: &str) -> anyhow::Result<()> {
+        Ok(run::park_lock(&mut *self.conn().await?, row.id, message).await?)
+    }
+}
