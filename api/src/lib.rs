@@ -1,7 +1,8 @@
 //! Convoy: the fleet deployment engine of NodePulse Admiral.
 //!
-//! `routes/` serve the HTTP API over `db/`; `kamal/` holds the pure Kamal config model and
-//! command builders; `ssh/` reaches the hosts. See docs/ARCHITECTURE.md.
+//! `routes/` serve the HTTP API over `db/` and reach hosts only through the service
+//! functions of `hosts/`; `kamal/` holds the pure Kamal config model and command builders;
+//! `ssh/` reaches the hosts. See docs/ARCHITECTURE.md.
 
 pub mod auth;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod db;
 pub mod deploy;
 pub mod error;
 pub mod extract;
+pub mod hosts;
 pub mod jobs;
 pub mod kamal;
 pub mod network;

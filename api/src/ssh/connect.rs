@@ -192,6 +192,12 @@ async fn resolve(target: &SshTarget) -> Result<Vec<SocketAddr>, SshError> {
     }
 }
 
+/// Whether `pem` is an unencrypted private key in OpenSSH or PEM form, as a connection
+/// decodes it; nothing decoded is kept.
+pub fn is_private_key(pem: &str) -> bool {
+    decode_secret_key(pem, None).is_ok()
+}
+
 async fn authenticate(
     handle: &mut Handle<PinningHandler>,
     target: &SshTarget,

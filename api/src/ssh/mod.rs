@@ -35,7 +35,7 @@ mod tests;
 
 pub use bench::bench_sequential_true;
 pub use check::{check, CheckReport};
-pub use connect::Connected;
+pub use connect::{is_private_key, Connected};
 pub use error::{Phase, SshError};
 pub use exec::{ExecOutput, ExecRequest, ExitStatus};
 pub use executor::{LineSink, RemoteExecutor};

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::db::models::server::Server;
 use crate::db::models::server_event::ServerEvent;
 use crate::error::FieldError;
+use crate::hosts::{host_key_fingerprint, is_private_key, CheckReport};
 use crate::network;
 use crate::policy::Policy;
 use crate::secret::Secret;
@@ -123,8 +124,8 @@ pub struct CheckView {
     pub error: Option<String>,
 }
 
-impl From<crate::ssh::CheckReport> for CheckView {
-    fn from(r: crate::ssh::CheckReport) -> Self {
+impl From<CheckReport> for CheckView {
+    fn from(r: CheckReport) -> Self {
         Self {
             reachable: r.reachable,
             host_key_fingerprint: r.host_key_fingerprint,
@@ -176,16 +177,6 @@ fn is_user(s: &str) -> bool {
         && s.len() <= 32
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-/// The `SHA256:…` pin for a host key given as a public key line or a fingerprint.
-pub fn host_key_fingerprint(input: &str) -> Option<String> {
-    crate::ssh::normalize_host_key(input).ok()
-}
-
-/// Checks the shape of a private key without keeping anything decoded.
-fn is_private_key(pem: &str) -> bool {
-    russh::keys::decode_secret_key(pem, None).is_ok()
 }
 
 fn check_labels(labels: &BTreeMap<String, String>, errors: &mut Vec<FieldError>) {

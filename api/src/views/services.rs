@@ -4,6 +4,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::db::models::service_lock::ServiceLock;
+use crate::hosts::HostLockStatus;
 
 /// `?destination=` of the service lock endpoints.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -64,6 +65,20 @@ pub struct HostLockView {
     pub details: Option<String>,
     /// Why the host could not be asked (unknown server, SSH failure).
     pub error: Option<String>,
+}
+
+impl From<HostLockStatus> for HostLockView {
+    fn from(status: HostLockStatus) -> Self {
+        let (details, error) = match status.details {
+            Ok(details) => (details, None),
+            Err(reason) => (None, Some(reason)),
+        };
+        Self {
+            host: status.host,
+            details,
+            error,
+        }
+    }
 }
 
 /// What `DELETE /v1/services/{service}/lock` removed.

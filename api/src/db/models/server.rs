@@ -88,6 +88,29 @@ pub async fn find_by_names(
         .await
 }
 
+/// The server a deploy config's host string names among `servers` (an org's servers, as
+/// [`find_by_names`] loads them): the one with that name, else the only one with that
+/// hostname. Kamal tells hosts apart by their string, so a hostname several servers share
+/// names none of them. The error is the message for the config path of the host.
+pub fn resolve_host<'a>(servers: &'a [Server], host: &str) -> Result<&'a Server, String> {
+    if let Some(by_name) = servers.iter().find(|s| s.name == host) {
+        return Ok(by_name);
+    }
+    let by_hostname: Vec<&Server> = servers.iter().filter(|s| s.hostname == host).collect();
+    match by_hostname.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format!("unknown server {host:?}")),
+        many => Err(format!(
+            "{host:?} is the hostname of {} servers ({}); use the server's name",
+            many.len(),
+            many.iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// Newest first; `before` is the last id of the previous page (ids are time-ordered v7).
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -213,4 +236,53 @@ pub async fn pin_on_first_contact(
             .ok_or(diesel::result::Error::NotFound)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(name: &str, hostname: &str) -> Server {
+        Server {
+            id: Uuid::now_v7(),
+            org: "acme".into(),
+            name: name.into(),
+            hostname: hostname.into(),
+            port: 22,
+            ssh_user: "root".into(),
+            ssh_private_key: Vec::new(),
+            host_key_fingerprint: None,
+            labels: serde_json::json!({}),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn a_host_is_a_name_before_a_hostname() {
+        let servers = [server("web-1", "10.0.0.1"), server("10.0.0.1", "10.0.0.2")];
+        assert_eq!(
+            resolve_host(&servers, "10.0.0.1").unwrap().id,
+            servers[1].id
+        );
+        assert_eq!(
+            resolve_host(&servers, "10.0.0.2").unwrap().id,
+            servers[1].id
+        );
+        assert_eq!(resolve_host(&servers, "web-1").unwrap().id, servers[0].id);
+    }
+
+    #[test]
+    fn an_unknown_or_shared_hostname_names_no_server() {
+        let servers = [server("a", "10.0.0.9"), server("b", "10.0.0.9")];
+        assert_eq!(
+            resolve_host(&servers, "ghost").unwrap_err(),
+            "unknown server \"ghost\""
+        );
+        assert_eq!(
+            resolve_host(&servers, "10.0.0.9").unwrap_err(),
+            "\"10.0.0.9\" is the hostname of 2 servers (a, b); use the server's name"
+        );
+    }
 }

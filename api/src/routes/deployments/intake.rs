@@ -224,26 +224,6 @@ fn host_names(config: &DeployConfig) -> Vec<String> {
     names
 }
 
-/// A config host names a server by its name or, failing that, its hostname.
-fn resolve<'a>(servers: &'a [Server], host: &str) -> Result<&'a Server, String> {
-    if let Some(by_name) = servers.iter().find(|s| s.name == host) {
-        return Ok(by_name);
-    }
-    let by_hostname: Vec<&Server> = servers.iter().filter(|s| s.hostname == host).collect();
-    match by_hostname.as_slice() {
-        [one] => Ok(one),
-        [] => Err(format!("unknown server {host:?}")),
-        many => Err(format!(
-            "{host:?} is the hostname of {} servers ({}); use the server's name",
-            many.len(),
-            many.iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    }
-}
-
 /// The server×role targets. Kamal tells hosts apart by their string, so one server
 /// written two ways (name and hostname) would get two concurrent deploys: refused, as is
 /// a server listed twice in one role.
@@ -257,7 +237,7 @@ fn resolve_targets(
     let mut targets: Vec<Target> = Vec::new();
     for h in config.role_hosts() {
         let (host, path) = (h.entry.host.as_str(), h.entry.path.as_str());
-        let server = match resolve(servers, host) {
+        let server = match server::resolve_host(servers, host) {
             Ok(server) => server,
             Err(message) => {
                 errors.push(FieldError::new(path, message));

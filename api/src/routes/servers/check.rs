@@ -1,13 +1,10 @@
 use actix_web::{post, web, HttpResponse};
-use diesel_async::AsyncPgConnection;
-use serde_json::json;
 
 use crate::auth::Admin;
-use crate::db::models::server::{self, Server};
-use crate::db::models::server_event::{self, NewServerEvent, HOST_KEY_MISMATCH};
+use crate::db::models::server;
 use crate::error::ApiError;
+use crate::hosts;
 use crate::routes::{not_found, parse_id};
-use crate::ssh::{self, CheckReport, SshError};
 use crate::state::AppState;
 use crate::views::servers::CheckView;
 
@@ -37,63 +34,10 @@ pub async fn check_server(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id, "server")?;
-    // The database connection goes back to the pool for the SSH round trips,
-    // which can take as long as the connect timeout.
+    // The database connection goes back to the pool for the SSH round trips.
     let row = server::find(&mut *state.conn().await?, &user.org, id)
         .await
         .map_err(|e| not_found(e, "server"))?;
-    // The explicit admin action that pins, so not refused under CONVOY_REQUIRE_PINNED.
-    let target = state.ssh_target_to_pin(&row)?;
-    let report = ssh::check(&state.ssh, &target).await;
-    // A refusal is no probe result: nothing was sent, and reachability, latency or an
-    // error text would tell a tenant about a place it may not reach.
-    if let Some(SshError::Refused(reason)) = &report.failure {
-        return Err(ApiError::Conflict(format!("server {}: {reason}", row.name)));
-    }
-    record(&mut *state.conn().await?, &row, &report).await?;
+    let report = hosts::check_server(&state, &row).await?;
     Ok(HttpResponse::Ok().json(CheckView::from(report)))
-}
-
-/// Records a host key mismatch as a server event. A key trusted on first use was
-/// already stored as the pin, with its event, during the handshake (`AppState::ssh_target`).
-async fn record(
-    conn: &mut AsyncPgConnection,
-    row: &Server,
-    report: &CheckReport,
-) -> Result<(), ApiError> {
-    if let Some(mismatch @ SshError::HostKeyMismatch { expected, offered }) = &report.failure {
-        let metadata = json!({"expected": expected, "offered": offered});
-        insert_event(
-            conn,
-            row,
-            HOST_KEY_MISMATCH,
-            &mismatch.to_string(),
-            metadata,
-        )
-        .await
-        .map_err(|e| not_found(e, "server"))?;
-    }
-    Ok(())
-}
-
-async fn insert_event(
-    conn: &mut AsyncPgConnection,
-    row: &Server,
-    kind: &str,
-    message: &str,
-    metadata: serde_json::Value,
-) -> diesel::result::QueryResult<()> {
-    tracing::info!(server.id = %row.id, kind, message, "server event");
-    server_event::insert(
-        conn,
-        NewServerEvent {
-            server_id: row.id,
-            org: &row.org,
-            kind,
-            message,
-            metadata,
-        },
-    )
-    .await
-    .map(drop)
 }

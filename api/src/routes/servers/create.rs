@@ -5,9 +5,10 @@ use crate::auth::Admin;
 use crate::db::models::server::{self, NewServer};
 use crate::error::ApiError;
 use crate::extract::Body;
+use crate::hosts::host_key_fingerprint;
 use crate::routes::{name_conflict, reject};
 use crate::state::AppState;
-use crate::views::servers::{host_key_fingerprint, CreateServer, ServerView};
+use crate::views::servers::{CreateServer, ServerView};
 
 /// Register a server. The private key is sealed at rest and never returned.
 #[utoipa::path(post, path = "/v1/servers", operation_id = "create_server", tag = "servers",

@@ -4,9 +4,10 @@ use crate::auth::Admin;
 use crate::db::models::server::{self, ServerChanges};
 use crate::error::ApiError;
 use crate::extract::Body;
+use crate::hosts::host_key_fingerprint;
 use crate::routes::{name_conflict, not_found, parse_id, reject};
 use crate::state::AppState;
-use crate::views::servers::{host_key_fingerprint, ServerView, UpdateServer};
+use crate::views::servers::{ServerView, UpdateServer};
 
 /// Change some of a server's fields.
 #[utoipa::path(patch, path = "/v1/servers/{id}", operation_id = "update_server", tag = "servers",

@@ -1,7 +1,8 @@
 //! A service's deploy lock, both halves: the database row (`service_locks`) and Kamal's
 //! `.kamal/lock-S[-D]` directory on the primary host, which the newest deployment's config
-//! names. The host is asked over SSH; when it cannot be, the answer says why instead of
-//! failing, so that the database half is always shown (and can always be released).
+//! names. The host is asked through [`crate::hosts`]; when it cannot be, the answer says why
+//! instead of failing, so that the database half is always shown (and can always be
+//! released).
 
 use actix_web::{delete, get, web, HttpResponse};
 use chrono::Utc;
@@ -9,16 +10,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 
 use crate::auth::{Admin, Viewer};
-use crate::db::models::deployment;
 use crate::db::models::event::{self, NewEvent};
-use crate::db::models::server::{self, Server};
 use crate::db::models::service_lock::{self, LockKey};
-use crate::deploy::lock;
 use crate::error::ApiError;
-use crate::kamal::commands::Commands;
-use crate::kamal::config::{validate_destination, validate_service, DeployConfig};
-use crate::ssh::SshTarget;
-use crate::state::{AppState, TargetError};
+use crate::hosts::primary_host;
+use crate::kamal::config::{validate_destination, validate_service};
+use crate::state::AppState;
 use crate::views::services::{
     DatabaseLockView, HostLockView, LockParams, LockReleaseView, ServiceLockView,
 };
@@ -53,32 +50,10 @@ pub async fn get_service_lock(
         .map(|l| DatabaseLockView::new(l, Utc::now()));
     // The connection goes back to the pool for the SSH round trip.
     drop(conn);
-    let host = match primary.name {
-        None => {
-            let reason = primary.reach.err().unwrap_or_default();
-            tracing::warn!(reason, "no primary host to ask for the lock");
-            None
-        }
-        Some(name) => Some(match primary.reach {
-            Ok(reach) => match lock::status(&state.ssh, &reach.target, &reach.commands()).await {
-                Ok(details) => HostLockView {
-                    host: name,
-                    details,
-                    error: None,
-                },
-                Err(e) => HostLockView {
-                    host: name,
-                    details: None,
-                    error: Some(e.to_string()),
-                },
-            },
-            Err(reason) => HostLockView {
-                host: name,
-                details: None,
-                error: Some(reason),
-            },
-        }),
-    };
+    let host = primary
+        .lock_status(&state.ssh)
+        .await
+        .map(HostLockView::from);
     let locked = database.as_ref().is_some_and(|d| !d.expired)
         || host.as_ref().is_some_and(|h| h.details.is_some());
     Ok(HttpResponse::Ok().json(ServiceLockView {
@@ -122,11 +97,8 @@ pub async fn release_service_lock(
         .transaction::<_, ApiError, _>(async |conn| release_row(conn, key, &user.sub).await)
         .await?;
     drop(conn);
-    let (released_host, host_error) = match primary.reach {
-        Ok(reach) => match lock::release(&state.ssh, &reach.target, &reach.commands()).await {
-            Ok(released) => (released, None),
-            Err(e) => (false, Some(e.to_string())),
-        },
+    let (released_host, host_error) = match primary.release_lock(&state.ssh).await {
+        Ok(released) => (released, None),
         Err(reason) => (false, Some(reason)),
     };
     tracing::warn!(
@@ -186,100 +158,4 @@ async fn release_row(
         event::insert(conn, new).await?;
     }
     Ok(true)
-}
-
-/// The primary host as the newest deployment's config names it (`None` when it cannot
-/// be told), and how to reach it or why it cannot be reached.
-struct PrimaryHost {
-    name: Option<String>,
-    reach: Result<Reach, String>,
-}
-
-struct Reach {
-    target: SshTarget,
-    config: DeployConfig,
-    version: String,
-}
-
-impl Reach {
-    fn commands(&self) -> Commands<'_> {
-        Commands::new(&self.config, &self.version)
-    }
-}
-
-/// Finds the primary host; a service without any deployment is a 404, a primary host
-/// the operator's policy forbids contacting (never pinned under `CONVOY_REQUIRE_PINNED`)
-/// a 409.
-async fn primary_host(
-    state: &AppState,
-    conn: &mut AsyncPgConnection,
-    key: LockKey<'_>,
-) -> Result<PrimaryHost, ApiError> {
-    let newest = deployment::newest_of_service(conn, key.org, key.service, key.destination)
-        .await?
-        .ok_or_else(|| {
-            let within = match key.destination {
-                "" => String::new(),
-                d => format!(" in destination {d:?}"),
-            };
-            ApiError::NotFound(format!(
-                "no deployment of service {:?}{within}",
-                key.service
-            ))
-        })?;
-    let unknown = |reason: String| PrimaryHost {
-        name: None,
-        reach: Err(reason),
-    };
-    let config: DeployConfig = match serde_json::from_value(newest.config) {
-        Ok(config) => config,
-        Err(e) => {
-            let reason = format!("the config of deployment {} cannot be read: {e}", newest.id);
-            return Ok(unknown(reason));
-        }
-    };
-    let Some(name) = config.primary_host().map(str::to_owned) else {
-        let reason = format!(
-            "the config of deployment {} names no primary host",
-            newest.id
-        );
-        return Ok(unknown(reason));
-    };
-    let servers = server::find_by_names(conn, key.org, std::slice::from_ref(&name)).await?;
-    let target = match resolve(&servers, &name).map(|s| state.ssh_target(s)) {
-        Ok(Ok(target)) => Ok(target),
-        // The policy forbids contacting the host: refused before anything, the database
-        // half included, so that nothing is released halfway.
-        Ok(Err(TargetError::Refused(reason))) => return Err(ApiError::Conflict(reason)),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(reason) => Err(reason),
-    };
-    let reach = target.map(|target| Reach {
-        target,
-        config,
-        version: newest.version,
-    });
-    Ok(PrimaryHost {
-        name: Some(name),
-        reach,
-    })
-}
-
-/// The org's server a config host names: by name first, else by a unique hostname.
-fn resolve<'a>(servers: &'a [Server], host: &str) -> Result<&'a Server, String> {
-    if let Some(by_name) = servers.iter().find(|s| s.name == host) {
-        return Ok(by_name);
-    }
-    match servers
-        .iter()
-        .filter(|s| s.hostname == host)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [one] => Ok(one),
-        [] => Err(format!("no server is named {host:?} or has it as hostname")),
-        _ => Err(format!(
-            "several servers have the hostname {host:?}; name one in the config"
-        )),
-    }
 }
