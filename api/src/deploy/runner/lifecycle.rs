@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::{Host, Loaded, Outcome, Run, Unstartable};
 use crate::db::models::deployment::{Deployment, SECRETS_COLUMN};
 use crate::db::models::run;
+use crate::db::models::server::{resolve_host, Server};
 use crate::db::models::service_lock::{self, LockKey};
 use crate::db::models::status::{DeploymentStatus as Status, TargetStatus};
 use crate::deploy::lock::{self, HostLock};
@@ -114,26 +115,23 @@ impl Run<'_> {
             .map_err(|e| format!("reading the targets: {e}"))?;
         let mut hosts: Vec<Host> = Vec::new();
         for name in config.all_hosts() {
-            let mine: Vec<_> = rows
-                .iter()
-                .filter(|(t, s)| {
-                    (s.name == name || s.hostname == name)
-                        && config.roles_on(name).any(|r| r.name == t.role)
-                })
-                .collect();
-            let Some((_, first)) = <[_]>::first(&mine) else {
+            // The servers this host's roles have targets on; the host names one of them
+            // as intake resolved it.
+            let mut candidates: Vec<Server> = Vec::new();
+            for (t, s) in &rows {
+                let role_here = config.roles_on(name).any(|r| r.name == t.role);
+                if role_here && !candidates.iter().any(|c| c.id == s.id) {
+                    candidates.push(s.clone());
+                }
+            }
+            let Ok(server) = resolve_host(&candidates, name).cloned() else {
                 continue;
             };
-            // A server matching by name wins over one matching by hostname.
-            let server = mine
+            let targets: Vec<_> = rows
                 .iter()
-                .map(|(_, s)| s)
-                .find(|s| s.name == name)
-                .unwrap_or(first)
-                .clone();
-            let targets: Vec<_> = mine
-                .iter()
-                .filter(|(_, s)| s.id == server.id)
+                .filter(|(t, s)| {
+                    s.id == server.id && config.roles_on(name).any(|r| r.name == t.role)
+                })
                 .map(|(t, _)| t.clone())
                 .collect();
             let ssh = if server.deleted_at.is_some() {
