@@ -144,6 +144,28 @@ pub async fn request_cancel(
     .await
 }
 
+/// Whether a deployment of `service` `version` on `destination` is `deployed` (one rolled
+/// back since, or switched back, does not count: it was not kept).
+pub async fn ended_deployed(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    service: &str,
+    destination: &str,
+    version: &str,
+) -> QueryResult<bool> {
+    let n: i64 = deployments::table
+        .filter(deployments::org.eq(org))
+        .filter(deployments::service.eq(service))
+        .filter(deployments::destination.eq(destination))
+        .filter(deployments::version.eq(version))
+        .filter(deployments::deleted_at.is_null())
+        .filter(deployments::status.eq(DeploymentStatus::Deployed))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(n > 0)
+}
+
 /// A person's request to a started deployment (promote, abort), recorded once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Steer {

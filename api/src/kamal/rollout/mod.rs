@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::kamal::config::{ConfigError, DeployConfig};
-pub use strategy::{parse_strategy, Canary, Promotion, Share, Strategy};
+pub use strategy::{parse_strategy, BlueGreen, Canary, Promotion, Share, Strategy};
 
 /// What the planner knows of the server behind a config host.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

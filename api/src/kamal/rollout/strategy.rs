@@ -61,7 +61,20 @@ pub struct Strategy {
     pub min_healthy_seconds: u64,
     pub max_failed_hosts: Share,
     pub monitor_seconds: u64,
+    /// Keep the previous version running unrouted after the switch, for a switch-back.
+    pub blue_green: Option<BlueGreen>,
+    /// The destination where this service and version must have ended `deployed` first.
+    pub require_deployed: Option<String>,
 }
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlueGreen {
+    /// How long the previous version's containers keep running after the deployment.
+    pub keep_previous_seconds: u64,
+}
+
+/// `blue_green.keep_previous_seconds` when absent.
+pub const DEFAULT_KEEP_PREVIOUS_SECONDS: u64 = 600;
 
 impl Default for Share {
     fn default() -> Self {
@@ -71,11 +84,7 @@ impl Default for Share {
 
 /// Keys of SPEC §9 whose runtime does not exist yet: refused by name rather than
 /// accepted and silently ignored.
-const NOT_YET: [(&str, &str); 3] = [
-    ("blue_green", "blue-green deployments are not supported yet"),
-    ("window", "deployment windows are not supported yet"),
-    ("require_deployed", "require_deployed is not supported yet"),
-];
+const NOT_YET: [(&str, &str); 1] = [("window", "deployment windows are not supported yet")];
 
 /// Parses `strategy` (the request's value), reporting every error at its path.
 pub fn parse_strategy(value: &Value, max_seconds: u64) -> Result<Strategy, Vec<ConfigError>> {
@@ -126,6 +135,32 @@ fn parse(e: &mut Errors, value: &Value) -> Option<Strategy> {
         .and_then(|(p, v)| share(e, &p, v, true))
         .unwrap_or_default();
     let monitor_seconds = root.seconds(e, "monitor_seconds").unwrap_or(0);
+    let blue_green = root.take("blue_green").and_then(|(p, v)| {
+        let mut obj = Obj::new(e, &p, v)?;
+        let keep = obj.seconds(e, "keep_previous_seconds");
+        obj.finish(e, false);
+        if keep == Some(0) {
+            e.add(
+                &walk::child(&p, "keep_previous_seconds"),
+                "must be at least 1 second",
+            );
+        }
+        Some(BlueGreen {
+            keep_previous_seconds: keep.unwrap_or(DEFAULT_KEEP_PREVIOUS_SECONDS),
+        })
+    });
+    let require_deployed = root.take("require_deployed").and_then(|(p, v)| {
+        let mut obj = Obj::new(e, &p, v)?;
+        let destination = match obj.take("destination") {
+            Some((dp, dv)) => walk::string(e, &dp, dv),
+            None => {
+                e.add(&walk::child(&p, "destination"), "is required");
+                None
+            }
+        };
+        obj.finish(e, false);
+        destination
+    });
     for (key, message) in NOT_YET {
         if let Some((p, _)) = root.take(key) {
             e.add(&p, message);
@@ -141,6 +176,8 @@ fn parse(e: &mut Errors, value: &Value) -> Option<Strategy> {
         min_healthy_seconds,
         max_failed_hosts,
         monitor_seconds,
+        blue_green,
+        require_deployed,
     })
 }
 
@@ -254,6 +291,8 @@ mod tests {
                 min_healthy_seconds: 30,
                 max_failed_hosts: Share::Hosts(0),
                 monitor_seconds: 3600,
+                blue_green: None,
+                require_deployed: None,
             }
         );
     }
@@ -335,25 +374,35 @@ mod tests {
     fn unknown_keys_and_keys_without_a_runtime_are_refused() {
         assert_eq!(
             errors(json!({
-                "maxParallel": 2, "blue_green": {"keep_previous_seconds": 60},
-                "window": {}, "require_deployed": {"destination": "staging"}
+                "maxParallel": 2, "blue_green": {"keep_previous_seconds": 0, "x": 1},
+                "window": {}, "require_deployed": {}
             })),
             [
+                error("strategy/blue_green/x", "unknown key"),
                 error(
-                    "strategy/blue_green",
-                    "blue-green deployments are not supported yet"
+                    "strategy/blue_green/keep_previous_seconds",
+                    "must be at least 1 second"
                 ),
+                error("strategy/require_deployed/destination", "is required"),
                 error(
                     "strategy/window",
                     "deployment windows are not supported yet"
                 ),
-                error(
-                    "strategy/require_deployed",
-                    "require_deployed is not supported yet"
-                ),
                 error("strategy/maxParallel", "unknown key"),
             ]
         );
+        let parsed = parse_strategy(
+            &json!({"blue_green": {}, "require_deployed": {"destination": "staging"}}),
+            3600,
+        )
+        .unwrap();
+        assert_eq!(
+            parsed.blue_green,
+            Some(BlueGreen {
+                keep_previous_seconds: DEFAULT_KEEP_PREVIOUS_SECONDS
+            })
+        );
+        assert_eq!(parsed.require_deployed.as_deref(), Some("staging"));
         assert_eq!(errors(json!([1])), [error("strategy", "should be a hash")]);
     }
 

@@ -16,7 +16,7 @@ use crate::db::models::status::DeploymentStatus::{Pending, Scheduled};
 use crate::error::ApiError;
 use crate::extract::{from_value, Body};
 use crate::kamal::config::OnFailure;
-use crate::routes::deployments::intake::{prepare, SecretValues};
+use crate::routes::deployments::intake::{check_required_deployment, prepare, SecretValues};
 use crate::routes::deployments::with_targets;
 use crate::routes::templates::render::config_json;
 use crate::secret::Secret;
@@ -40,7 +40,7 @@ const MAX_KEY_LEN: usize = 255;
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role may not deploy, or the config sets what only an admin may deploy (host access: privileged options, host paths, the proxy image): `errors` names each path", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The named template does not exist", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The Idempotency-Key was used with another body", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The Idempotency-Key was used with another body, or `strategy.require_deployed` names a destination this version is not deployed on", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid config or strategy, unknown host, a `group_by` label a server lacks, missing or unexpected secret: every problem at its path",
             body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = ["deployer"])))]
@@ -76,6 +76,7 @@ pub async fn create_deployment(
     )
     .await?;
 
+    check_required_deployment(&mut conn, &user.org, &intake).await?;
     let id = Uuid::now_v7();
     let config = &intake.config;
     let destination = config.destination.as_deref();

@@ -10,12 +10,13 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::Role;
+use crate::db::models::deployment;
 use crate::db::models::server::{self, Server};
 use crate::db::models::template;
 use crate::error::{ApiError, FieldError};
 use crate::kamal::config::privilege::admin_only_settings;
 use crate::kamal::config::{bounds, parse_config, parse_yaml, ConfigError, DeployConfig};
-use crate::kamal::rollout::{parse_strategy, plan_rollout, HostServer, RolloutPlan};
+use crate::kamal::rollout::{parse_strategy, plan_rollout, HostServer, RolloutPlan, Strategy};
 use crate::policy::Policy;
 use crate::routes::not_found;
 use crate::routes::templates::render::{config_problem, render_row};
@@ -40,6 +41,37 @@ pub struct Intake {
     pub scheduled_at: Option<DateTime<Utc>>,
     /// The waves and gates: the request's strategy, else the config's boot groups.
     pub rollout: RolloutPlan,
+    pub strategy: Option<Strategy>,
+}
+
+/// `strategy.require_deployed` (SPEC §9): a 409 unless this service and version ended
+/// `deployed` on the named destination in the same org (staging before production).
+pub async fn check_required_deployment(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    intake: &Intake,
+) -> Result<(), ApiError> {
+    let Some(destination) = intake
+        .strategy
+        .as_ref()
+        .and_then(|s| s.require_deployed.as_deref())
+    else {
+        return Ok(());
+    };
+    let service = &intake.config.service;
+    let done = deployment::ended_deployed(conn, org, service, destination, &intake.version).await?;
+    if done {
+        return Ok(());
+    }
+    let shown = if destination.is_empty() {
+        "without a destination".to_string()
+    } else {
+        format!("on destination {destination:?}")
+    };
+    Err(ApiError::Conflict(format!(
+        "strategy/require_deployed: {service} {} has not been deployed {shown} (no deployment of it ended deployed there)",
+        intake.version
+    )))
 }
 
 pub struct Target {
@@ -125,6 +157,7 @@ pub async fn prepare(
         secrets: input.secrets,
         scheduled_at,
         rollout,
+        strategy,
     })
 }
 
