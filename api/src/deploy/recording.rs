@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::ssh::{
-    Connected, ExecOutput, ExecRequest, ExitStatus, LineSink, RemoteExecutor, SshError, SshTarget,
-    Stream, Upload,
+    Connected, ExecOutput, ExecRequest, ExitStatus, HttpProbe, LineSink, RemoteExecutor, SshError,
+    SshTarget, Stream, Upload,
 };
 
 use super::record::{LogStream, StepLog};
@@ -22,6 +22,8 @@ pub struct RecordingExecutor {
     script: Mutex<Vec<(String, u32, Vec<String>)>>,
     /// `(substring, stderr)`: what a matching command writes to stderr.
     stderr: Mutex<Vec<(String, String)>>,
+    /// `(host, probe)` of every HTTP probe, in order; each is answered 200.
+    pub probes: Mutex<Vec<(String, HttpProbe)>>,
 }
 
 impl RecordingExecutor {
@@ -112,6 +114,14 @@ impl RemoteExecutor for RecordingExecutor {
 
     async fn upload(&self, _: &SshTarget, _: &Upload) -> Result<(), SshError> {
         Ok(())
+    }
+
+    async fn http_probe(&self, target: &SshTarget, probe: &HttpProbe) -> Result<u16, SshError> {
+        self.probes
+            .lock()
+            .unwrap()
+            .push((target.host.clone(), probe.clone()));
+        Ok(200)
     }
 }
 
