@@ -9,7 +9,7 @@ pub mod record;
 pub mod sink;
 
 #[cfg(test)]
-mod recording;
+pub(crate) mod recording;
 
 pub use host::{HostFailure, HostOutcome, HostRun};
 pub use record::{LogStream, StepLog};
