@@ -3,6 +3,7 @@
 //! its exit status.
 
 pub mod engine;
+pub mod health;
 pub mod host;
 pub mod lock;
 pub mod record;
@@ -11,5 +12,6 @@ pub mod sink;
 #[cfg(test)]
 pub(crate) mod recording;
 
+pub use health::{observe, HostHealth};
 pub use host::{HostFailure, HostOutcome, HostRun};
 pub use record::{LogStream, StepLog};
