@@ -118,9 +118,9 @@ impl Observer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::recording::MemoryLog;
+    use crate::deploy::recording::{MemoryLog, TWO_ROLES};
     use crate::kamal::config::parse_yaml;
-    use crate::sim::tests::{deploy, SHOP};
+    use crate::sim::tests::deploy;
     use crate::sim::{Fault, SimConfig, SimFleet};
 
     const TIMEOUT: Duration = Duration::from_secs(5);
@@ -128,7 +128,7 @@ mod tests {
     /// A fleet where `web-1` (proxied) and `job-1` run v1.
     async fn fleet_on_v1() -> (SimFleet, DeployConfig) {
         let fleet = SimFleet::new(SimConfig::instant());
-        let config = parse_yaml(SHOP).unwrap();
+        let config = parse_yaml(TWO_ROLES).unwrap();
         for host in ["web-1", "job-1"] {
             fleet.add_host(host);
             deploy(&fleet, &config, host, "v1", false, &MemoryLog::default())

@@ -13,6 +13,7 @@ use crate::ssh::{
 
 use super::record::{LogStream, StepLog};
 use crate::redact::Redactor;
+use crate::secret::Secret;
 
 #[derive(Default)]
 pub struct RecordingExecutor {
@@ -122,6 +123,42 @@ impl RemoteExecutor for RecordingExecutor {
             .unwrap()
             .push((target.host.clone(), probe.clone()));
         Ok(200)
+    }
+}
+
+/// A proxied `web` role on web-1 and a `job` role without the proxy on job-1, with
+/// registry credentials and a secret env (both travel on stdin).
+pub(crate) const TWO_ROLES: &str = r#"
+service: shop
+image: acme/shop
+registry:
+  server: registry.example.com
+  username: deploy
+  password: [REGISTRY_PASSWORD]
+servers:
+  web:
+    - web-1
+  job:
+    - job-1
+env:
+  secret:
+    - DATABASE_URL
+proxy:
+  host: shop.example.com
+  app_port: 3000
+readiness_delay: 0
+deploy_timeout: 3
+"#;
+
+/// The value of the `DATABASE_URL` secret contains it.
+pub(crate) const DB_PASSWORD: &str = "s3cret-value-never-logged";
+
+/// The secret values of [`TWO_ROLES`].
+pub(crate) fn secrets(name: &str) -> Option<Secret<String>> {
+    match name {
+        "DATABASE_URL" => Some(Secret::new(format!("postgres://app:{DB_PASSWORD}@db/app"))),
+        "REGISTRY_PASSWORD" => Some(Secret::new("registry-pass".into())),
+        _ => None,
     }
 }
 

@@ -8,43 +8,11 @@ use uuid::Uuid;
 
 use super::*;
 use crate::deploy::lock::{self, HostLock};
-use crate::deploy::recording::MemoryLog;
+use crate::deploy::recording::{secrets, MemoryLog, TWO_ROLES};
 use crate::deploy::{HostFailure, HostOutcome, HostRun, LogStream};
 use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::{Commands, Stamp};
 use crate::kamal::config::{parse_yaml, DeployConfig};
-
-/// A proxied `web` role and a `job` role without the proxy, with registry credentials
-/// and a secret env (the login and env file travel on stdin).
-pub(crate) const SHOP: &str = r#"
-service: shop
-image: acme/shop
-registry:
-  server: registry.example.com
-  username: deploy
-  password: [REGISTRY_PASSWORD]
-servers:
-  web:
-    - web-1
-  job:
-    - job-1
-env:
-  secret:
-    - DATABASE_URL
-proxy:
-  host: shop.example.com
-  app_port: 3000
-readiness_delay: 0
-deploy_timeout: 3
-"#;
-
-fn secrets(name: &str) -> Option<Secret<String>> {
-    match name {
-        "DATABASE_URL" => Some(Secret::new("postgres://app:s3cret@db/app".into())),
-        "REGISTRY_PASSWORD" => Some(Secret::new("registry-pass".into())),
-        _ => None,
-    }
-}
 
 fn stamp() -> Stamp<'static> {
     Stamp {
@@ -86,7 +54,7 @@ fn shop() -> (SimFleet, DeployConfig) {
     let fleet = SimFleet::new(SimConfig::instant());
     fleet.add_host("web-1");
     fleet.add_host("job-1");
-    (fleet, parse_yaml(SHOP).unwrap())
+    (fleet, parse_yaml(TWO_ROLES).unwrap())
 }
 
 async fn deploy_ok(
@@ -99,6 +67,11 @@ async fn deploy_ok(
     deploy(fleet, config, host, version, false, &log)
         .await
         .unwrap_or_else(|e| panic!("{version} on {host}: {e}\n{:#?}", log.lines.lock().unwrap()))
+}
+
+/// What `host` serves of the shop's `role`.
+fn live(fleet: &SimFleet, host: &str, role: &str) -> Option<String> {
+    fleet.live_version(host, "shop", role)
 }
 
 fn assert_all_recognised(fleet: &SimFleet) {
@@ -119,17 +92,11 @@ async fn a_first_deploy_routes_to_the_new_container() {
     let (fleet, config) = shop();
     let outcome = deploy_ok(&fleet, &config, "web-1", "v1").await;
     assert_eq!(outcome.previous_versions["web"], None);
-    assert_eq!(
-        fleet.live_version("web-1", "shop", "web").as_deref(),
-        Some("v1")
-    );
+    assert_eq!(live(&fleet, "web-1", "web").as_deref(), Some("v1"));
     assert_eq!(fleet.running_versions("web-1", "shop", "web"), ["v1"]);
     deploy_ok(&fleet, &config, "job-1", "v1").await;
-    assert_eq!(
-        fleet.live_version("job-1", "shop", "job").as_deref(),
-        Some("v1")
-    );
-    assert_eq!(fleet.live_version("job-1", "shop", "web"), None);
+    assert_eq!(live(&fleet, "job-1", "job").as_deref(), Some("v1"));
+    assert_eq!(live(&fleet, "job-1", "web"), None);
     let commands = fleet.commands("web-1");
     assert!(commands
         .iter()
@@ -147,10 +114,7 @@ async fn a_second_deploy_switches_the_route_and_stops_the_old_container() {
     deploy_ok(&fleet, &config, "web-1", "v1").await;
     let outcome = deploy_ok(&fleet, &config, "web-1", "v2").await;
     assert_eq!(outcome.previous_versions["web"].as_deref(), Some("v1"));
-    assert_eq!(
-        fleet.live_version("web-1", "shop", "web").as_deref(),
-        Some("v2")
-    );
+    assert_eq!(live(&fleet, "web-1", "web").as_deref(), Some("v2"));
     assert_eq!(fleet.running_versions("web-1", "shop", "web"), ["v2"]);
     deploy_ok(&fleet, &config, "job-1", "v1").await;
     deploy_ok(&fleet, &config, "job-1", "v2").await;
@@ -179,10 +143,7 @@ async fn a_rollback_reuses_the_image_on_the_host() {
     assert!(info
         .iter()
         .any(|(_, line)| line == "the image is still on the host: not pulled"));
-    assert_eq!(
-        fleet.live_version("web-1", "shop", "web").as_deref(),
-        Some("v1")
-    );
+    assert_eq!(live(&fleet, "web-1", "web").as_deref(), Some("v1"));
     assert_eq!(fleet.running_versions("web-1", "shop", "web"), ["v1"]);
     assert_all_recognised(&fleet);
 }
@@ -210,13 +171,10 @@ async fn a_failing_pull_fails_the_host_at_that_step() {
         other => panic!("{other:?}"),
     }
     assert!(!err.is_unreachable());
-    assert_eq!(fleet.live_version("web-1", "shop", "web"), None);
+    assert_eq!(live(&fleet, "web-1", "web"), None);
     // Only the first pull failed.
     deploy_ok(&fleet, &config, "web-1", "v1").await;
-    assert_eq!(
-        fleet.live_version("web-1", "shop", "web").as_deref(),
-        Some("v1")
-    );
+    assert_eq!(live(&fleet, "web-1", "web").as_deref(), Some("v1"));
     assert_all_recognised(&fleet);
 }
 
@@ -245,10 +203,7 @@ async fn an_unhealthy_new_version_fails_the_switch_and_the_old_one_keeps_serving
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        fleet.live_version("web-1", "shop", "web").as_deref(),
-        Some("v1")
-    );
+    assert_eq!(live(&fleet, "web-1", "web").as_deref(), Some("v1"));
     // The failure path stopped the new container.
     assert_eq!(fleet.running_versions("web-1", "shop", "web"), ["v1"]);
     assert!(fleet
@@ -319,7 +274,7 @@ async fn a_hang_holds_the_command_and_is_reached() {
     let last = fleet.commands("web-1").pop().unwrap();
     assert!(last.starts_with("docker run --detach"), "{last}");
     running.abort();
-    assert_eq!(fleet.live_version("web-1", "shop", "web"), None);
+    assert_eq!(live(&fleet, "web-1", "web"), None);
     assert_all_recognised(&fleet);
 }
 
@@ -380,7 +335,7 @@ async fn a_restore_removes_the_route_and_stops_the_container() {
     assert!(run(&fleet, "web-1", commands.proxy_remove(web))
         .await
         .success());
-    assert_eq!(fleet.live_version("web-1", "shop", "web"), None);
+    assert_eq!(live(&fleet, "web-1", "web"), None);
     assert!(run(&fleet, "web-1", commands.stop(web)).await.success());
     assert!(fleet.running_versions("web-1", "shop", "web").is_empty());
     let again = run(&fleet, "web-1", commands.proxy_remove(web)).await;
@@ -396,7 +351,7 @@ async fn maintenance_stops_and_resumes_the_route() {
     let web = config.role("web").unwrap();
     let stop = commands.proxy_stop(web, Some(10), Some("Back soon"));
     assert!(run(&fleet, "web-1", stop).await.success());
-    assert_eq!(fleet.live_version("web-1", "shop", "web"), None);
+    assert_eq!(live(&fleet, "web-1", "web"), None);
     let list = run(&fleet, "web-1", crate::kamal::commands::proxy_list()).await;
     assert!(
         list.stdout.contains("shop-web\tshop.example.com\t"),
@@ -407,10 +362,7 @@ async fn maintenance_stops_and_resumes_the_route() {
     assert!(run(&fleet, "web-1", commands.proxy_resume(web))
         .await
         .success());
-    assert_eq!(
-        fleet.live_version("web-1", "shop", "web").as_deref(),
-        Some("v1")
-    );
+    assert_eq!(live(&fleet, "web-1", "web").as_deref(), Some("v1"));
     assert_all_recognised(&fleet);
 }
 
@@ -471,7 +423,7 @@ async fn step_times_pass_as_simulated_time() {
     };
     let fleet = SimFleet::new(config);
     fleet.add_host("web-1");
-    let yaml = parse_yaml(SHOP).unwrap();
+    let yaml = parse_yaml(TWO_ROLES).unwrap();
     let started = Instant::now();
     deploy_ok(&fleet, &yaml, "web-1", "v1").await;
     // The pull, the proxy's image pulled by its `docker run`, two runs and the boot.
@@ -480,16 +432,13 @@ async fn step_times_pass_as_simulated_time() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(
-        fleet.live_version("web-1", "shop", "web").as_deref(),
-        Some("v1")
-    );
+    assert_eq!(live(&fleet, "web-1", "web").as_deref(), Some("v1"));
 }
 
 #[tokio::test]
 async fn a_thousand_hosts_deploy_at_once() {
     let hosts: Vec<String> = (1..=1000).map(|n| format!("web-{n:04}")).collect();
-    let yaml = SHOP.replace(
+    let yaml = TWO_ROLES.replace(
         "  web:\n    - web-1\n  job:\n    - job-1\n",
         &format!(
             "  web:\n{}",
@@ -516,11 +465,7 @@ async fn a_thousand_hosts_deploy_at_once() {
     let elapsed = started.elapsed();
     assert!(results.iter().all(Result::is_ok));
     for host in &hosts {
-        assert_eq!(
-            fleet.live_version(host, "shop", "web").as_deref(),
-            Some("v1"),
-            "{host}"
-        );
+        assert_eq!(live(&fleet, host, "web").as_deref(), Some("v1"), "{host}");
     }
     // Every host ran the whole deploy.
     let per_host = fleet.commands(&hosts[0]).len();
