@@ -163,10 +163,7 @@ impl<'a> Shell<'a> {
             let (mut stdout_to, mut stderr_to) = (Sink::Pipe, Sink::Stderr);
             for redirect in redirects {
                 match redirect {
-                    Redirect::Out { path, append } if path == "/dev/null" => {
-                        let _ = append;
-                        stdout_to = Sink::Null;
-                    }
+                    Redirect::Out { path, .. } if path == "/dev/null" => stdout_to = Sink::Null,
                     Redirect::Out { path, append } => stdout_to = Sink::File { path, append },
                     Redirect::ErrToOut => stderr_to = stdout_to.clone(),
                 }
@@ -272,13 +269,14 @@ impl<'a> Shell<'a> {
                 };
                 Outcome::from_result(result)
             }
-            ("chmod", [_, path]) | ("stat", [path]) => match self.host.files.exists(path) {
-                true => Outcome::ok(format!("  File: {path}\n")),
-                false => Outcome::fail(
+            ("chmod", [_, path]) | ("stat", [path]) if !self.host.files.exists(path) => {
+                Outcome::fail(
                     1,
                     format!("{program}: cannot stat '{path}': No such file or directory"),
-                ),
-            },
+                )
+            }
+            ("chmod", [_, _]) => Outcome::ok(""),
+            ("stat", [path]) => Outcome::ok(format!("  File: {path}\n")),
             ("cat", []) => Outcome::ok(String::from_utf8_lossy(stdin)),
             ("cat", [path]) => match self.host.files.read(path) {
                 Ok(bytes) => Outcome::ok(String::from_utf8_lossy(bytes)),

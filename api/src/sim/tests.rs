@@ -493,3 +493,29 @@ async fn no_deploy_writes_to_stderr_but_the_expected_proxy_start() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_booting_job_is_polled_until_healthy_then_its_check_runs_inside() {
+    let fleet = SimFleet::new(SimConfig {
+        step_times: StepTimes {
+            boot: Duration::from_millis(1200),
+            ..StepTimes::default()
+        },
+        ..SimConfig::instant()
+    });
+    fleet.add_host("job-1");
+    let yaml = format!("{TWO_ROLES}healthcheck:\n  cmd: bin/healthy\n");
+    let config = parse_yaml(&yaml).unwrap();
+    deploy_ok(&fleet, &config, "job-1", "v1").await;
+    let commands = fleet.commands("job-1");
+    let polls = commands
+        .iter()
+        .filter(|c| c.contains("xargs docker inspect"))
+        .count();
+    assert!(polls >= 2, "polled while starting: {commands:#?}");
+    assert!(commands
+        .iter()
+        .any(|c| c == "docker exec shop-job-v1 bin/healthy"));
+    assert_eq!(live(&fleet, "job-1", "job").as_deref(), Some("v1"));
+    assert_all_recognised(&fleet);
+}
