@@ -15,8 +15,10 @@
 //! [`RemoteExecutor::http_probe`] at their address) unless a [`Fault::UnhealthyAfter`]
 //! says otherwise. The proxy's deploy waits for the boot and switches its route only to a
 //! healthy target, as kamal-proxy does. Time passes with `tokio::time::sleep`: a per
-//! command latency plus the pull, run and stop times of [`SimConfig`]; a host is a small
-//! struct behind a mutex, with no task or thread of its own.
+//! command latency plus the pull, run and stop times of [`SimConfig`]. A command's effects
+//! are applied as it starts and its time is slept afterwards (a container's clock starts
+//! when its `docker run` returns). A host is a small struct behind a mutex, with no task
+//! or thread of its own.
 
 mod docker;
 mod faults;
@@ -127,15 +129,17 @@ impl SimFleet {
         self.target(name)
     }
 
+    /// The target of host `name` (user `deploy`, no key: nothing is authenticated).
     pub fn target(&self, name: &str) -> SshTarget {
         SshTarget::new(name, "deploy", Secret::new(String::new()))
     }
 
-    /// Panics for a host never added, as every query does.
+    /// Adds a fault to the host; like every query, panics for a host never added.
     pub fn inject(&self, host: &str, fault: Fault) {
         self.with(host, |h| h.faults.add(fault));
     }
 
+    /// Removes the host's faults; commands already hanging stay so.
     pub fn clear_faults(&self, host: &str) {
         self.with(host, |h| h.faults.clear());
     }
@@ -197,6 +201,7 @@ impl SimFleet {
         }
     }
 
+    /// Commands run over all hosts (uploads included).
     pub fn total_commands(&self) -> usize {
         self.inner.total.load(Ordering::Relaxed)
     }
