@@ -20,6 +20,7 @@ pub mod policy;
 pub mod redact;
 pub mod routes;
 pub mod secret;
+pub mod sim;
 pub mod ssh;
 pub mod state;
 pub mod streams;

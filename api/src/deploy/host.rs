@@ -435,41 +435,9 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::deploy::recording::{MemoryLog, RecordingExecutor};
+    use crate::deploy::recording::{secrets, MemoryLog, RecordingExecutor, DB_PASSWORD, TWO_ROLES};
     use crate::kamal::config::parse_yaml;
     use crate::redact::Redactor;
-
-    const TWO_ROLES: &str = r#"
-service: shop
-image: acme/shop
-registry:
-  server: registry.example.com
-  username: deploy
-  password: [REGISTRY_PASSWORD]
-servers:
-  web:
-    - web-1
-  job:
-    - job-1
-env:
-  secret:
-    - DATABASE_URL
-proxy:
-  host: shop.example.com
-  app_port: 3000
-readiness_delay: 0
-deploy_timeout: 3
-"#;
-
-    const DB_PASSWORD: &str = "s3cret-value-never-logged";
-
-    fn secrets(name: &str) -> Option<Secret<String>> {
-        match name {
-            "DATABASE_URL" => Some(Secret::new(format!("postgres://app:{DB_PASSWORD}@db/app"))),
-            "REGISTRY_PASSWORD" => Some(Secret::new("registry-pass".into())),
-            _ => None,
-        }
-    }
 
     async fn run(
         host: &str,

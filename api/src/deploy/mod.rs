@@ -11,7 +11,8 @@ pub mod sink;
 pub mod store;
 
 #[cfg(test)]
-mod recording;
+pub(crate) mod recording;
 
+pub use health::{observe, HostHealth};
 pub use host::{HostFailure, HostOutcome, HostRun};
 pub use record::{LogStream, StepLog};

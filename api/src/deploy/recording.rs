@@ -7,12 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::ssh::{
-    Connected, ExecOutput, ExecRequest, ExitStatus, LineSink, RemoteExecutor, SshError, SshTarget,
-    Stream, Upload,
+    Connected, ExecOutput, ExecRequest, ExitStatus, HttpProbe, LineSink, RemoteExecutor, SshError,
+    SshTarget, Stream, Upload,
 };
 
 use super::record::{LogStream, StepLog};
 use crate::redact::Redactor;
+use crate::secret::Secret;
 
 #[derive(Default)]
 pub struct RecordingExecutor {
@@ -22,6 +23,8 @@ pub struct RecordingExecutor {
     script: Mutex<Vec<(String, u32, Vec<String>)>>,
     /// `(substring, stderr)`: what a matching command writes to stderr.
     stderr: Mutex<Vec<(String, String)>>,
+    /// `(host, probe)` of every HTTP probe, in order; each is answered 200.
+    pub probes: Mutex<Vec<(String, HttpProbe)>>,
 }
 
 impl RecordingExecutor {
@@ -112,6 +115,50 @@ impl RemoteExecutor for RecordingExecutor {
 
     async fn upload(&self, _: &SshTarget, _: &Upload) -> Result<(), SshError> {
         Ok(())
+    }
+
+    async fn http_probe(&self, target: &SshTarget, probe: &HttpProbe) -> Result<u16, SshError> {
+        self.probes
+            .lock()
+            .unwrap()
+            .push((target.host.clone(), probe.clone()));
+        Ok(200)
+    }
+}
+
+/// A proxied `web` role on web-1 and a `job` role without the proxy on job-1, with
+/// registry credentials and a secret env (both travel on stdin).
+pub(crate) const TWO_ROLES: &str = r#"
+service: shop
+image: acme/shop
+registry:
+  server: registry.example.com
+  username: deploy
+  password: [REGISTRY_PASSWORD]
+servers:
+  web:
+    - web-1
+  job:
+    - job-1
+env:
+  secret:
+    - DATABASE_URL
+proxy:
+  host: shop.example.com
+  app_port: 3000
+readiness_delay: 0
+deploy_timeout: 3
+"#;
+
+/// The value of the `DATABASE_URL` secret contains it.
+pub(crate) const DB_PASSWORD: &str = "s3cret-value-never-logged";
+
+/// The secret values of [`TWO_ROLES`].
+pub(crate) fn secrets(name: &str) -> Option<Secret<String>> {
+    match name {
+        "DATABASE_URL" => Some(Secret::new(format!("postgres://app:{DB_PASSWORD}@db/app"))),
+        "REGISTRY_PASSWORD" => Some(Secret::new("registry-pass".into())),
+        _ => None,
     }
 }
 

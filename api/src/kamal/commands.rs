@@ -15,6 +15,8 @@ use crate::secret::Secret;
 /// Kamal's `DOCKER_HEALTH_STATUS_FORMAT`: the health status, or the state without one.
 pub const HEALTH_STATUS_FORMAT: &str =
     "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}";
+/// The container's IP address on each of its networks, space-separated, on one line.
+pub const ADDRESSES_FORMAT: &str = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}";
 /// The placeholder the proxy deploy command's target is filled through.
 pub const CONTAINER_ID: &str = "container-id";
 const RUNNING_STATUSES: [&str; 2] = ["running", "restarting"];
@@ -324,6 +326,13 @@ impl<'a> Commands<'a> {
             "--format",
             HEALTH_STATUS_FORMAT,
         ]))
+    }
+
+    /// This version's container's IP addresses on its networks, one line, the first word
+    /// being the address the health of the container is asked at (it runs on one network,
+    /// `kamal` unless its options say otherwise).
+    pub fn container_address(&self, role: &Role) -> Cmd {
+        Cmd::docker(["inspect", "--format", ADDRESSES_FORMAT]).arg(self.container_name(role))
     }
 
     /// The configured health check command, run inside the new container.

@@ -41,9 +41,30 @@ impl Connection {
         self.handle.is_closed() || self.bastion.as_ref().is_some_and(|b| b.is_closed())
     }
 
-    pub(crate) async fn open_session(&self) -> Result<Channel<Msg>, SshError> {
-        Ok(self.handle.channel_open_session().await?)
+    pub(crate) async fn open(&self, kind: ChannelKind<'_>) -> Result<Channel<Msg>, SshError> {
+        match kind {
+            ChannelKind::Session => Ok(self.handle.channel_open_session().await?),
+            ChannelKind::DirectTcpip { address, port } => self
+                .handle
+                .channel_open_direct_tcpip(address, u32::from(port), "127.0.0.1", 0)
+                .await
+                .map_err(|e| match e {
+                    // The host itself answered: what it could not reach is the address.
+                    russh::Error::ChannelOpenFailure(reason) => SshError::Unreachable(format!(
+                        "{address}:{port}: the host could not connect ({reason:?})"
+                    )),
+                    other => other.into(),
+                }),
+        }
     }
+}
+
+/// What a channel carries: a session for a command, or a TCP connection the host opens
+/// on Convoy's behalf (an HTTP probe of a container).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ChannelKind<'a> {
+    Session,
+    DirectTcpip { address: &'a str, port: u16 },
 }
 
 /// Connects and authenticates, hop by hop through any jump hosts. Each hop's

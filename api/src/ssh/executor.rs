@@ -2,10 +2,11 @@ use async_trait::async_trait;
 use tracing::instrument;
 
 use super::connect::Connected;
-use super::error::SshError;
+use super::error::{Phase, SshError};
 use super::exec::{self, ExecOutput, ExecRequest};
 use super::output::Stream;
 use super::pool::SshPool;
+use super::probe::{self, HttpProbe};
 use super::target::SshTarget;
 use super::upload::Upload;
 
@@ -35,6 +36,11 @@ pub trait RemoteExecutor: Send + Sync {
 
     /// Writes a file atomically with the given mode.
     async fn upload(&self, target: &SshTarget, upload: &Upload) -> Result<(), SshError>;
+
+    /// `GET probe.path` on `probe.address:probe.port` as the host reaches it (a
+    /// container on the host's Docker network), returning the HTTP status code;
+    /// bounded by `probe.timeout`.
+    async fn http_probe(&self, target: &SshTarget, probe: &HttpProbe) -> Result<u16, SshError>;
 }
 
 #[async_trait]
@@ -74,5 +80,21 @@ impl RemoteExecutor for SshPool {
             .await?
             .ensure_success(&request.display)
             .map(drop)
+    }
+
+    #[instrument(skip_all, fields(host = %target.host, address = %probe.address, port = probe.port))]
+    async fn http_probe(&self, target: &SshTarget, probe: &HttpProbe) -> Result<u16, SshError> {
+        let work = async {
+            let (channel, _lease) = self
+                .open_direct_tcpip(target, &probe.address, probe.port)
+                .await?;
+            probe::status_over(channel.into_stream(), probe).await
+        };
+        tokio::time::timeout(probe.timeout, work)
+            .await
+            .map_err(|_| SshError::Timeout {
+                phase: Phase::Command,
+                after: probe.timeout,
+            })?
     }
 }

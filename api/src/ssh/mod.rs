@@ -12,7 +12,9 @@
 //! handshake itself stores it through the target's [`ServerGuard`] ([`PinStore`]),
 //! which also holds the network policy every resolved address is checked against.
 //! [`check`] always connects afresh ([`SshPool::probe`]): a pooled session would
-//! outlive a stopped sshd or a re-keyed host and hide both. See docs/TRANSPORT.md.
+//! outlive a stopped sshd or a re-keyed host and hide both. [`RemoteExecutor::http_probe`]
+//! asks a container for its health over a forwarded channel ([`HttpProbe`]).
+//! See docs/TRANSPORT.md.
 
 mod bench;
 mod check;
@@ -23,6 +25,7 @@ mod executor;
 mod host_key;
 mod output;
 mod pool;
+mod probe;
 mod target;
 mod upload;
 
@@ -42,5 +45,6 @@ pub use executor::{LineSink, RemoteExecutor};
 pub use host_key::{normalize_host_key, InvalidHostKey, PinStore};
 pub use output::Stream;
 pub use pool::{SshPool, SshPoolConfig};
+pub use probe::HttpProbe;
 pub use target::{ServerGuard, SshTarget};
 pub use upload::Upload;

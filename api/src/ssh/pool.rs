@@ -8,7 +8,7 @@ use russh::Channel;
 use tokio::sync::{Notify, Semaphore};
 use tracing::{debug, instrument};
 
-use super::connect::{client_config, establish, Connected, Connection};
+use super::connect::{client_config, establish, ChannelKind, Connected, Connection};
 use super::error::SshError;
 use super::target::{PoolKey, SshTarget};
 
@@ -186,23 +186,45 @@ impl SshPool {
         result
     }
 
-    /// Opens a session channel to `target`. A connection that turns out to be
-    /// broken or full (the channel open is refused) is retired and the open
-    /// retried once on another one: nothing has run yet, so that is safe.
+    /// Opens a session channel to `target`.
     pub(crate) async fn open_session(
         &self,
         target: &SshTarget,
     ) -> Result<(Channel<Msg>, Lease), SshError> {
+        self.open_channel(target, ChannelKind::Session).await
+    }
+
+    /// Opens a channel on which `target` connects to `address:port` for Convoy.
+    pub(crate) async fn open_direct_tcpip(
+        &self,
+        target: &SshTarget,
+        address: &str,
+        port: u16,
+    ) -> Result<(Channel<Msg>, Lease), SshError> {
+        self.open_channel(target, ChannelKind::DirectTcpip { address, port })
+            .await
+    }
+
+    /// A connection that turns out to be broken or full (the channel open is refused)
+    /// is retired and the open retried once on another one: nothing has run yet, so that
+    /// is safe. A host that could not reach a forwarded address says so over a working
+    /// connection, which stays.
+    async fn open_channel(
+        &self,
+        target: &SshTarget,
+        kind: ChannelKind<'_>,
+    ) -> Result<(Channel<Msg>, Lease), SshError> {
         let lease = self.acquire(target, Reuse::Yes).await?;
-        match lease.connection.open_session().await {
+        match lease.connection.open(kind).await {
             Ok(channel) => return Ok((channel, lease)),
+            Err(e @ SshError::Unreachable(_)) => return Err(e),
             Err(e) => {
                 debug!(error = %e, "channel open failed, retrying on a fresh connection");
                 lease.retire();
             }
         }
         let lease = self.acquire(target, Reuse::Yes).await?;
-        let channel = lease.connection.open_session().await?;
+        let channel = lease.connection.open(kind).await?;
         Ok((channel, lease))
     }
 

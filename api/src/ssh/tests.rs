@@ -454,3 +454,79 @@ async fn the_benchmark_times_each_command() {
     assert_eq!(latencies.len(), 5);
     assert_eq!(sshd.accepted_logins(), 1);
 }
+
+/// Serves `answer` to every connection on 127.0.0.1 after reading the request (never
+/// answers when `None`); returns the port.
+async fn http_server(answer: Option<&'static str>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request).await;
+                match answer {
+                    Some(answer) => drop(stream.write_all(answer.as_bytes()).await),
+                    None => std::future::pending().await,
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn an_http_probe_is_answered_through_the_host() {
+    let keys = TempDir::new("keys");
+    let (sshd, target) = server(&keys);
+    let pool = pool();
+    let probe = |port, timeout| HttpProbe {
+        address: "127.0.0.1".into(),
+        port,
+        path: "/up".into(),
+        timeout,
+    };
+    let long = Duration::from_secs(10);
+    let ok = http_server(Some("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")).await;
+    let unavailable = http_server(Some(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n",
+    ))
+    .await;
+    assert_eq!(pool.http_probe(&target, &probe(ok, long)).await, Ok(200));
+    assert_eq!(
+        pool.http_probe(&target, &probe(unavailable, long)).await,
+        Ok(503)
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = pool
+        .http_probe(&target, &probe(closed, long))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, SshError::Unreachable(m) if m.starts_with(&format!("127.0.0.1:{closed}: "))),
+        "{refused:?}"
+    );
+
+    let silent = http_server(None).await;
+    let short = Duration::from_millis(300);
+    let timed_out = pool
+        .http_probe(&target, &probe(silent, short))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        timed_out,
+        SshError::Timeout {
+            phase: Phase::Command,
+            after: short
+        }
+    );
+    // The host answered every probe over the one pooled connection, refusal included.
+    assert_eq!(pool.connection_count(), 1);
+    assert_eq!(sshd.accepted_logins(), 1);
+}

@@ -33,6 +33,17 @@ const RUN_PREFIX: &str = "docker run --detach --restart unless-stopped --name ap
 const RUN_LABELS: &str = "--label service=app --label role=web --label destination";
 
 #[test]
+fn container_address() {
+    let config = config(json!({}));
+    assert_eq!(
+        Commands::new(&config, "999")
+            .container_address(&config.roles[0])
+            .render(),
+        "docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' app-web-999"
+    );
+}
+
+#[test]
 fn run_default() {
     assert_eq!(
         run(json!({})),
