@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::db::schema::{deployment_targets, servers};
@@ -25,6 +26,74 @@ pub struct Target {
     pub steps: serde_json::Value,
     /// The wave of the target's host (1-based).
     pub wave: Option<i32>,
+}
+
+/// How a step of a target ended, as stored in `deployment_targets.steps[].outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepOutcome {
+    /// Started and not ended (yet: a step whose worker died stays so).
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl StepOutcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One entry of `deployment_targets.steps`: a step a host ran for the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetStep {
+    /// `run_container(web)` style step name.
+    pub name: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub outcome: StepOutcome,
+    pub duration_ms: Option<i64>,
+}
+
+impl TargetStep {
+    /// A step that has just started.
+    pub fn started(name: &str, at: DateTime<Utc>) -> Self {
+        Self {
+            name: name.to_string(),
+            started_at: at,
+            ended_at: None,
+            outcome: StepOutcome::Running,
+            duration_ms: None,
+        }
+    }
+
+    /// Ends the step at `at` after `duration_ms` (as the host measured it).
+    pub fn end(&mut self, at: DateTime<Utc>, outcome: StepOutcome, duration_ms: i64) {
+        self.ended_at = Some(at);
+        self.outcome = outcome;
+        self.duration_ms = Some(duration_ms);
+    }
+
+    pub fn is_open(&self, name: &str) -> bool {
+        self.outcome == StepOutcome::Running && self.name == name
+    }
+}
+
+impl Target {
+    /// The stored steps, in the order they ran; entries that do not parse are left out.
+    pub fn step_list(&self) -> Vec<TargetStep> {
+        match &self.steps {
+            serde_json::Value::Array(items) => items
+                .iter()
+                .filter_map(|item| serde_json::from_value(item.clone()).ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A deployment's targets with their server names, in a stable order.
