@@ -188,7 +188,13 @@ async fn a_stream_of_a_deployment_that_is_not_running_ends_after_the_idle_bound(
         assert_eq!(
             events,
             vec![
-                ("status".to_string(), json!({"status": status})),
+                (
+                    "status".to_string(),
+                    json!({
+                        "status": status,
+                        "progress": {"hosts_total": 0, "hosts_done": 0, "wave": 0, "waves": 0}
+                    })
+                ),
                 (
                     "reconnect".to_string(),
                     json!({"reason": "idle", "status": status})
