@@ -41,11 +41,7 @@ use crate::routes;
         routes::services::lock::get_service_lock,
         routes::services::lock::release_service_lock,
     ),
-    components(schemas(
-        crate::error::Problem,
-        crate::error::FieldError,
-        crate::views::deployments::TargetEventView
-    )),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness, readiness and this document"),

@@ -17,7 +17,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{bearer, private_key, server_body, token, TestApp};
+use crate::support::{bearer, private_key, server_body, sse_events, token, TestApp};
 
 /// The targets of [`deployment`]: web-1 runs web and job, web-2 runs web.
 struct Targets {
@@ -276,20 +276,6 @@ async fn a_deployment_shows_its_targets_steps_and_its_progress() {
     assert_eq!(listed["items"][0]["progress"]["hosts_done"], 2);
 }
 
-/// The `(event, data)` pairs of a stream that ends by itself.
-fn events(text: &str) -> Vec<(String, Value)> {
-    text.split("\n\n")
-        .filter(|e| !e.is_empty())
-        .map(|e| {
-            let field = |name: &str| e.lines().find_map(|l| l.strip_prefix(name)).unwrap();
-            (
-                field("event: ").to_string(),
-                serde_json::from_str(field("data: ")).unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[actix_web::test]
 async fn the_live_stream_sends_targets_as_their_status_or_step_changes() {
     let app = TestApp::new().await;
@@ -326,7 +312,7 @@ async fn the_live_stream_sends_targets_as_their_status_or_step_changes() {
         .await;
     writer.await.unwrap();
     assert_eq!(live.status, 200, "{}", live.text);
-    let events = events(&live.text);
+    let events = sse_events(&live.text);
     let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
 
     // The first look sends every target, then the status with the progress.

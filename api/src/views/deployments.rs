@@ -47,34 +47,6 @@ pub struct TargetView {
     pub steps: Vec<StepView>,
 }
 
-/// A target as the live stream's `target` event carries it: the view without its steps.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TargetEventView {
-    pub id: Uuid,
-    pub server_id: Uuid,
-    pub server_name: String,
-    pub role: String,
-    pub status: String,
-    pub step: Option<String>,
-    pub wave: Option<i32>,
-    pub error: Option<String>,
-}
-
-impl From<&TargetView> for TargetEventView {
-    fn from(t: &TargetView) -> Self {
-        Self {
-            id: t.id,
-            server_id: t.server_id,
-            server_name: t.server_name.clone(),
-            role: t.role.clone(),
-            status: t.status.clone(),
-            step: t.step.clone(),
-            wave: t.wave,
-            error: t.error.clone(),
-        }
-    }
-}
-
 /// A step a host ran for a target.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StepView {

@@ -22,7 +22,7 @@ use crate::db::models::status::DeploymentStatus;
 use crate::db::models::{deployment, log, target};
 use crate::state::AppState;
 use crate::streams::StreamSlot;
-use crate::views::deployments::{LogLineView, ProgressView, TargetEventView, TargetView};
+use crate::views::deployments::{LogLineView, ProgressView, TargetView};
 
 /// How long the stream waits between looks at the database.
 const POLL: Duration = Duration::from_millis(500);
@@ -94,8 +94,7 @@ impl Cursor {
             out.push_str(&event("log", Some(self.after), &view));
         }
         for t in changed {
-            let view = serde_json::to_value(TargetEventView::from(t))?;
-            out.push_str(&event("target", None, &view));
+            out.push_str(&event("target", None, &target_event(t)?));
             self.targets
                 .insert(t.id, (t.status.clone(), t.step.clone()));
         }
@@ -134,6 +133,16 @@ impl Cursor {
         let left = self.deadline.saturating_duration_since(Instant::now());
         tokio::time::sleep(POLL.min(left)).await;
     }
+}
+
+/// A `target` event's data: the target's view without its steps (they are in the
+/// deployment's view; a stream would send the whole list again on each step).
+fn target_event(target: &TargetView) -> serde_json::Result<serde_json::Value> {
+    let mut view = serde_json::to_value(target)?;
+    if let Some(fields) = view.as_object_mut() {
+        fields.remove("steps");
+    }
+    Ok(view)
 }
 
 fn reconnect(reason: &str, status: &str) -> String {

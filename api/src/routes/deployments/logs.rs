@@ -25,7 +25,7 @@ fn too_many_streams(cap: usize) -> ApiError {
 /// A deployment's log as JSON lines (`application/x-ndjson`), one `LogLineView` per line,
 /// oldest first. Pass the last `seq` seen as `after` to continue. With
 /// `Accept: text/event-stream` the answer is a live Server-Sent Events stream: `log`
-/// events (id = seq, data = a LogLineView), `target` events (a TargetEventView) when a
+/// events (id = seq, data = a LogLineView), `target` events (a TargetView without `steps`) when a
 /// target's status or step changes (the first look sends every target), `status` events
 /// (`{status, progress}`, a ProgressView) when the deployment's status or progress
 /// changes, and a final `end` event once it has ended; `Last-Event-ID` resumes. A stream
