@@ -291,3 +291,57 @@ pub struct LogParams {
     #[param(value_type = Option<i64>)]
     pub limit: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(server: u128, status: &str) -> TargetView {
+        TargetView {
+            id: Uuid::new_v4(),
+            server_id: Uuid::from_u128(server),
+            server_name: format!("web-{server}"),
+            role: "web".into(),
+            status: status.into(),
+            step: None,
+            previous_version: None,
+            error: None,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            wave: None,
+            steps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_host_is_done_when_every_target_on_it_has_ended() {
+        let targets = [
+            target(1, "succeeded"),
+            target(1, "running"),
+            target(2, "failed"),
+            target(3, "skipped"),
+            target(3, "cancelled"),
+            target(4, "pending"),
+        ];
+        assert_eq!(
+            ProgressView::new(&targets, 2, 3),
+            ProgressView {
+                hosts_total: 4,
+                hosts_done: 2,
+                wave: 2,
+                waves: 3
+            }
+        );
+        assert_eq!(ProgressView::new(&[], 0, 0).hosts_total, 0);
+    }
+
+    #[test]
+    fn a_gate_reads_as_stored_and_tolerates_missing_fields() {
+        let gate: GateView =
+            serde_json::from_value(serde_json::json!({"kind": "promotion", "wave": 1})).unwrap();
+        assert_eq!(gate.kind, "promotion");
+        assert_eq!(gate.wave, Some(1));
+        assert!(gate.since.is_none() && gate.until.is_none());
+    }
+}
