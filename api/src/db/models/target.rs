@@ -112,6 +112,43 @@ pub async fn for_deployments(
         .await
 }
 
+/// One deployment's targets with their server names, each with an empty `steps` list:
+/// what a live stream reads every half second, without the steps that grow with each.
+pub async fn without_steps(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    deployment_id: Uuid,
+) -> QueryResult<Vec<(Target, String)>> {
+    use deployment_targets as t;
+    t::table
+        .inner_join(servers::table)
+        .filter(t::org.eq(org))
+        .filter(t::deployment_id.eq(deployment_id))
+        .order(t::id)
+        .select((
+            (
+                t::id,
+                t::deployment_id,
+                t::org,
+                t::server_id,
+                t::role,
+                t::status,
+                t::step,
+                t::previous_version,
+                t::error,
+                t::started_at,
+                t::finished_at,
+                t::created_at,
+                t::updated_at,
+                diesel::dsl::sql::<diesel::sql_types::Jsonb>("'[]'::jsonb"),
+                t::wave,
+            ),
+            servers::name,
+        ))
+        .load(conn)
+        .await
+}
+
 /// Targets of a deployment that never started end `cancelled`.
 pub async fn cancel_pending(
     conn: &mut AsyncPgConnection,

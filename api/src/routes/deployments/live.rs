@@ -70,7 +70,7 @@ impl Cursor {
         // was stored before the read below, so the stream cannot end early.
         let row = deployment::find(&mut conn, &self.org, self.id).await?;
         let lines = log::list(&mut conn, &self.org, self.id, self.after, BATCH).await?;
-        let targets: Vec<TargetView> = target::for_deployments(&mut conn, &self.org, &[self.id])
+        let targets: Vec<TargetView> = target::without_steps(&mut conn, &self.org, self.id)
             .await?
             .into_iter()
             .map(|(t, name)| TargetView::new(t, name))
