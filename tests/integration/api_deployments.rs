@@ -239,7 +239,10 @@ async fn live_log_streams_new_lines_and_status_and_ends_with_the_deployment() {
         live.text
     );
     assert!(live.text.contains("container healthy"));
-    assert!(live.text.contains(r#"data: {"status":"deploying"}"#));
+    assert!(live.text.contains(
+        r#"event: status
+data: {"progress":{"hosts_done":1,"hosts_total":1,"wave":0,"waves":0},"status":"deploying"}"#
+    ));
     assert!(live.text.contains(
         r#"event: end
 data: {"status":"deployed"}"#

@@ -439,6 +439,29 @@ async fn cancel_mid_deploy_leaves_the_fleet_on_one_version() {
     again.problem(409);
 }
 
+/// Every target of a deployed `d` lists the SPEC §3 steps of its host, in order, each
+/// succeeded and timed.
+fn assert_steps_succeeded(d: &Value, config: &Value) {
+    let config = convoy::kamal::config::parse_config(config).unwrap();
+    for target in d["targets"].as_array().unwrap() {
+        let host = target["server_name"].as_str().unwrap();
+        let expected: Vec<String> = convoy::kamal::plan::host_steps(&config, host)
+            .iter()
+            .map(convoy::deploy::host::step_name)
+            .collect();
+        let steps = target["steps"].as_array().unwrap();
+        let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+        assert_eq!(names, expected, "{target:#}");
+        for step in steps {
+            assert_eq!(step["outcome"], "succeeded", "{step}");
+            assert!(
+                step["duration_ms"].as_i64().is_some_and(|ms| ms >= 0),
+                "{step}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_service_at_a_time_and_services_in_parallel() {
     let _shared = EXCLUSIVE.read().await;
@@ -453,9 +476,10 @@ async fn one_service_at_a_time_and_services_in_parallel() {
         engine.deploy(&config_b, "v1"),
     );
     let mut spans = Vec::new();
-    for id in [&a1, &a2, &b1] {
+    for (id, config) in [(&a1, &config_a), (&a2, &config_a), (&b1, &config_b)] {
         let d = engine.wait_final(id, LIMIT).await;
         assert_eq!(d["status"], "deployed", "{d:#}");
+        assert_steps_succeeded(&d, config);
         let at = |k: &str| chrono::DateTime::parse_from_rfc3339(d[k].as_str().unwrap()).unwrap();
         spans.push((at("started_at"), at("finished_at")));
     }

@@ -16,7 +16,7 @@ use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{bearer, jwt, test_policy, token, Reply, TestApp};
+use crate::support::{bearer, jwt, sse_events, test_policy, token, Reply, TestApp};
 
 /// A safety net so a stream that never ends fails the test instead of hanging it; the
 /// bounds under test are a second or two.
@@ -67,18 +67,7 @@ async fn events_until_the_end(resp: ServiceResponse) -> Vec<(String, Value)> {
     let body = tokio::time::timeout(NEVER, test::read_body(resp))
         .await
         .expect("the stream ends by itself");
-    String::from_utf8(body.to_vec())
-        .unwrap()
-        .split("\n\n")
-        .filter(|e| !e.is_empty())
-        .map(|e| {
-            let field = |name: &str| e.lines().find_map(|l| l.strip_prefix(name)).unwrap();
-            (
-                field("event: ").to_string(),
-                serde_json::from_str(field("data: ")).unwrap(),
-            )
-        })
-        .collect()
+    sse_events(std::str::from_utf8(&body).unwrap())
 }
 
 #[actix_web::test]
@@ -188,7 +177,13 @@ async fn a_stream_of_a_deployment_that_is_not_running_ends_after_the_idle_bound(
         assert_eq!(
             events,
             vec![
-                ("status".to_string(), json!({"status": status})),
+                (
+                    "status".to_string(),
+                    json!({
+                        "status": status,
+                        "progress": {"hosts_total": 0, "hosts_done": 0, "wave": 0, "waves": 0}
+                    })
+                ),
                 (
                     "reconnect".to_string(),
                     json!({"reason": "idle", "status": status})

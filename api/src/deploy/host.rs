@@ -186,17 +186,26 @@ impl HostRun<'_> {
             {
                 continue;
             }
-            self.log.step(&step_name(&step));
+            let name = step_name(&step);
+            self.log.step(&name);
+            let started = Instant::now();
             let Ok(cmds) = step.commands(&ctx) else {
+                self.log.step_end(&name, started.elapsed(), false);
                 continue;
             };
+            let mut ok = true;
             for cmd in cmds {
                 // Best effort: the host may be the reason for the failure.
-                if let Err(e) = self.exec(&cmd).await {
-                    self.log
-                        .line(LogStream::Info, &format!("cleanup failed: {e}"));
+                match self.exec(&cmd).await {
+                    Ok(out) => ok &= out.success(),
+                    Err(e) => {
+                        ok = false;
+                        self.log
+                            .line(LogStream::Info, &format!("cleanup failed: {e}"));
+                    }
                 }
             }
+            self.log.step_end(&name, started.elapsed(), ok);
         }
     }
 
@@ -426,8 +435,42 @@ fn single(step: &HostStep, mut cmds: Vec<Cmd>) -> Result<Cmd, HostFailure> {
     }
 }
 
+/// Words of a line that states why a command failed (matched case-insensitively).
+const CAUSE_WORDS: [&str; 8] = [
+    "error",
+    "unable to",
+    "denied",
+    "not found",
+    "failed",
+    "no such",
+    "cannot",
+    "refused",
+];
+
+/// The line of a failed command's stderr that says why: the last one that reads like an
+/// error, else the last one at all. The usage hints Docker and other CLIs end with
+/// (`Run 'docker run --help' for more information`, `See 'docker run --help'.`) and
+/// empty lines never are: they would hide the cause printed above them.
 fn last_line(text: &str) -> &str {
-    text.lines().last().unwrap_or(text)
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !is_usage_hint(line))
+        .collect();
+    lines
+        .iter()
+        .rev()
+        .find(|line| {
+            let line = line.to_lowercase();
+            CAUSE_WORDS.iter().any(|word| line.contains(word))
+        })
+        .or(lines.last())
+        .copied()
+        .unwrap_or_default()
+}
+
+fn is_usage_hint(line: &str) -> bool {
+    (line.starts_with("Run '") || line.starts_with("See '")) && line.contains("--help'")
 }
 
 #[cfg(test)]
@@ -571,6 +614,65 @@ mod tests {
         assert!(lines
             .iter()
             .any(|(s, l)| *s == LogStream::Stdout && l.contains("health endpoint broken")));
+        drop(lines);
+
+        // Every step the host started ended, the failure path's included, in order.
+        let steps = log.steps.lock().unwrap().clone();
+        let ends = log.ends.lock().unwrap().clone();
+        let ended: Vec<&String> = ends.iter().map(|(step, _)| step).collect();
+        assert_eq!(ended, steps.iter().collect::<Vec<_>>());
+        assert!(ends.contains(&("proxy_deploy(web)".to_string(), false)));
+        assert!(
+            ends.contains(&("stop_new(web)".to_string(), true)),
+            "{ends:?}"
+        );
+        assert!(ends.contains(&("logs(web)".to_string(), true)), "{ends:?}");
+    }
+
+    /// What `docker run` of an image that is not on the host and cannot be pulled prints.
+    const PULL_DENIED: &str = "Unable to find image 'registry.example.com/basecamp/kamal-proxy:v0.9.0' locally
+docker: Error response from daemon: pull access denied for registry.example.com/basecamp/kamal-proxy, repository does not exist or may require 'docker login': denied: requested access to the resource is denied
+
+Run 'docker run --help' for more information
+";
+
+    #[test]
+    fn the_failure_line_is_the_cause_not_the_usage_hint() {
+        assert_eq!(
+            last_line(PULL_DENIED),
+            "docker: Error response from daemon: pull access denied for registry.example.com/basecamp/kamal-proxy, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
+        );
+        let lookup = "docker: Error response from daemon: Get \"https://registry.example.com/v2/\": dial tcp: lookup registry.example.com on 127.0.0.11:53: no such host.
+See 'docker run --help'.
+";
+        assert_eq!(
+            last_line(lookup),
+            "docker: Error response from daemon: Get \"https://registry.example.com/v2/\": dial tcp: lookup registry.example.com on 127.0.0.11:53: no such host."
+        );
+    }
+
+    #[test]
+    fn without_an_error_word_the_last_line_that_is_no_hint_is_the_failure_line() {
+        assert_eq!(
+            last_line("Conflict. The container name is in use"),
+            "Conflict. The container name is in use"
+        );
+        assert_eq!(
+            last_line("pulling layer 1\nwaiting for lock\n\nRun 'docker pull --help' for more information"),
+            "waiting for lock"
+        );
+        assert_eq!(last_line(""), "");
+        assert_eq!(last_line("\n  \n"), "");
+    }
+
+    #[tokio::test]
+    async fn a_failed_pull_names_the_daemons_answer() {
+        let exec = RecordingExecutor::default();
+        exec.answer("docker pull", 1, &[]);
+        exec.answer_stderr("docker pull", PULL_DENIED);
+        let log = MemoryLog::default();
+        let err = run("web-1", &exec, &log).await.unwrap_err().to_string();
+        assert!(err.starts_with("pull_image: command exited with exit status 1: docker: Error response from daemon: pull access denied"), "{err}");
     }
 
     #[tokio::test]
@@ -580,7 +682,7 @@ mod tests {
         let (head, tail) = DB_PASSWORD.split_at(8);
         exec.answer_stderr(
             "docker pull",
-            &format!("denied: {head}\n{tail} (retry later)"),
+            &format!("token {head}\n{tail}: access denied"),
         );
         let log = MemoryLog {
             redactor: Redactor::new([DB_PASSWORD]),
@@ -589,7 +691,7 @@ mod tests {
         let err = run("web-1", &exec, &log).await.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "pull_image: command exited with exit status 1: [REDACTED] (retry later)"
+            "pull_image: command exited with exit status 1: [REDACTED]: access denied"
         );
     }
 

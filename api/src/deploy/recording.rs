@@ -166,6 +166,8 @@ pub(crate) fn secrets(name: &str) -> Option<Secret<String>> {
 #[derive(Default)]
 pub struct MemoryLog {
     pub steps: Mutex<Vec<String>>,
+    /// `(step, ok)` of each step that ended, in order.
+    pub ends: Mutex<Vec<(String, bool)>>,
     pub lines: Mutex<Vec<(LogStream, String)>>,
     pub redactor: Redactor,
 }
@@ -177,6 +179,12 @@ impl StepLog for MemoryLog {
 
     fn line(&self, stream: LogStream, text: &str) {
         self.lines.lock().unwrap().push((stream, text.to_string()));
+    }
+
+    fn step_end(&self, step: &str, elapsed: Duration, ok: bool) {
+        self.ends.lock().unwrap().push((step.to_string(), ok));
+        let line = super::record::step_end_line(step, elapsed, ok);
+        self.line(LogStream::Info, &line);
     }
 
     fn redact(&self, text: &str) -> String {

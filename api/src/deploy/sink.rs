@@ -1,5 +1,6 @@
 //! Where a running deployment's progress goes: log lines into `deployment_logs` and each
-//! target's current step and previous version into `deployment_targets`. Hosts report
+//! target's current step, its list of steps (`steps`: name, start, end, outcome, duration)
+//! and its previous version into `deployment_targets`. Hosts report
 //! synchronously from inside the SSH read loop ([`StepLog`]); one writer task per
 //! deployment batches what they queue into few statements. Everything passes the
 //! deployment's [`Redactor`] before it is queued; command output streams through a
@@ -9,13 +10,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use diesel::sql_types::{Array, Nullable, Text, Uuid as SqlUuid};
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, Jsonb, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::record::{LogStream, StepLog};
 use crate::db::models::log::{self, NewLogLine};
+use crate::db::models::target::{StepOutcome, TargetStep};
 use crate::db::DbPool;
 use crate::redact::{LineRedactor, Redactor};
 
@@ -31,6 +34,14 @@ enum Message {
     Step {
         targets: Vec<Uuid>,
         step: String,
+        at: DateTime<Utc>,
+    },
+    StepEnd {
+        targets: Vec<Uuid>,
+        step: String,
+        at: DateTime<Utc>,
+        outcome: StepOutcome,
+        duration_ms: i64,
     },
     Previous {
         target: Uuid,
@@ -102,6 +113,10 @@ pub struct HostLog {
 const OUTPUT_STREAMS: [LogStream; 2] = [LogStream::Stdout, LogStream::Stderr];
 
 impl HostLog {
+    fn target_ids(&self) -> Vec<Uuid> {
+        self.targets.values().copied().collect()
+    }
+
     fn first_target(&self) -> Option<Uuid> {
         self.targets.values().next().copied()
     }
@@ -144,8 +159,9 @@ impl StepLog for HostLog {
     fn step(&self, step: &str) {
         self.release_output();
         let _ = self.sink.tx.send(Message::Step {
-            targets: self.targets.values().copied().collect(),
+            targets: self.target_ids(),
             step: step.to_string(),
+            at: Utc::now(),
         });
         self.line(LogStream::Info, &format!("{}: {step}", self.host));
     }
@@ -173,6 +189,17 @@ impl StepLog for HostLog {
     fn step_end(&self, step: &str, elapsed: std::time::Duration, ok: bool) {
         let line = super::record::step_end_line(step, elapsed, ok);
         self.line(LogStream::Info, &format!("{}: {line}", self.host));
+        let _ = self.sink.tx.send(Message::StepEnd {
+            targets: self.target_ids(),
+            step: step.to_string(),
+            at: Utc::now(),
+            outcome: if ok {
+                StepOutcome::Succeeded
+            } else {
+                StepOutcome::Failed
+            },
+            duration_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
+        });
     }
 
     fn previous_version(&self, role: &str, version: Option<&str>) {
@@ -226,7 +253,7 @@ async fn store(
 ) -> anyhow::Result<()> {
     let mut conn = pool.get().await?;
     let mut lines: Vec<NewLogLine> = Vec::new();
-    let mut steps: BTreeMap<Vec<Uuid>, &str> = BTreeMap::new();
+    let mut steps: BTreeMap<&[Uuid], StepChanges> = BTreeMap::new();
     let mut previous: Vec<(Uuid, &str)> = Vec::new();
     for message in batch {
         match message {
@@ -241,8 +268,23 @@ async fn store(
                 stream: stream.as_str(),
                 line,
             }),
-            Message::Step { targets, step } => {
-                steps.insert(targets.clone(), step);
+            Message::Step { targets, step, at } => {
+                steps.entry(targets).or_default().start(step, *at);
+            }
+            Message::StepEnd {
+                targets,
+                step,
+                at,
+                outcome,
+                duration_ms,
+            } => {
+                let end = StepEnd {
+                    step,
+                    at: *at,
+                    outcome: *outcome,
+                    duration_ms: *duration_ms,
+                };
+                steps.entry(targets).or_default().end(end);
             }
             Message::Previous { target, version } => previous.push((*target, version)),
             Message::Flush(_) => {}
@@ -253,14 +295,8 @@ async fn store(
         for chunk in lines.chunks(BATCH) {
             log::insert(conn, chunk).await?;
         }
-        for (targets, step) in steps {
-            diesel::sql_query(
-                "UPDATE deployment_targets SET step = $2, updated_at = now() WHERE id = ANY($1)",
-            )
-            .bind::<Array<SqlUuid>, _>(targets)
-            .bind::<Nullable<Text>, _>(step)
-            .execute(conn)
-            .await?;
+        for (targets, changes) in steps {
+            changes.store(conn, targets).await?;
         }
         for (target, version) in previous {
             diesel::sql_query(
@@ -276,4 +312,87 @@ async fn store(
     })
     .await?;
     Ok(())
+}
+
+/// A step that ended, as a host reported it.
+struct StepEnd<'a> {
+    step: &'a str,
+    at: DateTime<Utc>,
+    outcome: StepOutcome,
+    duration_ms: i64,
+}
+
+/// What one batch changes in the steps of one host's targets. A step that starts and
+/// ends within the batch is ended before it is stored; an end whose start was stored by
+/// an earlier batch (or an earlier log of the same host) ends the newest open entry of
+/// that name in the database. Those come first: any entry started in this batch is newer.
+#[derive(Default)]
+struct StepChanges<'a> {
+    /// Entries to append, in the order they started.
+    started: Vec<TargetStep>,
+    /// Ends of entries stored earlier, in order.
+    stored_ends: Vec<StepEnd<'a>>,
+}
+
+impl<'a> StepChanges<'a> {
+    fn start(&mut self, step: &'a str, at: DateTime<Utc>) {
+        self.started.push(TargetStep::started(step, at));
+    }
+
+    fn end(&mut self, end: StepEnd<'a>) {
+        match self.started.iter_mut().rev().find(|s| s.is_open(end.step)) {
+            Some(entry) => entry.end(end.at, end.outcome, end.duration_ms),
+            None => self.stored_ends.push(end),
+        }
+    }
+
+    async fn store(
+        self,
+        conn: &mut diesel_async::AsyncPgConnection,
+        targets: &[Uuid],
+    ) -> diesel::QueryResult<()> {
+        for end in self.stored_ends {
+            let fields = serde_json::json!({
+                "ended_at": end.at,
+                "outcome": end.outcome,
+                "duration_ms": end.duration_ms,
+            });
+            diesel::sql_query(
+                "UPDATE deployment_targets t
+                 SET steps = jsonb_set(t.steps, ARRAY[open.idx::text], (t.steps -> open.idx) || $3),
+                     updated_at = now()
+                 FROM (SELECT d.id, (max(e.ord) - 1)::int AS idx
+                       FROM deployment_targets d,
+                            jsonb_array_elements(d.steps) WITH ORDINALITY AS e(step, ord)
+                       WHERE d.id = ANY($1) AND e.step ->> 'name' = $2
+                         AND e.step ->> 'outcome' = $4
+                       GROUP BY d.id) open
+                 WHERE t.id = open.id",
+            )
+            .bind::<Array<SqlUuid>, _>(targets)
+            .bind::<Text, _>(end.step)
+            .bind::<Jsonb, _>(fields)
+            .bind::<Text, _>(StepOutcome::Running.as_str())
+            .execute(conn)
+            .await?;
+        }
+        // The targets are at the step that started last (`deployment_targets.step`).
+        let Some(current) = self.started.last().map(|s| s.name.clone()) else {
+            return Ok(());
+        };
+        let started = serde_json::to_value(&self.started)
+            .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+        // Appended in SQL: a second log of the same targets (a restore, a resumed worker)
+        // adds to the list instead of replacing it.
+        diesel::sql_query(
+            "UPDATE deployment_targets SET steps = steps || $2, step = $3, updated_at = now()
+             WHERE id = ANY($1)",
+        )
+        .bind::<Array<SqlUuid>, _>(targets)
+        .bind::<Jsonb, _>(started)
+        .bind::<Text, _>(current)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
 }

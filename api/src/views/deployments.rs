@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -6,7 +8,8 @@ use uuid::Uuid;
 use crate::db::models::deployment::Deployment;
 use crate::db::models::event::Event;
 use crate::db::models::log::LogLine;
-use crate::db::models::target::Target;
+use crate::db::models::status::TargetStatus;
+use crate::db::models::target::{Target, TargetStep};
 
 /// Filters of `GET /v1/deployments`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -16,7 +19,8 @@ pub struct DeploymentFilter {
     /// Only deployments with a target on this server.
     #[param(value_type = Option<Uuid>)]
     pub server_id: Option<String>,
-    /// Only this status.
+    /// Only this status (pending, scheduled, deploying, awaiting_promotion, monitoring,
+    /// paused, deployed, failed, cancelled, rolled_back, aborted or expired).
     pub status: Option<String>,
 }
 
@@ -36,11 +40,44 @@ pub struct TargetView {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
+    /// The wave the target's host is deployed in (1-based; null before it is planned).
+    pub wave: Option<i32>,
+    /// The steps the hosts ran for this target, in the order they started (a restore of
+    /// the host adds its steps after the deploy's).
+    pub steps: Vec<StepView>,
+}
+
+/// A step a host ran for a target.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepView {
+    /// `pull_image`, `run_container(web)`, … (SPEC §3).
+    pub name: String,
+    pub started_at: DateTime<Utc>,
+    /// Null while the step runs (and for ever when its worker died during it).
+    pub ended_at: Option<DateTime<Utc>>,
+    /// running, succeeded or failed.
+    pub outcome: String,
+    /// How long the step took, as the host measured it; null while it runs.
+    pub duration_ms: Option<i64>,
+}
+
+impl From<TargetStep> for StepView {
+    fn from(s: TargetStep) -> Self {
+        Self {
+            name: s.name,
+            started_at: s.started_at,
+            ended_at: s.ended_at,
+            outcome: s.outcome.as_str().to_string(),
+            duration_ms: s.duration_ms,
+        }
+    }
 }
 
 impl TargetView {
     pub fn new(t: Target, server_name: String) -> Self {
         Self {
+            steps: t.step_list().into_iter().map(StepView::from).collect(),
+            wave: t.wave,
             id: t.id,
             server_id: t.server_id,
             server_name,
@@ -91,7 +128,10 @@ pub struct DeploymentView {
     /// Kamal destination; empty when none.
     pub destination: String,
     pub version: String,
-    /// pending, scheduled, deploying, deployed, failed, cancelled or rolled_back.
+    /// pending, scheduled, deploying, awaiting_promotion (a canary waits for
+    /// `promote` or `abort`), monitoring (the watch after the last wave), paused (waiting
+    /// for a deployment window), deployed, failed, cancelled, rolled_back, aborted or
+    /// expired (no window left).
     pub status: String,
     /// rollback (default) or halt.
     pub on_failure: String,
@@ -109,13 +149,63 @@ pub struct DeploymentView {
     pub updated_at: DateTime<Utc>,
     /// The normalised deploy config; secret values are never part of it.
     pub config: serde_json::Value,
+    /// The rollout strategy as stored (SPEC §9); null: Kamal's boot groups.
+    pub strategy: Option<serde_json::Value>,
+    /// The gate the deployment waits in; null outside gates.
+    pub gate: Option<GateView>,
+    pub progress: ProgressView,
     pub targets: Vec<TargetView>,
     pub links: DeploymentLinks,
+}
+
+/// How far a deployment got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ProgressView {
+    /// Servers among the targets.
+    pub hosts_total: usize,
+    /// Servers whose every target has ended (succeeded, failed, cancelled or skipped).
+    pub hosts_done: usize,
+    /// The wave being deployed (1-based; 0 before the first).
+    pub wave: i32,
+    /// How many waves the rollout has (0 until it is planned).
+    pub waves: i32,
+}
+
+impl ProgressView {
+    pub fn new(targets: &[TargetView], wave: i32, waves: i32) -> Self {
+        let mut hosts: BTreeMap<Uuid, bool> = BTreeMap::new();
+        for t in targets {
+            let done = hosts.entry(t.server_id).or_insert(true);
+            *done &= TargetStatus::is_final_text(&t.status);
+        }
+        Self {
+            hosts_total: hosts.len(),
+            hosts_done: hosts.values().filter(|done| **done).count(),
+            wave,
+            waves,
+        }
+    }
+}
+
+/// A gate a deployment waits in before it goes on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct GateView {
+    /// bake, promotion, wait, monitor or window.
+    pub kind: String,
+    /// The wave the gate follows.
+    pub wave: Option<i32>,
+    pub since: Option<DateTime<Utc>>,
+    /// When the gate opens by itself; null when it waits for a request (promotion).
+    pub until: Option<DateTime<Utc>>,
 }
 
 impl DeploymentView {
     pub fn new(d: Deployment, targets: Vec<TargetView>) -> Self {
         Self {
+            progress: ProgressView::new(&targets, d.wave, d.waves),
+            strategy: d.strategy,
+            gate: d.gate.and_then(|g| serde_json::from_value(g).ok()),
             links: DeploymentLinks::for_id(d.id),
             id: d.id,
             service: d.service,
@@ -142,9 +232,12 @@ impl DeploymentView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
     pub id: i64,
-    /// deploy_started, host_started, host_succeeded, host_failed, deploy_completed,
-    /// deploy_failed, cancel_requested, cancelled, rollback_started, rollback_completed
-    /// or rollback_failed. A server's events (`GET /v1/servers/{id}/events`):
+    /// deploy_started, deploy_resumed, host_started, host_succeeded, host_failed,
+    /// host_skipped, host_unhealthy, deploy_completed, deploy_failed, cancel_requested,
+    /// cancelled, rollback_started, rollback_completed, rollback_failed, lock_acquired,
+    /// lock_waiting, lock_released, wave_started, wave_completed, bake_started,
+    /// bake_passed, bake_failed, promoted, aborted, monitor_started, monitor_passed,
+    /// monitor_failed, switched_back, window_waiting or expired. A server's events (`GET /v1/servers/{id}/events`):
     /// host_key_pinned (trusted on first contact, `metadata.fingerprint`) or
     /// host_key_mismatch (a check met another key, `metadata.expected` and `offered`).
     pub kind: String,
@@ -197,4 +290,58 @@ pub struct LogParams {
     /// At most this many lines (1 to 1000, default 1000).
     #[param(value_type = Option<i64>)]
     pub limit: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(server: u128, status: &str) -> TargetView {
+        TargetView {
+            id: Uuid::new_v4(),
+            server_id: Uuid::from_u128(server),
+            server_name: format!("web-{server}"),
+            role: "web".into(),
+            status: status.into(),
+            step: None,
+            previous_version: None,
+            error: None,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            wave: None,
+            steps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_host_is_done_when_every_target_on_it_has_ended() {
+        let targets = [
+            target(1, "succeeded"),
+            target(1, "running"),
+            target(2, "failed"),
+            target(3, "skipped"),
+            target(3, "cancelled"),
+            target(4, "pending"),
+        ];
+        assert_eq!(
+            ProgressView::new(&targets, 2, 3),
+            ProgressView {
+                hosts_total: 4,
+                hosts_done: 2,
+                wave: 2,
+                waves: 3
+            }
+        );
+        assert_eq!(ProgressView::new(&[], 0, 0).hosts_total, 0);
+    }
+
+    #[test]
+    fn a_gate_reads_as_stored_and_tolerates_missing_fields() {
+        let gate: GateView =
+            serde_json::from_value(serde_json::json!({"kind": "promotion", "wave": 1})).unwrap();
+        assert_eq!(gate.kind, "promotion");
+        assert_eq!(gate.wave, Some(1));
+        assert!(gate.since.is_none() && gate.until.is_none());
+    }
 }

@@ -136,6 +136,20 @@ impl TestApp {
     }
 }
 
+/// The `(event, data)` pairs of a Server-Sent Events body.
+pub fn sse_events(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let field = |name: &str| e.lines().find_map(|l| l.strip_prefix(name)).unwrap();
+            (
+                field("event: ").to_string(),
+                serde_json::from_str(field("data: ")).unwrap(),
+            )
+        })
+        .collect()
+}
+
 pub fn bearer(token: &str) -> (&'static str, String) {
     ("authorization", format!("Bearer {token}"))
 }

@@ -1,5 +1,7 @@
-//! The live form of a deployment's log: Server-Sent Events that carry new log lines and
-//! status changes as they are stored, and end once the deployment has ended. The stream
+//! The live form of a deployment's log: Server-Sent Events that carry new log lines
+//! (`log`), targets whose status or step changed (`target`; the first look sends every
+//! target), the deployment's status with its progress (`status`: `{status, progress}`,
+//! sent when either changed) and a last `end` once the deployment has ended. The stream
 //! polls the database, so it works whichever process runs the deployment.
 //!
 //! A stream is bounded (SPEC §12): it holds one of its org's stream slots, ends when the
@@ -8,6 +10,7 @@
 //! (`{"reason": "token_expired" | "idle", "status": …}`): the client reconnects with
 //! `Last-Event-ID` (with a fresh token after `token_expired`) and misses nothing.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::web::Bytes;
@@ -16,10 +19,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::models::status::DeploymentStatus;
-use crate::db::models::{deployment, log};
+use crate::db::models::{deployment, log, target};
 use crate::state::AppState;
 use crate::streams::StreamSlot;
-use crate::views::deployments::LogLineView;
+use crate::views::deployments::{LogLineView, ProgressView, TargetView};
 
 /// How long the stream waits between looks at the database.
 const POLL: Duration = Duration::from_millis(500);
@@ -40,10 +43,13 @@ struct Cursor {
     id: Uuid,
     after: i64,
     status: Option<String>,
+    progress: Option<ProgressView>,
+    /// Each target's status and step as last sent.
+    targets: HashMap<Uuid, (String, Option<String>)>,
     ended: bool,
     /// When the token expires.
     deadline: Instant,
-    /// The last time a line or a status was sent.
+    /// The last time a line, a target or a status was sent.
     last_news: Instant,
     _slot: StreamSlot,
 }
@@ -62,23 +68,41 @@ impl Cursor {
         let mut conn = self.state.pool.get().await?;
         // Read the status before the lines: a final status seen here means every line
         // was stored before the read below, so the stream cannot end early.
-        let current = deployment::find(&mut conn, &self.org, self.id)
-            .await?
-            .status;
+        let row = deployment::find(&mut conn, &self.org, self.id).await?;
         let lines = log::list(&mut conn, &self.org, self.id, self.after, BATCH).await?;
+        let targets: Vec<TargetView> = target::without_steps(&mut conn, &self.org, self.id)
+            .await?
+            .into_iter()
+            .map(|(t, name)| TargetView::new(t, name))
+            .collect();
         drop(conn);
-        let mut out = String::new();
-        if !lines.items.is_empty() || self.status.as_deref() != Some(current.as_str()) {
+        let current = row.status;
+        let progress = ProgressView::new(&targets, row.wave, row.waves);
+        let changed: Vec<&TargetView> = targets
+            .iter()
+            .filter(|t| self.targets.get(&t.id) != Some(&(t.status.clone(), t.step.clone())))
+            .collect();
+        let status_changed = self.status.as_deref() != Some(current.as_str())
+            || self.progress.as_ref() != Some(&progress);
+        if !lines.items.is_empty() || !changed.is_empty() || status_changed {
             self.last_news = Instant::now();
         }
+        let mut out = String::new();
         for line in lines.items {
             self.after = line.seq;
             let view = serde_json::to_value(LogLineView::from(line))?;
             out.push_str(&event("log", Some(self.after), &view));
         }
-        if self.status.as_deref() != Some(current.as_str()) {
-            out.push_str(&event("status", None, &json!({ "status": current })));
+        for t in changed {
+            out.push_str(&event("target", None, &target_event(t)?));
+            self.targets
+                .insert(t.id, (t.status.clone(), t.step.clone()));
+        }
+        if status_changed {
+            let data = json!({ "status": current, "progress": progress });
+            out.push_str(&event("status", None, &data));
             self.status = Some(current.clone());
+            self.progress = Some(progress);
         }
         if !lines.more && DeploymentStatus::is_final_text(&current) {
             out.push_str(&event("end", None, &json!({ "status": current })));
@@ -111,6 +135,16 @@ impl Cursor {
     }
 }
 
+/// A `target` event's data: the target's view without its steps (they are in the
+/// deployment's view; a stream would send the whole list again on each step).
+fn target_event(target: &TargetView) -> serde_json::Result<serde_json::Value> {
+    let mut view = serde_json::to_value(target)?;
+    if let Some(fields) = view.as_object_mut() {
+        fields.remove("steps");
+    }
+    Ok(view)
+}
+
 fn reconnect(reason: &str, status: &str) -> String {
     event(
         "reconnect",
@@ -141,6 +175,8 @@ pub fn stream(
         id,
         after,
         status: None,
+        progress: None,
+        targets: HashMap::new(),
         ended: false,
         deadline: instant_of(watcher.expires_at),
         last_news: Instant::now(),

@@ -25,7 +25,9 @@ fn too_many_streams(cap: usize) -> ApiError {
 /// A deployment's log as JSON lines (`application/x-ndjson`), one `LogLineView` per line,
 /// oldest first. Pass the last `seq` seen as `after` to continue. With
 /// `Accept: text/event-stream` the answer is a live Server-Sent Events stream: `log`
-/// events (id = seq, data = a LogLineView), `status` events when the deployment's status
+/// events (id = seq, data = a LogLineView), `target` events (a TargetView without `steps`) when a
+/// target's status or step changes (the first look sends every target), `status` events
+/// (`{status, progress}`, a ProgressView) when the deployment's status or progress
 /// changes, and a final `end` event once it has ended; `Last-Event-ID` resumes. A stream
 /// ends early with a `reconnect` event (`reason`: `idle` when a deployment that is not
 /// running had no news for a while, `token_expired` at the token's `exp`); an org holding
@@ -34,7 +36,7 @@ fn too_many_streams(cap: usize) -> ApiError {
     params(("id" = uuid::Uuid, Path, description = "Deployment id"), LogParams),
     responses(
         (status = 200, description = "JSON lines, each a LogLineView", body = LogLineView, content_type = "application/x-ndjson"),
-        (status = 200, description = "Live Server-Sent Events (log, status, end, reconnect)", content_type = "text/event-stream"),
+        (status = 200, description = "Live Server-Sent Events (log, target, status, end, reconnect)", content_type = "text/event-stream"),
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "The org holds its maximum of live streams", body = crate::error::Problem, content_type = "application/problem+json")),
