@@ -22,6 +22,7 @@ mod jobs_queue;
 mod kamal_cli;
 mod kamal_interop;
 mod openapi;
+mod rollout_sim;
 mod security_bounds;
 mod security_hosts;
 mod security_options;

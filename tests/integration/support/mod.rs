@@ -5,6 +5,7 @@ pub mod engine;
 pub mod fleet;
 pub mod kamal;
 pub mod load;
+pub mod sim;
 
 use std::time::Duration;
 

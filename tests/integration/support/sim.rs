@@ -143,7 +143,7 @@ impl SimWorld {
         let reply = self
             .app
             .get(
-                &format!("/v1/deployments/{id}/events?limit=1000"),
+                &format!("/v1/deployments/{id}/events?limit=200"),
                 &self.deployer,
             )
             .await;

@@ -310,10 +310,12 @@ pub async fn is_running(conn: &mut AsyncPgConnection, other: Uuid) -> QueryResul
 }
 
 /// Keeps the service lock of a deployment that waits for a person (a manual promotion)
-/// without a worker renewing it: nobody else deploys the service meanwhile.
+/// without a worker renewing it: nobody else deploys the service meanwhile. The lease is
+/// a century (a finite time, so every reader can show it); the deployment's end, or an
+/// admin's `DELETE /v1/services/{service}/lock`, releases it.
 pub async fn park_lock(conn: &mut AsyncPgConnection, id: Uuid, message: &str) -> QueryResult<()> {
     diesel::sql_query(
-        "UPDATE service_locks SET lease_until = 'infinity', message = $2 WHERE deployment_id = $1",
+        "UPDATE service_locks SET lease_until = now() + interval '100 years', message = $2 WHERE deployment_id = $1",
     )
     .bind::<SqlUuid, _>(id)
     .bind::<Text, _>(message)

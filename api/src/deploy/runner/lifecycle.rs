@@ -47,6 +47,13 @@ impl Run<'_> {
                 .end_unstarted(&row, Status::Cancelled, "cancelled before it started", &[])
                 .await;
         }
+        if row.status == Status::AwaitingPromotion {
+            let asked = self.store().requests(row.id).await?;
+            if !(asked.promote || asked.abort || asked.cancel) {
+                // Nothing to do until a person decides: the run ends, the locks stay.
+                return Ok(Outcome::Finished(row.status));
+            }
+        }
         let loaded = match self.load(row.clone()).await {
             Ok(loaded) => loaded,
             Err(Unstartable { reason, targets }) => {
