@@ -166,7 +166,7 @@ impl Engine {
         loop {
             let d = self.show(id).await;
             let status = d["status"].as_str().unwrap_or_default();
-            if ["deployed", "failed", "cancelled", "rolled_back"].contains(&status) {
+            if convoy::db::models::status::DeploymentStatus::is_final_text(status) {
                 return d;
             }
             assert!(
