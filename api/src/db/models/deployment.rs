@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::{status::DeploymentStatus, Rows};
+use super::{job, status::DeploymentStatus, Rows};
 use crate::db::schema::{deployment_targets, deployments};
 
 /// The column the deployment's secrets are sealed under (bound into the AAD).
@@ -286,19 +286,42 @@ pub struct NewTarget<'a> {
     pub role: &'a str,
 }
 
-/// Inserts a deployment with its targets; the caller holds the transaction.
-pub async fn insert(
+/// A new deployment with its targets (one per server × role, `pending`) and its job, due
+/// at `run_at`: the one way deployments come to be (a request, a rollback). The caller holds
+/// the transaction.
+pub async fn create(
     conn: &mut AsyncPgConnection,
     new: NewDeployment<'_>,
-    targets: &[NewTarget<'_>],
+    targets: &[(Uuid, &str)],
+    run_at: DateTime<Utc>,
 ) -> QueryResult<()> {
+    let rows: Vec<NewTarget> = targets
+        .iter()
+        .map(|(server_id, role)| NewTarget {
+            id: Uuid::now_v7(),
+            deployment_id: new.id,
+            org: new.org,
+            server_id: *server_id,
+            role,
+        })
+        .collect();
+    let destination = Some(new.destination).filter(|d| !d.is_empty());
+    let queue_key = job::service_queue_key(new.org, new.service, destination);
+    let new_job = job::NewJob {
+        id: Uuid::now_v7(),
+        kind: job::DEPLOY,
+        org: new.org,
+        deployment_id: Some(new.id),
+        queue_key: &queue_key,
+        run_at,
+    };
     diesel::insert_into(deployments::table)
         .values(new)
         .execute(conn)
         .await?;
     diesel::insert_into(deployment_targets::table)
-        .values(targets)
+        .values(rows)
         .execute(conn)
         .await?;
-    Ok(())
+    job::insert(conn, new_job).await
 }

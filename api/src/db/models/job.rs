@@ -105,15 +105,7 @@ pub async fn wake(
     if open > 0 {
         return run_now(conn, org, deployment_id).await.map(drop);
     }
-    let new = NewJob {
-        id: Uuid::now_v7(),
-        kind: DEPLOY,
-        org,
-        deployment_id: Some(deployment_id),
-        queue_key,
-        run_at: Utc::now(),
-    };
-    insert(conn, new).await
+    schedule(conn, org, deployment_id, queue_key, Utc::now()).await
 }
 
 /// Queues a run of a deployment at `run_at` (a window's opening, the end of a blue-green

@@ -9,9 +9,8 @@ use uuid::Uuid;
 
 use crate::auth::Deployer;
 use crate::crypto::Keyring;
-use crate::db::models::deployment::{self, Deployment, NewDeployment, NewTarget, SECRETS_COLUMN};
+use crate::db::models::deployment::{self, Deployment, NewDeployment, SECRETS_COLUMN};
 use crate::db::models::idempotency::{self, IdempotencyKey};
-use crate::db::models::job::{self, NewJob};
 use crate::db::models::status::DeploymentStatus::{Pending, Scheduled};
 use crate::error::ApiError;
 use crate::extract::{from_value, Body};
@@ -109,31 +108,16 @@ pub async fn create_deployment(
         scheduled_at: intake.scheduled_at,
         strategy,
     };
-    let targets: Vec<NewTarget> = intake
+    let targets: Vec<(Uuid, &str)> = intake
         .targets
         .iter()
-        .map(|t| NewTarget {
-            id: Uuid::now_v7(),
-            deployment_id: id,
-            org: &user.org,
-            server_id: t.server_id,
-            role: &t.role,
-        })
+        .map(|t| (t.server_id, t.role.as_str()))
         .collect();
-    let queue_key = job::service_queue_key(&user.org, &config.service, destination);
-    let new_job = NewJob {
-        id: Uuid::now_v7(),
-        kind: job::DEPLOY,
-        org: &user.org,
-        deployment_id: Some(id),
-        queue_key: &queue_key,
-        run_at: intake.scheduled_at.unwrap_or(now),
-    };
+    let run_at = intake.scheduled_at.unwrap_or(now);
     // The deployment, its targets, its job and the key are one fact: all or nothing.
     let created = conn
         .transaction(async |conn| {
-            deployment::insert(conn, new, &targets).await?;
-            job::insert(conn, new_job).await?;
+            deployment::create(conn, new, &targets, run_at).await?;
             if let Some(key) = &key {
                 if !idempotency::claim(conn, &user.org, key, &hash, id).await? {
                     // A concurrent request with this key won: undo ours, answer theirs.

@@ -6,9 +6,8 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, Deployer};
 use crate::crypto::Keyring;
-use crate::db::models::deployment::{self, Deployment, NewDeployment, NewTarget, SECRETS_COLUMN};
+use crate::db::models::deployment::{self, Deployment, NewDeployment, SECRETS_COLUMN};
 use crate::db::models::event::{self, NewEvent};
-use crate::db::models::job::{self, NewJob};
 use crate::db::models::status::DeploymentStatus;
 use crate::db::models::target;
 use crate::error::ApiError;
@@ -109,28 +108,11 @@ async fn rollback(
         strategy: None,
     };
     let targets = target::for_deployments(conn, &user.org, &[original.id]).await?;
-    let targets: Vec<NewTarget> = targets
+    let targets: Vec<(Uuid, &str)> = targets
         .iter()
-        .map(|(t, _)| NewTarget {
-            id: Uuid::now_v7(),
-            deployment_id: new_id,
-            org: &user.org,
-            server_id: t.server_id,
-            role: &t.role,
-        })
+        .map(|(t, _)| (t.server_id, t.role.as_str()))
         .collect();
-    let destination = Some(original.destination.as_str()).filter(|d| !d.is_empty());
-    let queue_key = job::service_queue_key(&user.org, &original.service, destination);
-    let new_job = NewJob {
-        id: Uuid::now_v7(),
-        kind: job::DEPLOY,
-        org: &user.org,
-        deployment_id: Some(new_id),
-        queue_key: &queue_key,
-        run_at: Utc::now(),
-    };
-    deployment::insert(conn, new, &targets).await?;
-    job::insert(conn, new_job).await?;
+    deployment::create(conn, new, &targets, Utc::now()).await?;
     let message = format!(
         "rollback to {version} requested by {}: deployment {new_id}",
         user.sub
