@@ -106,6 +106,12 @@ pub struct DeploymentLinks {
     pub logs: String,
     pub cancel: String,
     pub rollback: String,
+    /// Goes on after the canaries' bake (`awaiting_promotion`).
+    pub promote: String,
+    /// Returns the hosts that switched and ends `aborted`.
+    pub abort: String,
+    /// Routes a blue-green deployment back to the previous containers.
+    pub switch_back: String,
 }
 
 impl DeploymentLinks {
@@ -116,6 +122,9 @@ impl DeploymentLinks {
             logs: format!("{base}/logs"),
             cancel: format!("{base}/cancel"),
             rollback: format!("{base}/rollback"),
+            promote: format!("{base}/promote"),
+            abort: format!("{base}/abort"),
+            switch_back: format!("{base}/switch-back"),
             self_: base,
         }
     }
