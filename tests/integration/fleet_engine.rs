@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::engine::{running, served, two_roles, Engine, EXCLUSIVE, SECRET_VALUE};
 use crate::support::fleet::{fleet, fleet_cmd, host, FleetHost};
 use crate::support::kamal::{proxy_host, ServiceCleanup};
-use crate::support::load::{load, Sample};
+use crate::support::load::{failures, load, Sample};
 
 fn h4() -> &'static FleetHost {
     host("h4")
@@ -48,17 +48,6 @@ fn watch_processes(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<BTreeSet<St
         }
         seen
     })
-}
-
-fn failures(samples: &[Sample]) -> Vec<String> {
-    samples
-        .iter()
-        .filter_map(|s| match &s.outcome {
-            Ok((200..=299, _)) => None,
-            Ok((status, body)) => Some(format!("{status} {body}")),
-            Err(e) => Some(e.clone()),
-        })
-        .collect()
 }
 
 /// The container names of both roles at `version`, as [`running`] lists them.

@@ -98,3 +98,15 @@ pub async fn load(
     }
     samples
 }
+
+/// The requests that did not get a 2xx answer: `status body` or the client's error.
+pub fn failures(samples: &[Sample]) -> Vec<String> {
+    samples
+        .iter()
+        .filter_map(|s| match &s.outcome {
+            Ok((200..=299, _)) => None,
+            Ok((status, body)) => Some(format!("{status} {body}")),
+            Err(e) => Some(e.clone()),
+        })
+        .collect()
+}

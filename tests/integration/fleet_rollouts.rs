@@ -1,0 +1,246 @@
+//! Rollout strategies (SPEC §9) on fleet hosts h4, h5 and h6 under HTTP load through each
+//! host's proxy: a canary waiting for its promotion and the post-deploy monitor returning
+//! the fleet. Each test has the three hosts to itself ([`EXCLUSIVE`] for writing) and
+//! starts from v1 everywhere.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::engine::{served, web_role, Engine, EXCLUSIVE};
+use crate::support::fleet::{fleet, host, FleetHost};
+use crate::support::kamal::{proxy_host, ServiceCleanup};
+use crate::support::load::{failures, load, Sample};
+use crate::support::token;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn hosts() -> [&'static FleetHost; 3] {
+    [host("h4"), host("h5"), host("h6")]
+}
+
+/// A web-only service on h4 (the primary host), h5 and h6, from the fleet's app image.
+fn config(service: &str) -> Value {
+    let app = &fleet().images.app;
+    let (_, repository) = app.split_once('/').unwrap();
+    web_role(service, repository, &hosts())
+}
+
+/// Posts a deployment of `version` with `strategy`; returns its id.
+async fn deploy(engine: &Engine, config: &Value, version: &str, strategy: Value) -> String {
+    let reply = engine
+        .app
+        .post(
+            "/v1/deployments",
+            &token("acme", convoy::auth::Role::Admin),
+            &json!({
+                "config": config,
+                "version": version,
+                "secrets": crate::support::engine::secrets(),
+                "strategy": strategy,
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    reply.json()["id"].as_str().unwrap().to_string()
+}
+
+/// The engine over h4–h6 with the service's leftovers removed before and after, and v1
+/// deployed everywhere.
+async fn on_v1(service: &str) -> (Engine, [ServiceCleanup; 3]) {
+    let [h4, h5, h6] = hosts();
+    let cleanup = [
+        ServiceCleanup::new(h4, service),
+        ServiceCleanup::new(h5, service),
+        ServiceCleanup::new(h6, service),
+    ];
+    let engine = Engine::new(&hosts(), true).await;
+    let v1 = engine.deploy(&config(service), "v1").await;
+    let d = engine.wait_final(&v1, LIMIT).await;
+    assert_eq!(
+        d["status"],
+        "deployed",
+        "{d:#}\n{}",
+        engine.log_text(&v1).await
+    );
+    assert_eq!(versions(service), ["v1", "v1", "v1"]);
+    (engine, cleanup)
+}
+
+/// What each of h4, h5 and h6 serves for `service`.
+fn versions(service: &str) -> Vec<String> {
+    hosts().iter().map(|h| served(h, service)).collect()
+}
+
+/// Keep-alive load through every host's proxy until [`Load::stop`].
+struct Load {
+    stop: Arc<AtomicBool>,
+    per_host: Vec<tokio::task::JoinHandle<Vec<Sample>>>,
+}
+
+impl Load {
+    async fn start(service: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let per_host = hosts()
+            .iter()
+            .map(|h| {
+                tokio::spawn(load(
+                    h.address.clone(),
+                    proxy_host(service),
+                    6,
+                    90,
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        // The clients' connections are open before anything changes.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Self { stop, per_host }
+    }
+
+    /// Stops the load; asserts that not one request failed on any host and returns the
+    /// samples per host.
+    async fn stop(self) -> Vec<Vec<Sample>> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut per_host = Vec::new();
+        for l in self.per_host {
+            per_host.push(l.await.unwrap());
+        }
+        for (h, samples) in hosts().iter().zip(&per_host) {
+            let failed = failures(samples);
+            assert!(
+                failed.is_empty(),
+                "{}: {} of {} requests failed, e.g. {:?}",
+                h.name,
+                failed.len(),
+                samples.len(),
+                &failed[..failed.len().min(5)]
+            );
+            assert!(
+                samples.len() > 100,
+                "{}: only {} requests",
+                h.name,
+                samples.len()
+            );
+            println!("{}: {} requests, none failed", h.name, samples.len());
+        }
+        per_host
+    }
+}
+
+fn assert_events(kinds: &[String], expected: &[&str]) {
+    for kind in expected {
+        assert!(kinds.iter().any(|k| k == kind), "no {kind} in {kinds:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn canary_on_one_of_three_hosts_waits_for_promotion_under_load() {
+    let _alone = EXCLUSIVE.write().await;
+    let service = "roll-canary";
+    let (engine, _cleanup) = on_v1(service).await;
+    let load = Load::start(service).await;
+
+    let strategy = json!({"canary": {"hosts": 1, "bake_seconds": 3, "promotion": "manual"}});
+    let id = deploy(&engine, &config(service), "v2", strategy).await;
+    engine
+        .wait_until(&id, LIMIT, |d| {
+            assert!(
+                !["deployed", "failed", "cancelled", "rolled_back"]
+                    .contains(&d["status"].as_str().unwrap()),
+                "{d:#}"
+            );
+            d["status"] == "awaiting_promotion"
+        })
+        .await;
+    // Only the canary, the primary host, serves v2 — and it stays so while nobody promotes.
+    for _ in 0..4 {
+        assert_eq!(versions(service), ["v2", "v1", "v1"]);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(engine.show(&id).await["status"], "awaiting_promotion");
+
+    let reply = engine
+        .app
+        .post(
+            &format!("/v1/deployments/{id}/promote"),
+            &engine.deployer,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let d = engine.wait_final(&id, LIMIT).await;
+    // The new version is served for a while under load before the load stops.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let per_host = load.stop().await;
+    assert_eq!(
+        d["status"],
+        "deployed",
+        "{d:#}\n{}",
+        engine.log_text(&id).await
+    );
+    assert_eq!(versions(service), ["v2", "v2", "v2"]);
+    for (h, samples) in hosts().iter().zip(&per_host) {
+        let last = samples.iter().max_by_key(|s| s.start).unwrap();
+        assert_eq!(last.outcome.as_ref().unwrap().1.trim(), "v2", "{}", h.name);
+    }
+    let kinds = engine.event_kinds(&id).await;
+    assert_events(
+        &kinds,
+        &[
+            "bake_started",
+            "bake_passed",
+            "promote_requested",
+            "promoted",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_monitor_returns_the_fleet_when_v4_turns_unhealthy_under_load() {
+    let _alone = EXCLUSIVE.write().await;
+    let service = "roll-monitor";
+    let (engine, _cleanup) = on_v1(service).await;
+    let load = Load::start(service).await;
+
+    // v4 is healthy at boot, so its deploy passes; its /up fails from 5 s after boot.
+    let id = deploy(
+        &engine,
+        &config(service),
+        "v4",
+        json!({"monitor_seconds": 20}),
+    )
+    .await;
+    engine
+        .wait_until(&id, LIMIT, |d| d["status"] == "monitoring")
+        .await;
+    let d = engine.wait_final(&id, LIMIT).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let log = engine.log_text(&id).await;
+    let per_host = load.stop().await;
+    assert_eq!(d["status"], "failed", "{d:#}\n{log}");
+    let error = d["error"].as_str().unwrap();
+    assert!(
+        error.contains("unhealthy during the post-deploy monitor"),
+        "{error}"
+    );
+    assert_eq!(versions(service), ["v1", "v1", "v1"]);
+    for (h, samples) in hosts().iter().zip(&per_host) {
+        let last = samples.iter().max_by_key(|s| s.start).unwrap();
+        assert_eq!(last.outcome.as_ref().unwrap().1.trim(), "v1", "{}", h.name);
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.outcome.as_ref().is_ok_and(|(_, b)| b.trim() == "v4")),
+            "{}: v4 was served before the monitor caught it",
+            h.name
+        );
+    }
+    let kinds = engine.event_kinds(&id).await;
+    assert_events(
+        &kinds,
+        &["monitor_started", "monitor_failed", "rollback_completed"],
+    );
+}
