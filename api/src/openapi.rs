@@ -40,6 +40,7 @@ use crate::routes;
         routes::deployments::rollback::rollback_deployment,
         routes::deployments::steer::promote_deployment,
         routes::deployments::steer::abort_deployment,
+        routes::deployments::steer::switch_back_deployment,
         routes::services::lock::get_service_lock,
         routes::services::lock::release_service_lock,
     ),

@@ -34,7 +34,7 @@ ALTER TABLE deployment_events ADD CONSTRAINT deployment_events_kind_check CHECK 
     'wave_started', 'wave_completed', 'bake_started', 'bake_passed', 'bake_failed',
     'promoted', 'aborted', 'monitor_started', 'monitor_passed', 'monitor_failed',
     'switched_back', 'window_waiting', 'expired', 'host_unhealthy', 'promote_requested',
-    'abort_requested'));
+    'abort_requested', 'switch_back_requested', 'previous_retired'));
 
 -- Recurring deployment windows of a service (SPEC §9): [{days, start, end, time_zone}].
 CREATE TABLE service_windows (

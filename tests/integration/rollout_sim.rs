@@ -605,3 +605,76 @@ async fn require_deployed_refuses_a_version_not_deployed_on_the_destination() {
     let reply = w.app.post("/v1/deployments", &w.admin, &body).await;
     assert_eq!(reply.status, 202, "{}", reply.text);
 }
+
+#[actix_web::test]
+async fn a_blue_green_switch_back_routes_every_host_back_without_a_docker_run() {
+    let w = on_v1().await;
+    let strategy = json!({"blue_green": {"keep_previous_seconds": 60}});
+    let id = w.deploy(&config(&HOSTS), "v2", Some(strategy)).await;
+    assert_eq!(w.live(&HOSTS), [v("v2"), v("v2"), v("v2")]);
+    // The previous version keeps running, unrouted.
+    for h in HOSTS {
+        assert_eq!(
+            w.fleet.running_versions(h, "shop", "web"),
+            ["v1", "v2"],
+            "{h}"
+        );
+    }
+    assert_eq!(w.show(&id).await["gate"]["kind"], "blue_green");
+    let before: Vec<usize> = HOSTS.iter().map(|h| w.fleet.commands(h).len()).collect();
+    let path = format!("/v1/deployments/{id}/switch-back");
+    let reply = w.app.post(&path, &w.deployer, &json!({})).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    assert_eq!(w.run_to_end(&id).await, "rolled_back");
+    assert_eq!(w.live(&HOSTS), [v("v1"), v("v1"), v("v1")]);
+    for (h, skip) in HOSTS.iter().zip(before) {
+        let since: Vec<String> = w.fleet.commands(h)[skip..].to_vec();
+        let proxy_calls = since
+            .iter()
+            .filter(|c| c.contains("kamal-proxy deploy"))
+            .count();
+        assert_eq!(proxy_calls, 1, "{h}: {since:?}");
+        assert!(
+            !since
+                .iter()
+                .any(|c| c.contains("docker run") || c.contains(" pull ")),
+            "{h}: {since:?}"
+        );
+        assert_eq!(w.fleet.running_versions(h, "shop", "web"), ["v1"], "{h}");
+    }
+    let tail = w.kinds(&id).await.split_off(6);
+    assert_eq!(
+        tail,
+        kinds(&[
+            "switch_back_requested",
+            "lock_acquired",
+            "switched_back",
+            "lock_released"
+        ])
+    );
+    let reply = w.app.post(&path, &w.deployer, &json!({})).await;
+    assert_eq!(reply.status, 409, "{}", reply.text);
+    w.assert_no_unrecognised();
+}
+
+#[actix_web::test]
+async fn a_blue_green_keep_time_ends_with_the_previous_containers_retired() {
+    let w = on_v1().await;
+    let strategy = json!({"blue_green": {"keep_previous_seconds": 1}});
+    let id = w.deploy(&config(&HOSTS), "v2", Some(strategy)).await;
+    assert_eq!(w.fleet.running_versions("s2", "shop", "web"), ["v1", "v2"]);
+    // Before the keep time is over, a run changes nothing.
+    assert_eq!(w.run_to_end(&id).await, "deployed");
+    assert_eq!(w.fleet.running_versions("s2", "shop", "web"), ["v1", "v2"]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(w.run_to_end(&id).await, "deployed");
+    for h in HOSTS {
+        assert_eq!(w.fleet.running_versions(h, "shop", "web"), ["v2"], "{h}");
+    }
+    assert_eq!(w.kinds(&id).await.last().unwrap(), "lock_released");
+    assert!(w.kinds(&id).await.contains(&"previous_retired".to_string()));
+    let path = format!("/v1/deployments/{id}/switch-back");
+    let reply = w.app.post(&path, &w.deployer, &json!({})).await;
+    assert_eq!(reply.status, 409, "{}", reply.text);
+    assert!(reply.text.contains("retired"), "{}", reply.text);
+}

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::db::models::deployment::Deployment;
+use crate::db::models::deployment::{self, Deployment};
 use crate::db::models::event::{self, NewEvent};
+use crate::db::models::job;
 use crate::db::models::run::{self, Requests};
 use crate::db::models::server::Server;
 use crate::db::models::service_lock::{self, LockKey, ServiceLock};
@@ -208,5 +209,26 @@ impl Store {
 
     pub async fn park_lock(&self, row: &Deployment, message: &str) -> anyhow::Result<()> {
         Ok(run::park_lock(&mut *self.conn().await?, row.id, message).await?)
+    }
+
+    pub async fn set_gate(&self, id: Uuid, gate: Option<Value>) -> anyhow::Result<()> {
+        Ok(run::set_gate(&mut *self.conn().await?, id, gate).await?)
+    }
+
+    /// Queues another run of the deployment at `at`.
+    pub async fn schedule(&self, row: &Deployment, at: DateTime<Utc>) -> anyhow::Result<()> {
+        let destination = Some(row.destination.as_str()).filter(|d| !d.is_empty());
+        let key = job::service_queue_key(&row.org, &row.service, destination);
+        let mut conn = self.conn().await?;
+        Ok(job::schedule(&mut conn, &row.org, row.id, &key, at).await?)
+    }
+
+    /// Whether `row` is its service's newest deployment (on its destination).
+    pub async fn is_newest(&self, row: &Deployment) -> anyhow::Result<bool> {
+        let mut conn = self.conn().await?;
+        let newest =
+            deployment::newest_of_service(&mut conn, &row.org, &row.service, &row.destination)
+                .await?;
+        Ok(newest.is_some_and(|n| n.id == row.id))
     }
 }

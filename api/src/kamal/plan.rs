@@ -178,7 +178,12 @@ pub fn host_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
             }
         }
     }
-    steps.extend(role_steps(StopOld));
+    // Blue-green keeps the previous containers of proxied roles running, unrouted.
+    let stops = roles
+        .iter()
+        .filter(|r| !(config.keep_previous && r.proxy.is_some()))
+        .map(|r| StopOld(r.name.clone()));
+    steps.extend(stops);
     steps.extend([TagLatest, AuditTag, Prune]);
     steps
 }

@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(deployments::rollback::rollback_deployment)
         .service(deployments::steer::promote_deployment)
         .service(deployments::steer::abort_deployment)
+        .service(deployments::steer::switch_back_deployment)
         .service(services::lock::get_service_lock)
         .service(services::lock::release_service_lock);
 }

@@ -171,6 +171,7 @@ pub async fn ended_deployed(
 pub enum Steer {
     Promote,
     Abort,
+    SwitchBack,
 }
 
 /// Records the request; 0 when it was already recorded.
@@ -197,6 +198,15 @@ pub async fn request(
             diesel::update(row.filter(deployments::abort_requested_at.is_null()))
                 .set((
                     deployments::abort_requested_at.eq(now),
+                    deployments::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await
+        }
+        Steer::SwitchBack => {
+            diesel::update(row.filter(deployments::switch_back_requested_at.is_null()))
+                .set((
+                    deployments::switch_back_requested_at.eq(now),
                     deployments::updated_at.eq(now),
                 ))
                 .execute(conn)

@@ -115,3 +115,23 @@ pub async fn wake(
     };
     insert(conn, new).await
 }
+
+/// Queues a run of a deployment at `run_at` (a window's opening, the end of a blue-green
+/// deployment's keep time).
+pub async fn schedule(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    deployment_id: Uuid,
+    queue_key: &str,
+    run_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    let new = NewJob {
+        id: Uuid::now_v7(),
+        kind: DEPLOY,
+        org,
+        deployment_id: Some(deployment_id),
+        queue_key,
+        run_at,
+    };
+    insert(conn, new).await
+}

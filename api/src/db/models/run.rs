@@ -323,3 +323,19 @@ pub async fn park_lock(conn: &mut AsyncPgConnection, id: Uuid, message: &str) ->
     .await
     .map(drop)
 }
+
+/// Sets only the gate (a deployed blue-green deployment's keep time, or its end).
+pub async fn set_gate(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    gate: Option<serde_json::Value>,
+) -> QueryResult<()> {
+    diesel::update(deployments::table.find(id))
+        .set((
+            deployments::gate.eq(gate),
+            deployments::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}

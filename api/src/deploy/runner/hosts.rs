@@ -118,13 +118,14 @@ impl Run<'_> {
     }
 }
 
-/// Runs a command outside the plan's steps, logging it like the steps do.
+/// Runs a command outside the plan's steps, logging it like the steps do; true when it
+/// exited 0.
 pub(super) async fn run_logged(
     executor: &dyn RemoteExecutor,
     target: &SshTarget,
     cmd: &Cmd,
     log: &HostLog,
-) -> Result<(), SshError> {
+) -> Result<bool, SshError> {
     use crate::deploy::record::{LogStream, StepLog};
     log.line(LogStream::Command, &cmd.redacted());
     let request = ExecRequest::new(cmd.render(), cmd.redacted());
@@ -134,7 +135,7 @@ pub(super) async fn run_logged(
         })
         .await?;
     log.line(LogStream::Status, &format!("exit {}", out.status));
-    Ok(())
+    Ok(out.success())
 }
 
 pub(super) fn hex_suffix() -> String {

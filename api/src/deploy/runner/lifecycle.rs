@@ -10,6 +10,7 @@ use diesel_async::AsyncPgConnection;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::blue_green::{keep_until, After};
 use super::{Host, Loaded, Outcome, Run, Unstartable};
 use crate::db::models::deployment::{Deployment, SECRETS_COLUMN};
 use crate::db::models::run;
@@ -32,6 +33,15 @@ pub(super) enum End {
     Final(Status, Option<String>),
     /// Waiting for a person (`awaiting_promotion`): the locks stay, the job ends.
     Parked(Status),
+    /// The work recorded its own result (a switch-back, a retirement).
+    Done,
+}
+
+/// What a run does under the locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    Rollout,
+    After(After),
 }
 
 impl Run<'_> {
@@ -39,7 +49,10 @@ impl Run<'_> {
     pub async fn deploy_or_resume(&self) -> anyhow::Result<Outcome> {
         let row = self.store().deployment(self.deployment).await?;
         if Status::is_final_text(&row.status) {
-            return Ok(Outcome::Finished(row.status));
+            return match self.after_deployed(&row).await? {
+                Some(after) => self.work(row, Work::After(after)).await,
+                None => Ok(Outcome::Finished(row.status)),
+            };
         }
         let unstarted = row.status == Status::Pending || row.status == Status::Scheduled;
         if row.cancel_requested_at.is_some() && unstarted {
@@ -54,8 +67,30 @@ impl Run<'_> {
                 return Ok(Outcome::Finished(row.status));
             }
         }
+        self.work(row, Work::Rollout).await
+    }
+
+    /// A deployed blue-green deployment's pending work: a requested switch-back while its
+    /// previous containers run, else their retirement once the keep time is over.
+    async fn after_deployed(&self, row: &Deployment) -> anyhow::Result<Option<After>> {
+        if row.status != Status::Deployed {
+            return Ok(None);
+        }
+        let Some(until) = keep_until(row.gate.as_ref()) else {
+            return Ok(None);
+        };
+        if self.store().requests(row.id).await?.switch_back && until > Utc::now() {
+            return Ok(Some(After::SwitchBack));
+        }
+        Ok((until <= Utc::now()).then_some(After::Retire))
+    }
+
+    async fn work(&self, row: Deployment, work: Work) -> anyhow::Result<Outcome> {
         let loaded = match self.load(row.clone()).await {
             Ok(loaded) => loaded,
+            Err(unstartable) if work != Work::Rollout => {
+                anyhow::bail!("the deployment cannot be loaded: {}", unstartable.reason)
+            }
             Err(Unstartable { reason, targets }) => {
                 return self
                     .end_unstarted(&row, Status::Failed, &reason, &targets)
@@ -68,7 +103,7 @@ impl Run<'_> {
             row.org.clone(),
             loaded.redactor.clone(),
         );
-        let outcome = self.locked(&loaded, &sink).await;
+        let outcome = self.locked(&loaded, &sink, work).await;
         sink.flush().await;
         outcome
     }
@@ -181,6 +216,7 @@ impl Run<'_> {
             .iter()
             .map(|h| (h.name.clone(), HostServer::of(&h.server)))
             .collect();
+        config.keep_previous = strategy.as_ref().is_some_and(|s| s.blue_green.is_some());
         let plan = plan_rollout(&config, &servers, strategy.as_ref())
             .map_err(|e| format!("the rollout cannot be planned: {}", joined(&e)))?;
         let redactor = Arc::new(Redactor::new(secrets.values().map(|s| s.expose().as_str())));
@@ -190,6 +226,7 @@ impl Run<'_> {
             secrets,
             redactor,
             hosts,
+            strategy,
             plan,
         })
     }
@@ -214,7 +251,7 @@ impl Run<'_> {
     }
 
     /// Takes both locks, runs the rollout, releases both locks (or parks them).
-    async fn locked(&self, loaded: &Loaded, sink: &LogSink) -> anyhow::Result<Outcome> {
+    async fn locked(&self, loaded: &Loaded, sink: &LogSink, work: Work) -> anyhow::Result<Outcome> {
         let row = &loaded.row;
         let store = self.store();
         let message = format!("deploying {} {}", row.service, row.version);
@@ -282,7 +319,13 @@ impl Run<'_> {
             )
             .await?;
 
-        let result = self.rollout(loaded, sink, &performer).await;
+        let result = match work {
+            Work::Rollout => self.rollout(loaded, sink, &performer).await,
+            Work::After(After::SwitchBack) => {
+                self.switch_back(loaded, sink).await.map(|_| End::Done)
+            }
+            Work::After(After::Retire) => self.retire(loaded, sink).await.map(|_| End::Done),
+        };
 
         if let Ok(End::Parked(status)) = &result {
             let why = format!("{} {}: {status}", row.service, row.version);
@@ -306,6 +349,10 @@ impl Run<'_> {
             .await?;
         let (status, error) = match result? {
             End::Final(status, error) => (status, error),
+            End::Done => {
+                let status = store.deployment(row.id).await?.status;
+                return Ok(Outcome::Finished(status));
+            }
             End::Parked(_) => unreachable!("parked runs returned above"),
         };
         let primary_role = &loaded.config.primary_role;
@@ -326,6 +373,9 @@ impl Run<'_> {
         store.event(row, redactor, kind, message, json!({})).await?;
         if let Some(original) = row.rollback_of {
             self.settle_original(loaded, original, status).await?;
+        }
+        if status == Status::Deployed {
+            self.keep_previous(loaded).await?;
         }
         Ok(Outcome::Finished(status.as_str().into()))
     }

@@ -11,10 +11,12 @@
 //! - `hosts.rs`: one host's deploy and the records of its end.
 //! - `failure.rs`: the failure policy, returning hosts to the previous version.
 //! - `resume.rs`: what a worker taking over an abandoned deployment finds and does.
+//! - `blue_green.rs`: the previous version kept running, the switch-back, the retirement.
 //!
 //! Every state change is stored as it happens (status, wave, gate, each target's end), so
 //! that a worker taking over an abandoned deployment knows where it was.
 
+mod blue_green;
 mod failure;
 mod hosts;
 mod lifecycle;
@@ -35,12 +37,13 @@ use crate::db::models::server::Server;
 use crate::db::models::status::TargetStatus;
 use crate::db::models::target::Target;
 use crate::kamal::config::DeployConfig;
-use crate::kamal::rollout::RolloutPlan;
+use crate::kamal::rollout::{RolloutPlan, Strategy};
 use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::ssh::{RemoteExecutor, SshTarget};
 use crate::state::{AppState, TargetError};
 
+pub use blue_green::BLUE_GREEN_GATE;
 pub use lifecycle::give_up;
 
 /// What the worker should do with the job once the deployment returns.
@@ -191,6 +194,7 @@ struct Loaded {
     redactor: Arc<Redactor>,
     /// The primary host first.
     hosts: Vec<Host>,
+    strategy: Option<Strategy>,
     plan: RolloutPlan,
 }
 

@@ -93,6 +93,10 @@ pub struct DeployConfig {
     /// Every duration the document wrote, at its path; set by the parser only.
     #[serde(skip)]
     pub durations: WrittenDurations,
+    /// Blue-green (SPEC §9): the previous version's containers of proxied roles keep
+    /// running unrouted after the switch. Set by the runner from the strategy, never stored.
+    #[serde(skip)]
+    pub keep_previous: bool,
 }
 
 /// `(path, seconds)` of each duration as written (`boot/wait`, `servers/web/stop_timeout`),

@@ -217,6 +217,7 @@ fn parse_root(e: &mut Errors, value: &Value) -> Option<DeployConfig> {
         env_tags,
         ignored,
         durations: WrittenDurations::default(),
+        keep_previous: false,
     })
 }
 
