@@ -1,18 +1,18 @@
 //! Rollout strategies (SPEC §9) on fleet hosts h4, h5 and h6 under HTTP load through each
-//! host's proxy: a canary waiting for its promotion and the post-deploy monitor returning
-//! the fleet. Each test has the three hosts to itself ([`EXCLUSIVE`] for writing) and
+//! host's proxy: a canary waiting for its promotion, the post-deploy monitor returning
+//! the fleet, and a blue-green switch-back. Each test has the three hosts to itself ([`EXCLUSIVE`] for writing) and
 //! starts from v1 everywhere.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::engine::{served, web_role, Engine, EXCLUSIVE};
+use crate::support::engine::{running, served, web_role, Engine, EXCLUSIVE};
 use crate::support::fleet::{fleet, host, FleetHost};
 use crate::support::kamal::{proxy_host, ServiceCleanup};
-use crate::support::load::{failures, load, Sample};
+use crate::support::load::{failures, http_client, http_get, load, Sample};
 use crate::support::token;
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -243,4 +243,117 @@ async fn the_monitor_returns_the_fleet_when_v4_turns_unhealthy_under_load() {
         &kinds,
         &["monitor_started", "monitor_failed", "rollback_completed"],
     );
+}
+
+/// Polls every host's proxy until all of them serve `version`; returns how long it took.
+async fn until_all_serve(service: &str, version: &str, limit: Duration) -> Duration {
+    let client = http_client();
+    let started = Instant::now();
+    loop {
+        let answers = futures::future::join_all(hosts().iter().map(|h| {
+            let address = format!("{}:{}", h.address, h.http_port);
+            let (client, host_header) = (&client, proxy_host(service));
+            async move { http_get(client, &address, &host_header, "/").await }
+        }))
+        .await;
+        if answers.iter().all(|a| {
+            a.as_ref()
+                .is_ok_and(|(s, b)| *s == 200 && b.trim() == version)
+        }) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "not every host serves {version} after {limit:?}: {answers:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn switch_back_routes_every_host_to_the_previous_containers_within_a_second() {
+    let _alone = EXCLUSIVE.write().await;
+    let service = "roll-blue-green";
+    let (engine, _cleanup) = on_v1(service).await;
+    let load = Load::start(service).await;
+
+    let strategy = json!({"blue_green": {"keep_previous_seconds": 600}});
+    let id = deploy(&engine, &config(service), "v2", strategy).await;
+    let d = engine.wait_final(&id, LIMIT).await;
+    assert_eq!(
+        d["status"],
+        "deployed",
+        "{d:#}\n{}",
+        engine.log_text(&id).await
+    );
+    assert_eq!(versions(service), ["v2", "v2", "v2"]);
+    // The previous version keeps running, unrouted.
+    for h in hosts() {
+        assert_eq!(
+            running(h, service),
+            [format!("{service}-web-v1"), format!("{service}-web-v2")],
+            "{}",
+            h.name
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let before = engine.log_text(&id).await;
+    let reply = engine
+        .app
+        .post(
+            &format!("/v1/deployments/{id}/switch-back"),
+            &engine.deployer,
+            &json!({}),
+        )
+        .await;
+    let called = Instant::now();
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let took = until_all_serve(service, "v1", Duration::from_secs(10)).await;
+    let back_at = called + took;
+    // `deployed` is final too: wait for the switch-back to end it.
+    engine
+        .wait_until(&id, LIMIT, |d| d["status"] != "deployed")
+        .await;
+    let d = engine.show(&id).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let per_host = load.stop().await;
+    println!("every host served v1 {took:?} after the switch-back call");
+    let log = engine.log_text(&id).await;
+    assert_eq!(d["status"], "rolled_back", "{d:#}\n{log}");
+    assert!(
+        took <= Duration::from_secs(1),
+        "every host served v1 only {took:?} after the call\n{log}"
+    );
+    let switch_back = log.strip_prefix(&before).expect("the log only grows");
+    assert_eq!(
+        switch_back.matches("kamal-proxy deploy").count(),
+        3,
+        "one proxy call per host:\n{switch_back}"
+    );
+    assert!(
+        !switch_back.contains("docker run") && !switch_back.contains("pull"),
+        "the switch-back ran a container or pulled:\n{switch_back}"
+    );
+    assert_eq!(versions(service), ["v1", "v1", "v1"]);
+    for (h, samples) in hosts().iter().zip(&per_host) {
+        let after: Vec<&str> = samples
+            .iter()
+            .filter(|s| s.start >= back_at)
+            .map(|s| s.outcome.as_ref().unwrap().1.trim())
+            .collect();
+        assert!(
+            !after.is_empty() && after.iter().all(|b| *b == "v1"),
+            "{}: {after:?}",
+            h.name
+        );
+        assert_eq!(
+            running(h, service),
+            [format!("{service}-web-v1")],
+            "{}",
+            h.name
+        );
+    }
+    let kinds = engine.event_kinds(&id).await;
+    assert_events(&kinds, &["switch_back_requested", "switched_back"]);
 }
