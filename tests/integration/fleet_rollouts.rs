@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::support::engine::{running, served, web_role, Engine, EXCLUSIVE};
 use crate::support::fleet::{fleet, host, FleetHost};
 use crate::support::kamal::{proxy_host, ServiceCleanup};
-use crate::support::load::{failures, http_client, http_get, load, Sample};
+use crate::support::load::{assert_none_failed, bodies_since, http_client, http_get, load, Sample};
 use crate::support::token;
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -58,15 +58,36 @@ async fn on_v1(service: &str) -> (Engine, [ServiceCleanup; 3]) {
     ];
     let engine = Engine::new(&hosts(), true).await;
     let v1 = engine.deploy(&config(service), "v1").await;
-    let d = engine.wait_final(&v1, LIMIT).await;
-    assert_eq!(
-        d["status"],
-        "deployed",
-        "{d:#}\n{}",
-        engine.log_text(&v1).await
-    );
+    ends(&engine, &v1, "deployed").await;
     assert_eq!(versions(service), ["v1", "v1", "v1"]);
     (engine, cleanup)
+}
+
+/// Waits for the deployment's final status, asserts it is `status` (showing the log when
+/// not) and returns when it was seen.
+async fn ends(engine: &Engine, id: &str, status: &str) -> Instant {
+    let d = engine.wait_final(id, LIMIT).await;
+    let at = Instant::now();
+    assert_eq!(d["status"], status, "{d:#}\n{}", engine.log_text(id).await);
+    at
+}
+
+/// `POST /v1/deployments/{id}/{action}` as a deployer.
+async fn steer(engine: &Engine, id: &str, action: &str) -> crate::support::Reply {
+    let path = format!("/v1/deployments/{id}/{action}");
+    engine.app.post(&path, &engine.deployer, &json!({})).await
+}
+
+/// Every request through every host's proxy started at `at` or later got `version`.
+fn all_served_since(per_host: &[Vec<Sample>], at: Instant, version: &str) {
+    for (h, samples) in hosts().iter().zip(per_host) {
+        let after = bodies_since(samples, at);
+        assert!(
+            !after.is_empty() && after.iter().all(|b| *b == version),
+            "{}: {after:?}",
+            h.name
+        );
+    }
 }
 
 /// What each of h4, h5 and h6 serves for `service`.
@@ -109,15 +130,7 @@ impl Load {
             per_host.push(l.await.unwrap());
         }
         for (h, samples) in hosts().iter().zip(&per_host) {
-            let failed = failures(samples);
-            assert!(
-                failed.is_empty(),
-                "{}: {} of {} requests failed, e.g. {:?}",
-                h.name,
-                failed.len(),
-                samples.len(),
-                &failed[..failed.len().min(5)]
-            );
+            assert_none_failed(&h.name, samples);
             assert!(
                 samples.len() > 100,
                 "{}: only {} requests",
@@ -162,30 +175,14 @@ async fn canary_on_one_of_three_hosts_waits_for_promotion_under_load() {
     }
     assert_eq!(engine.show(&id).await["status"], "awaiting_promotion");
 
-    let reply = engine
-        .app
-        .post(
-            &format!("/v1/deployments/{id}/promote"),
-            &engine.deployer,
-            &json!({}),
-        )
-        .await;
+    let reply = steer(&engine, &id, "promote").await;
     assert_eq!(reply.status, 202, "{}", reply.text);
-    let d = engine.wait_final(&id, LIMIT).await;
+    let deployed_at = ends(&engine, &id, "deployed").await;
     // The new version is served for a while under load before the load stops.
     tokio::time::sleep(Duration::from_millis(700)).await;
     let per_host = load.stop().await;
-    assert_eq!(
-        d["status"],
-        "deployed",
-        "{d:#}\n{}",
-        engine.log_text(&id).await
-    );
+    all_served_since(&per_host, deployed_at, "v2");
     assert_eq!(versions(service), ["v2", "v2", "v2"]);
-    for (h, samples) in hosts().iter().zip(&per_host) {
-        let last = samples.iter().max_by_key(|s| s.start).unwrap();
-        assert_eq!(last.outcome.as_ref().unwrap().1.trim(), "v2", "{}", h.name);
-    }
     let kinds = engine.event_kinds(&id).await;
     assert_events(
         &kinds,
@@ -216,20 +213,18 @@ async fn the_monitor_returns_the_fleet_when_v4_turns_unhealthy_under_load() {
     engine
         .wait_until(&id, LIMIT, |d| d["status"] == "monitoring")
         .await;
-    let d = engine.wait_final(&id, LIMIT).await;
+    let failed_at = ends(&engine, &id, "failed").await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let log = engine.log_text(&id).await;
     let per_host = load.stop().await;
-    assert_eq!(d["status"], "failed", "{d:#}\n{log}");
+    let d = engine.show(&id).await;
     let error = d["error"].as_str().unwrap();
     assert!(
         error.contains("unhealthy during the post-deploy monitor"),
         "{error}"
     );
+    all_served_since(&per_host, failed_at, "v1");
     assert_eq!(versions(service), ["v1", "v1", "v1"]);
     for (h, samples) in hosts().iter().zip(&per_host) {
-        let last = samples.iter().max_by_key(|s| s.start).unwrap();
-        assert_eq!(last.outcome.as_ref().unwrap().1.trim(), "v1", "{}", h.name);
         assert!(
             samples
                 .iter()
@@ -279,13 +274,7 @@ async fn switch_back_routes_every_host_to_the_previous_containers_within_a_secon
 
     let strategy = json!({"blue_green": {"keep_previous_seconds": 600}});
     let id = deploy(&engine, &config(service), "v2", strategy).await;
-    let d = engine.wait_final(&id, LIMIT).await;
-    assert_eq!(
-        d["status"],
-        "deployed",
-        "{d:#}\n{}",
-        engine.log_text(&id).await
-    );
+    ends(&engine, &id, "deployed").await;
     assert_eq!(versions(service), ["v2", "v2", "v2"]);
     // The previous version keeps running, unrouted.
     for h in hosts() {
@@ -299,14 +288,7 @@ async fn switch_back_routes_every_host_to_the_previous_containers_within_a_secon
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let before = engine.log_text(&id).await;
-    let reply = engine
-        .app
-        .post(
-            &format!("/v1/deployments/{id}/switch-back"),
-            &engine.deployer,
-            &json!({}),
-        )
-        .await;
+    let reply = steer(&engine, &id, "switch-back").await;
     let called = Instant::now();
     assert_eq!(reply.status, 202, "{}", reply.text);
     let took = until_all_serve(service, "v1", Duration::from_secs(10)).await;
@@ -335,18 +317,9 @@ async fn switch_back_routes_every_host_to_the_previous_containers_within_a_secon
         !switch_back.contains("docker run") && !switch_back.contains("pull"),
         "the switch-back ran a container or pulled:\n{switch_back}"
     );
+    all_served_since(&per_host, back_at, "v1");
     assert_eq!(versions(service), ["v1", "v1", "v1"]);
-    for (h, samples) in hosts().iter().zip(&per_host) {
-        let after: Vec<&str> = samples
-            .iter()
-            .filter(|s| s.start >= back_at)
-            .map(|s| s.outcome.as_ref().unwrap().1.trim())
-            .collect();
-        assert!(
-            !after.is_empty() && after.iter().all(|b| *b == "v1"),
-            "{}: {after:?}",
-            h.name
-        );
+    for h in hosts() {
         assert_eq!(
             running(h, service),
             [format!("{service}-web-v1")],

@@ -110,3 +110,24 @@ pub fn failures(samples: &[Sample]) -> Vec<String> {
         })
         .collect()
 }
+
+/// The bodies of the requests started at `at` or later (each must have been answered).
+pub fn bodies_since(samples: &[Sample], at: Instant) -> Vec<&str> {
+    samples
+        .iter()
+        .filter(|s| s.start >= at)
+        .map(|s| s.outcome.as_ref().unwrap().1.trim())
+        .collect()
+}
+
+/// Asserts that every request through `host`'s proxy got a 2xx answer.
+pub fn assert_none_failed(host: &str, samples: &[Sample]) {
+    let failed = failures(samples);
+    assert!(
+        failed.is_empty(),
+        "{host}: {} of {} requests failed, e.g. {:?}",
+        failed.len(),
+        samples.len(),
+        &failed[..failed.len().min(5)]
+    );
+}
