@@ -1,5 +1,8 @@
-//! HTTP health checks: a deploy waits for the first 2xx, and the live target keeps
-//! being checked so that a dead target answers 503 instead of a connection error.
+//! HTTP health checks: a deploy waits for the first 2xx, and so does a target restored
+//! from the state file. As in kamal-proxy, a service's single target is not checked once
+//! it has passed: taking the only target out of service when its health path starts
+//! failing cannot help, it only turns every request into a 503 while the target may
+//! still be answering them (a dead target answers 502).
 
 use std::{sync::Arc, time::Duration};
 
@@ -53,8 +56,10 @@ pub async fn wait_until_healthy(
     tokio::time::timeout(deadline, attempts).await.is_ok()
 }
 
-/// Keeps checking a routed target until it is retired or dropped.
-pub fn monitor(client: HttpClient, target: &Arc<Target>, config: HealthCheckConfig) {
+/// Checks a routed target every interval, marking it unhealthy while the checks fail,
+/// until one passes (the target is then healthy and no longer checked) or it is retired
+/// or dropped.
+pub fn until_healthy(client: HttpClient, target: &Arc<Target>, config: HealthCheckConfig) {
     let Some(uri) = health_uri(&target.address, &config) else {
         return;
     };
@@ -69,6 +74,9 @@ pub fn monitor(client: HttpClient, target: &Arc<Target>, config: HealthCheckConf
                         tracing::info!(target = %target.address, healthy, "target health changed");
                     }
                     target.set_healthy(healthy);
+                    if healthy {
+                        return;
+                    }
                 }
                 _ => return,
             }

@@ -68,8 +68,8 @@ pub struct Router {
 
 impl Router {
     /// Builds the router from the state file, if there is one. Restored targets are
-    /// taken as healthy so traffic flows at once; their monitors correct that within
-    /// one health-check interval.
+    /// taken as healthy so traffic flows at once; a restored target failing its health
+    /// check answers 503 from the next interval until a check passes.
     pub fn restore(state_file: PathBuf, client: HttpClient, tls: Arc<Tls>) -> anyhow::Result<Self> {
         let saved = match fs::read(&state_file) {
             Ok(bytes) => {
@@ -88,7 +88,7 @@ impl Router {
                 tracing::warn!(service = %config.name, error = %e, "restoring TLS settings failed");
             }
             let target = Target::new(config.target.clone(), true);
-            health::monitor(client.clone(), &target, config.health_check.clone());
+            health::until_healthy(client.clone(), &target, config.health_check.clone());
             tracing::info!(service = %config.name, target = %config.target, "restored service");
             services.insert(
                 config.name.clone(),
@@ -149,7 +149,6 @@ impl Router {
 
         let target = Target::new(config.target.clone(), true);
         let name = config.name.clone();
-        let health_check = config.health_check.clone();
         let previous = self
             .change(|services| {
                 Self::check_conflicts(services, &config)?;
@@ -162,7 +161,6 @@ impl Router {
                 Ok(services.insert(name.clone(), Arc::new(service)))
             })
             .await?;
-        health::monitor(self.client.clone(), &target, health_check);
         tracing::info!(service = %name, target = %target.address, "traffic switched to new target");
 
         if let Some(old) = previous {

@@ -293,16 +293,37 @@ async fn slow_target_answers_504_after_the_target_timeout() {
 }
 
 #[tokio::test]
-async fn dead_target_answers_503() {
+async fn a_target_failing_its_health_check_after_the_switch_keeps_its_traffic() {
+    // As in kamal-proxy: a service's only target is not taken out of service when its
+    // health path starts failing, since nothing else could answer instead.
     let dir = tempdir();
     let proxy = ProxyProcess::start(dir.path()).await;
     let app = Backend::start("app").await;
     proxy.deploy("web", &app, &[]).await;
     app.healthy.store(false, Ordering::SeqCst);
-    // The monitor checks every 100 ms in these tests.
+    // Health checks run every 100 ms in these tests.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        get(&client(), proxy.http_port, "a.test", "/").await,
+        (200, "app /".into())
+    );
+}
+
+#[tokio::test]
+async fn a_restored_target_answers_503_until_its_health_check_passes() {
+    let dir = tempdir();
+    let mut proxy = ProxyProcess::start(dir.path()).await;
+    let app = Backend::start("app").await;
+    proxy.deploy("web", &app, &[]).await;
+    app.healthy.store(false, Ordering::SeqCst);
+    proxy.restart().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(get(&client(), proxy.http_port, "a.test", "/").await.0, 503);
     app.healthy.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get(&client(), proxy.http_port, "a.test", "/").await.0, 200);
+    // Once it has passed, it is checked no more.
+    app.healthy.store(false, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(get(&client(), proxy.http_port, "a.test", "/").await.0, 200);
 }

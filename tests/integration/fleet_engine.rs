@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::engine::{running, served, two_roles, Engine, EXCLUSIVE, SECRET_VALUE};
 use crate::support::fleet::{fleet, fleet_cmd, host, FleetHost};
 use crate::support::kamal::{proxy_host, ServiceCleanup};
-use crate::support::load::{load, Sample};
+use crate::support::load::{assert_none_failed, bodies_since, load, Sample};
 
 fn h4() -> &'static FleetHost {
     host("h4")
@@ -48,17 +48,6 @@ fn watch_processes(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<BTreeSet<St
         }
         seen
     })
-}
-
-fn failures(samples: &[Sample]) -> Vec<String> {
-    samples
-        .iter()
-        .filter_map(|s| match &s.outcome {
-            Ok((200..=299, _)) => None,
-            Ok((status, body)) => Some(format!("{status} {body}")),
-            Err(e) => Some(e.clone()),
-        })
-        .collect()
 }
 
 /// The container names of both roles at `version`, as [`running`] lists them.
@@ -137,15 +126,7 @@ async fn deploys_under_load_fails_a_broken_version_cleanly_and_rolls_back() {
     let window = (deployed_at - started).as_secs_f64();
     let mut total_rate = 0.0;
     for (h, samples) in [h4(), h5()].iter().zip(&per_host) {
-        let failed = failures(samples);
-        assert!(
-            failed.is_empty(),
-            "{}: {} of {} requests failed, e.g. {:?}",
-            h.name,
-            failed.len(),
-            samples.len(),
-            &failed[..failed.len().min(5)]
-        );
+        assert_none_failed(&h.name, samples);
         let during: Vec<&Sample> = samples
             .iter()
             .filter(|s| s.start >= started && s.end <= deployed_at)
@@ -154,11 +135,7 @@ async fn deploys_under_load_fails_a_broken_version_cleanly_and_rolls_back() {
         total_rate += rate;
         let mut latencies: Vec<Duration> = during.iter().map(|s| s.end - s.start).collect();
         latencies.sort();
-        let after: Vec<&str> = samples
-            .iter()
-            .filter(|s| s.start >= deployed_at)
-            .map(|s| s.outcome.as_ref().unwrap().1.trim())
-            .collect();
+        let after = bodies_since(samples, deployed_at);
         assert!(
             !after.is_empty() && after.iter().all(|b| *b == "v2"),
             "{}: {after:?}",

@@ -16,6 +16,7 @@ mod fleet_deploy;
 mod fleet_engine;
 mod fleet_proxy;
 mod fleet_redaction;
+mod fleet_rollouts;
 mod fleet_ssh;
 mod jobs_fairness;
 mod jobs_queue;

@@ -2,7 +2,7 @@
 //! `convoy serve`), fleet hosts registered as servers, deploy configs with a web role
 //! behind convoy-proxy and a job role without it, and waiting for final states.
 //!
-//! Engine tests use hosts h4 and h5 (h1–h3 belong to the proxy, deploy and SSH tests).
+//! Engine tests use hosts h4, h5 and h6 (h1–h3 belong to the proxy, deploy and SSH tests).
 //! Tests that cut a host off take [`EXCLUSIVE`] for writing; the others take it for reading.
 
 use std::time::{Duration, Instant};

@@ -98,3 +98,36 @@ pub async fn load(
     }
     samples
 }
+
+/// The requests that did not get a 2xx answer: `status body` or the client's error.
+pub fn failures(samples: &[Sample]) -> Vec<String> {
+    samples
+        .iter()
+        .filter_map(|s| match &s.outcome {
+            Ok((200..=299, _)) => None,
+            Ok((status, body)) => Some(format!("{status} {body}")),
+            Err(e) => Some(e.clone()),
+        })
+        .collect()
+}
+
+/// The bodies of the requests started at `at` or later (each must have been answered).
+pub fn bodies_since(samples: &[Sample], at: Instant) -> Vec<&str> {
+    samples
+        .iter()
+        .filter(|s| s.start >= at)
+        .map(|s| s.outcome.as_ref().unwrap().1.trim())
+        .collect()
+}
+
+/// Asserts that every request through `host`'s proxy got a 2xx answer.
+pub fn assert_none_failed(host: &str, samples: &[Sample]) {
+    let failed = failures(samples);
+    assert!(
+        failed.is_empty(),
+        "{host}: {} of {} requests failed, e.g. {:?}",
+        failed.len(),
+        samples.len(),
+        &failed[..failed.len().min(5)]
+    );
+}
