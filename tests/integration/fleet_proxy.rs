@@ -112,6 +112,11 @@ impl Service {
         }
         self.ok(&commands::start_or_run_proxy(&self.config)).await;
         self.wait_for_control_socket().await;
+        // The app versions these tests run, pulled once with the same credentials (a
+        // deploy pulls before it runs; the tests below only run).
+        for version in ["v1", "v2", "v3"] {
+            self.ok(&self.at(version).pull()).await;
+        }
     }
 
     /// `kamal-proxy run` opens its control socket a moment after the container starts.
