@@ -42,6 +42,8 @@ use crate::routes;
         routes::deployments::steer::abort_deployment,
         routes::services::lock::get_service_lock,
         routes::services::lock::release_service_lock,
+        routes::services::windows::get_service_windows,
+        routes::services::windows::put_service_windows,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth),
@@ -50,7 +52,7 @@ use crate::routes;
         (name = "servers", description = "Fleet hosts reached over SSH"),
         (name = "templates", description = "Kamal deploy.yml templates"),
         (name = "deployments", description = "Deployments, their targets, events and logs"),
-        (name = "services", description = "A service's deploy lock"),
+        (name = "services", description = "A service's deploy lock and recurring deployment windows"),
     )
 )]
 struct ApiDoc;

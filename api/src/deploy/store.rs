@@ -10,12 +10,15 @@ use uuid::Uuid;
 
 use crate::db::models::deployment::Deployment;
 use crate::db::models::event::{self, NewEvent};
+use crate::db::models::job;
 use crate::db::models::run::{self, Requests};
 use crate::db::models::server::Server;
 use crate::db::models::service_lock::{self, LockKey, ServiceLock};
 use crate::db::models::status::{DeploymentStatus, TargetStatus};
 use crate::db::models::target::Target;
+use crate::db::models::window;
 use crate::db::{DbConn, DbPool};
+use crate::kamal::rollout::{parse_recurring, Recurring};
 use crate::redact::Redactor;
 
 #[derive(Clone)]
@@ -208,5 +211,28 @@ impl Store {
 
     pub async fn park_lock(&self, row: &Deployment, message: &str) -> anyhow::Result<()> {
         Ok(run::park_lock(&mut *self.conn().await?, row.id, message).await?)
+    }
+
+    /// The recurring deployment windows of the deployment's service (none when unset).
+    pub async fn service_windows(&self, row: &Deployment) -> anyhow::Result<Vec<Recurring>> {
+        let stored = window::find(&mut *self.conn().await?, key(row)).await?;
+        let Some(stored) = stored else {
+            return Ok(Vec::new());
+        };
+        parse_recurring(&stored).map_err(|errors| {
+            let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!(
+                "the stored deployment windows cannot be read: {}",
+                texts.join("; ")
+            )
+        })
+    }
+
+    /// Queues the deployment's next run at `at`.
+    pub async fn schedule(&self, row: &Deployment, at: DateTime<Utc>) -> anyhow::Result<()> {
+        let destination = Some(row.destination.as_str()).filter(|d| !d.is_empty());
+        let queue_key = job::service_queue_key(&row.org, &row.service, destination);
+        let mut conn = self.conn().await?;
+        Ok(job::schedule(&mut conn, &row.org, row.id, &queue_key, at).await?)
     }
 }

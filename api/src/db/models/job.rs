@@ -105,13 +105,25 @@ pub async fn wake(
     if open > 0 {
         return run_now(conn, org, deployment_id).await.map(drop);
     }
+    schedule(conn, org, deployment_id, queue_key, Utc::now()).await
+}
+
+/// Queues a new run of a started deployment at `run_at` (one waiting for its next
+/// deployment window): the job of the run that parked it ends when that run returns.
+pub async fn schedule(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    deployment_id: Uuid,
+    queue_key: &str,
+    run_at: DateTime<Utc>,
+) -> QueryResult<()> {
     let new = NewJob {
         id: Uuid::now_v7(),
         kind: DEPLOY,
         org,
         deployment_id: Some(deployment_id),
         queue_key,
-        run_at: Utc::now(),
+        run_at,
     };
     insert(conn, new).await
 }

@@ -11,6 +11,7 @@
 //! - `hosts.rs`: one host's deploy and the records of its end.
 //! - `failure.rs`: the failure policy, returning hosts to the previous version.
 //! - `resume.rs`: what a worker taking over an abandoned deployment finds and does.
+//! - `window.rs`: deployment windows: waiting in `paused` for the next, or `expired`.
 //!
 //! Every state change is stored as it happens (status, wave, gate, each target's end), so
 //! that a worker taking over an abandoned deployment knows where it was.
@@ -20,6 +21,7 @@ mod hosts;
 mod lifecycle;
 mod resume;
 mod waves;
+mod window;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,7 +37,7 @@ use crate::db::models::server::Server;
 use crate::db::models::status::TargetStatus;
 use crate::db::models::target::Target;
 use crate::kamal::config::DeployConfig;
-use crate::kamal::rollout::RolloutPlan;
+use crate::kamal::rollout::{RolloutPlan, Strategy};
 use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::ssh::{RemoteExecutor, SshTarget};
@@ -192,6 +194,8 @@ struct Loaded {
     /// The primary host first.
     hosts: Vec<Host>,
     plan: RolloutPlan,
+    /// The request's strategy (its window is checked before each wave).
+    strategy: Option<Strategy>,
 }
 
 impl Loaded {
