@@ -146,6 +146,36 @@ async fn a_window_closing_mid_rollout_ends_expired_and_returns_the_hosts() {
 }
 
 #[actix_web::test]
+async fn under_on_failure_halt_an_expired_rollout_leaves_the_switched_hosts() {
+    let w = on_v1().await;
+    let mut halting = config(&HOSTS);
+    halting["on_failure"] = json!("halt");
+    let id = w
+        .post(&halting, "v2", Some(closing(in_seconds(2), 3)))
+        .await;
+    assert_eq!(w.run_to_end(&id).await, "expired");
+    assert_eq!(
+        w.kinds(&id).await,
+        kinds(&[
+            "lock_acquired",
+            "deploy_started",
+            "wave_started",
+            "wave_completed",
+            "expired",
+            "lock_released",
+            "deploy_failed"
+        ])
+    );
+    assert_eq!(w.live(&HOSTS), [v("v2"), v("v1"), v("v1")]);
+    let shown = w.show(&id).await;
+    let error = shown["error"].as_str().unwrap();
+    assert!(
+        error.ends_with("on_failure is halt: hosts that had switched keep the new version"),
+        "{error}"
+    );
+}
+
+#[actix_web::test]
 async fn a_closed_window_waits_paused_for_the_next_recurring_window() {
     let w = on_v1().await;
     let opening = in_seconds(7).with_nanosecond(0).unwrap();
@@ -236,6 +266,29 @@ async fn an_abort_while_paused_returns_the_hosts_at_once() {
         ])
     );
     assert_eq!(w.live(&HOSTS), [v("v1"), v("v1"), v("v1")]);
+}
+
+#[actix_web::test]
+async fn a_rollback_is_not_held_back_by_recurring_windows() {
+    let w = on_v1().await;
+    let id = w.deploy(&config(&HOSTS), "v2", None).await;
+    put_window_opening_at(&w, in_seconds(3600).with_nanosecond(0).unwrap()).await;
+    let reply = w
+        .app
+        .post(
+            &format!("/v1/deployments/{id}/rollback"),
+            &w.deployer,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let rollback = reply.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(w.run_to_end(&rollback).await, "deployed");
+    assert_eq!(w.live(&HOSTS), [v("v1"), v("v1"), v("v1")]);
+    // A deployment of the service is held back by the same windows.
+    let next = w.post(&config(&HOSTS), "v3", None).await;
+    assert_eq!(w.run_to_end(&next).await, "paused");
+    assert!(HOSTS.iter().all(|h| !w.touched(h, "v3")));
 }
 
 #[actix_web::test]

@@ -25,9 +25,13 @@ fn shown(t: DateTime<Utc>) -> String {
 }
 
 impl Run<'_> {
-    /// Whether the next wave may start now.
+    /// Whether the next wave may start now. A rollback is a repair: the service's
+    /// recurring windows do not hold it back.
     pub(super) async fn window_verdict(&self, loaded: &Loaded) -> anyhow::Result<Verdict> {
-        let recurring = self.store().service_windows(&loaded.row).await?;
+        let recurring = match loaded.row.rollback_of {
+            Some(_) => Vec::new(),
+            None => self.store().service_windows(&loaded.row).await?,
+        };
         Ok(verdict(Utc::now(), window(loaded), &recurring))
     }
 
