@@ -18,7 +18,8 @@ use crate::db::models::status::{DeploymentStatus, TargetStatus};
 use crate::db::models::target::Target;
 use crate::db::models::window;
 use crate::db::{DbConn, DbPool};
-use crate::kamal::rollout::{parse_recurring, Recurring};
+use crate::kamal::rollout::window::read_stored;
+use crate::kamal::rollout::Recurring;
 use crate::redact::Redactor;
 
 #[derive(Clone)]
@@ -219,13 +220,7 @@ impl Store {
         let Some(stored) = stored else {
             return Ok(Vec::new());
         };
-        parse_recurring(&stored).map_err(|errors| {
-            let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            anyhow::anyhow!(
-                "the stored deployment windows cannot be read: {}",
-                texts.join("; ")
-            )
-        })
+        read_stored(&stored).map_err(anyhow::Error::msg)
     }
 
     /// Queues the deployment's next run at `at`.

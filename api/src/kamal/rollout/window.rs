@@ -129,6 +129,17 @@ pub fn parse_recurring(value: &Value) -> Result<Vec<Recurring>, Vec<ConfigError>
     }
 }
 
+/// Reads windows as the API stored them (checked when written); `Err` lists every problem.
+pub fn read_stored(stored: &Value) -> Result<Vec<Recurring>, String> {
+    parse_recurring(stored).map_err(|errors| {
+        let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        format!(
+            "the stored deployment windows cannot be read: {}",
+            texts.join("; ")
+        )
+    })
+}
+
 fn recurring(e: &mut Errors, path: &str, value: &Value) -> Option<Recurring> {
     let mut obj = Obj::new(e, path, value)?;
     let days = required(e, &mut obj, "days").and_then(|(p, v)| days(e, &p, v));

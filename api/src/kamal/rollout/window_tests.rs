@@ -288,3 +288,15 @@ fn recurring_windows_read_back_in_the_form_they_are_written() {
     assert_eq!(w.time_zone.name(), "Europe/Berlin");
     assert_eq!(parse_recurring(&json!([])).unwrap(), []);
 }
+
+#[test]
+fn stored_windows_that_cannot_be_read_name_every_problem() {
+    let stored = json!([{"days": ["someday"], "start": "09:00", "end": "10:00"}]);
+    assert_eq!(
+        read_stored(&stored).unwrap_err(),
+        "the stored deployment windows cannot be read: windows/0/days/0: should be one of \
+         mon, tue, wed, thu, fri, sat, sun; windows/0/time_zone: is required"
+    );
+    let good = json!([{"days": ["sun"], "start": "09:00", "end": "10:00", "time_zone": "UTC"}]);
+    assert_eq!(read_stored(&good).unwrap().len(), 1);
+}

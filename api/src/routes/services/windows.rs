@@ -10,6 +10,7 @@ use crate::auth::{Deployer, Viewer};
 use crate::db::models::window;
 use crate::error::{ApiError, FieldError};
 use crate::extract::Body;
+use crate::kamal::rollout::window::read_stored;
 use crate::kamal::rollout::{parse_recurring, Recurring};
 use crate::state::AppState;
 use crate::views::services::{
@@ -39,8 +40,7 @@ pub async fn get_service_windows(
     let mut conn = state.conn().await?;
     let windows = match window::find(&mut conn, key).await? {
         None => Vec::new(),
-        Some(stored) => parse_recurring(&stored)
-            .map_err(|e| anyhow::anyhow!("stored windows of {}: {}", key.service, e[0]))?,
+        Some(stored) => read_stored(&stored).map_err(anyhow::Error::msg)?,
     };
     Ok(HttpResponse::Ok().json(view(&windows)))
 }
