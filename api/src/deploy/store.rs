@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -223,11 +224,26 @@ impl Store {
         read_stored(&stored).map_err(anyhow::Error::msg)
     }
 
-    /// Queues the deployment's next run at `at`.
-    pub async fn schedule(&self, row: &Deployment, at: DateTime<Utc>) -> anyhow::Result<()> {
+    /// Parks the deployment in `paused` at `gate` (wave `wave` of `waves` the last begun)
+    /// with its next run queued at `until`: one fact, so a worker dying halfway leaves
+    /// neither a paused deployment nobody will run nor a run queued for a running one.
+    pub async fn pause_until(
+        &self,
+        row: &Deployment,
+        (wave, waves): (usize, usize),
+        gate: Value,
+        until: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
         let destination = Some(row.destination.as_str()).filter(|d| !d.is_empty());
         let queue_key = job::service_queue_key(&row.org, &row.service, destination);
+        let (wave, waves) = (wave as i32, waves as i32);
         let mut conn = self.conn().await?;
-        Ok(job::schedule(&mut conn, &row.org, row.id, &queue_key, at).await?)
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            run::set_position(conn, row.id, wave, waves, Some(gate)).await?;
+            run::set_status(conn, row.id, DeploymentStatus::Paused).await?;
+            job::schedule(conn, &row.org, row.id, &queue_key, until).await
+        })
+        .await?;
+        Ok(())
     }
 }

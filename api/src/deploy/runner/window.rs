@@ -62,9 +62,7 @@ impl Run<'_> {
             passed: false,
         };
         let gate = serde_json::to_value(&position)?;
-        store.set_position(row.id, w, waves, Some(gate)).await?;
-        store.set_status(row.id, Status::Paused).await?;
-        store.schedule(row, until).await?;
+        store.pause_until(row, (w, waves), gate, until).await?;
         let message = format!(
             "wave {} of {waves} waits for the next deployment window, at {}",
             w + 1,
