@@ -43,6 +43,8 @@ use crate::routes;
         routes::deployments::steer::switch_back_deployment,
         routes::services::lock::get_service_lock,
         routes::services::lock::release_service_lock,
+        routes::services::windows::get_service_windows,
+        routes::services::windows::put_service_windows,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth),
@@ -51,7 +53,7 @@ use crate::routes;
         (name = "servers", description = "Fleet hosts reached over SSH"),
         (name = "templates", description = "Kamal deploy.yml templates"),
         (name = "deployments", description = "Deployments, their targets, events and logs"),
-        (name = "services", description = "A service's deploy lock"),
+        (name = "services", description = "A service's deploy lock and recurring deployment windows"),
     )
 )]
 struct ApiDoc;

@@ -222,10 +222,10 @@ async fn a_strategy_is_stored_with_the_deployment_and_a_bad_one_stores_nothing()
     let app = TestApp::new().await;
     register(&app, &FLEET).await;
     let deployer = token("acme", Role::Deployer);
-    // A strategy the runner cannot run yet is refused by name, and nothing is stored.
+    // A bad strategy is refused at its paths, and nothing is stored.
     let bad = body(
         json!(null),
-        Some(json!({"canary": {"hosts": 9}, "window": {"not_before": "2026-12-01T00:00:00Z"}})),
+        Some(json!({"canary": {"hosts": 9}, "window": {"not_before": "tomorrow"}})),
     );
     let req = TestRequest::post()
         .uri("/v1/deployments")
@@ -235,7 +235,10 @@ async fn a_strategy_is_stored_with_the_deployment_and_a_bad_one_stores_nothing()
     let reply = app.call(req).await;
     assert_eq!(reply.status, 422, "{}", reply.text);
     let paths: Vec<String> = fields(&reply.json()).into_iter().map(|e| e.0).collect();
-    assert!(paths.contains(&"strategy/window".to_string()), "{paths:?}");
+    assert!(
+        paths.contains(&"strategy/window/not_before".to_string()),
+        "{paths:?}"
+    );
     let mut conn = app.db.conn().await;
     let stored: i64 = deployments::table
         .count()

@@ -24,6 +24,7 @@ mod kamal_cli;
 mod kamal_interop;
 mod openapi;
 mod rollout_sim;
+mod rollout_windows;
 mod security_bounds;
 mod security_hosts;
 mod security_options;

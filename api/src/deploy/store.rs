@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -16,7 +17,10 @@ use crate::db::models::server::Server;
 use crate::db::models::service_lock::{self, LockKey, ServiceLock};
 use crate::db::models::status::{DeploymentStatus, TargetStatus};
 use crate::db::models::target::Target;
+use crate::db::models::window;
 use crate::db::{DbConn, DbPool};
+use crate::kamal::rollout::window::read_stored;
+use crate::kamal::rollout::Recurring;
 use crate::redact::Redactor;
 
 #[derive(Clone)]
@@ -230,5 +234,37 @@ impl Store {
             deployment::newest_of_service(&mut conn, &row.org, &row.service, &row.destination)
                 .await?;
         Ok(newest.is_some_and(|n| n.id == row.id))
+    }
+
+    /// The recurring deployment windows of the deployment's service (none when unset).
+    pub async fn service_windows(&self, row: &Deployment) -> anyhow::Result<Vec<Recurring>> {
+        let stored = window::find(&mut *self.conn().await?, key(row)).await?;
+        let Some(stored) = stored else {
+            return Ok(Vec::new());
+        };
+        read_stored(&stored).map_err(anyhow::Error::msg)
+    }
+
+    /// Parks the deployment in `paused` at `gate` (wave `wave` of `waves` the last begun)
+    /// with its next run queued at `until`: one fact, so a worker dying halfway leaves
+    /// neither a paused deployment nobody will run nor a run queued for a running one.
+    pub async fn pause_until(
+        &self,
+        row: &Deployment,
+        (wave, waves): (usize, usize),
+        gate: Value,
+        until: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let destination = Some(row.destination.as_str()).filter(|d| !d.is_empty());
+        let queue_key = job::service_queue_key(&row.org, &row.service, destination);
+        let (wave, waves) = (wave as i32, waves as i32);
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            run::set_position(conn, row.id, wave, waves, Some(gate)).await?;
+            run::set_status(conn, row.id, DeploymentStatus::Paused).await?;
+            job::schedule(conn, &row.org, row.id, &queue_key, until).await
+        })
+        .await?;
+        Ok(())
     }
 }

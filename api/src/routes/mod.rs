@@ -39,7 +39,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(deployments::steer::abort_deployment)
         .service(deployments::steer::switch_back_deployment)
         .service(services::lock::get_service_lock)
-        .service(services::lock::release_service_lock);
+        .service(services::lock::release_service_lock)
+        .service(services::windows::get_service_windows)
+        .service(services::windows::put_service_windows);
 }
 
 /// Parses an id from the path; a malformed one is a 404 like any unknown id.

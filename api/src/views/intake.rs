@@ -78,8 +78,10 @@ pub struct DeploymentInput {
     /// Rollout strategy (SPEC §9), stored with the deployment. Keys: `max_parallel` (count or `"25%"`, rounded up),
     /// `wave_wait_seconds`, `group_by` (a server label) with `order` (its values; default
     /// alphabetical), `canary` `{hosts, bake_seconds, promotion: auto|manual}`,
-    /// `min_healthy_seconds`, `max_failed_hosts`, `monitor_seconds`. Errors at
-    /// `strategy/…` paths.
+    /// `min_healthy_seconds`, `max_failed_hosts`, `monitor_seconds`, `blue_green`,
+    /// `require_deployed`, `window` `{not_before, not_after}` (RFC 3339; a future
+    /// `not_before` makes the deployment `scheduled`; no wave starts after `not_after`
+    /// unless inside one of the service's recurring windows). Errors at `strategy/…` paths.
     #[schema(value_type = Option<Object>, example = json!({
         "group_by": "region", "order": ["eu", "us"], "max_parallel": "25%",
         "canary": {"hosts": 1, "bake_seconds": 300, "promotion": "manual"},

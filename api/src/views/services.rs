@@ -5,8 +5,10 @@ use uuid::Uuid;
 
 use crate::db::models::service_lock::ServiceLock;
 use crate::hosts::HostLockStatus;
+use crate::kamal::rollout::window::{day_name, time_text};
+use crate::kamal::rollout::Recurring;
 
-/// `?destination=` of the service lock endpoints.
+/// `?destination=` of the per-service endpoints (lock, windows).
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct LockParams {
     /// Kamal destination (`staging`, …); empty or absent for none.
@@ -93,4 +95,56 @@ pub struct LockReleaseView {
     pub released_host: bool,
     /// Why the on-host lock could not be released (unknown server, SSH failure).
     pub host_error: Option<String>,
+}
+
+/// A recurring deployment window: on each of `days`, from `start` to `end` in
+/// `time_zone`. An `end` not after `start` ends on the next day (22:00 to 02:00 belongs to
+/// the start's day; equal times are a whole day).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"days": ["mon", "tue", "wed", "thu"], "start": "22:00", "end": "02:00",
+    "time_zone": "Europe/Berlin"}))]
+pub struct RecurringWindowView {
+    /// `mon` … `sun`, each at most once, at least one.
+    pub days: Vec<String>,
+    /// `HH:MM` or `HH:MM:SS`, 24-hour, local time.
+    pub start: String,
+    /// `HH:MM` or `HH:MM:SS`, 24-hour, local time; the window ends just before it.
+    pub end: String,
+    /// IANA time zone name.
+    pub time_zone: String,
+}
+
+impl From<&Recurring> for RecurringWindowView {
+    fn from(window: &Recurring) -> Self {
+        Self {
+            days: window
+                .days
+                .iter()
+                .map(|d| day_name(*d).to_string())
+                .collect(),
+            start: time_text(window.start),
+            end: time_text(window.end),
+            time_zone: window.time_zone.name().to_string(),
+        }
+    }
+}
+
+/// A service's recurring deployment windows (SPEC §9): when they exist, a wave starts only
+/// inside one of them (or before the deployment's own `window.not_after`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceWindowsView {
+    pub windows: Vec<RecurringWindowView>,
+}
+
+/// `PUT /v1/services/{service}/windows`: the new list, replacing the old (empty: none).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"windows": [
+    {"days": ["mon", "tue", "wed", "thu"], "start": "22:00", "end": "02:00", "time_zone": "Europe/Berlin"},
+    {"days": ["sat"], "start": "09:00", "end": "12:00", "time_zone": "UTC"}
+]}))]
+pub struct ServiceWindowsInput {
+    /// Errors at `windows/<i>/<key>` paths.
+    #[schema(value_type = Vec<RecurringWindowView>)]
+    pub windows: serde_json::Value,
 }

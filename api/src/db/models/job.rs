@@ -109,7 +109,7 @@ pub async fn wake(
 }
 
 /// Queues a run of a deployment at `run_at` (a window's opening, the end of a blue-green
-/// deployment's keep time).
+/// deployment's keep time): the job of the run that parked it ends when that run returns.
 pub async fn schedule(
     conn: &mut AsyncPgConnection,
     org: &str,

@@ -12,6 +12,7 @@ pub mod service_lock;
 pub mod status;
 pub mod target;
 pub mod template;
+pub mod window;
 
 /// One page of rows plus whether more follow; callers fetch `limit + 1` rows.
 pub struct Rows<T> {

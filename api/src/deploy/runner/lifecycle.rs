@@ -31,7 +31,8 @@ use crate::state::TargetError;
 pub(super) enum End {
     /// A final status and its error.
     Final(Status, Option<String>),
-    /// Waiting for a person (`awaiting_promotion`): the locks stay, the job ends.
+    /// Waiting for a person (`awaiting_promotion`) or a deployment window (`paused`):
+    /// the locks stay, the job ends.
     Parked(Status),
     /// The work recorded its own result (a switch-back, a retirement).
     Done,
@@ -66,6 +67,10 @@ impl Run<'_> {
                 // Nothing to do until a person decides: the run ends, the locks stay.
                 return Ok(Outcome::Finished(row.status));
             }
+        }
+        if row.status == Status::Paused && self.still_paused(&row).await? {
+            // Woken before its window opens: the job queued for the opening runs it.
+            return Ok(Outcome::Finished(row.status));
         }
         self.work(row, Work::Rollout).await
     }

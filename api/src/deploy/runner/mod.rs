@@ -12,6 +12,7 @@
 //! - `failure.rs`: the failure policy, returning hosts to the previous version.
 //! - `resume.rs`: what a worker taking over an abandoned deployment finds and does.
 //! - `blue_green.rs`: the previous version kept running, the switch-back, the retirement.
+//! - `window.rs`: deployment windows: waiting in `paused` for the next, or `expired`.
 //!
 //! Every state change is stored as it happens (status, wave, gate, each target's end), so
 //! that a worker taking over an abandoned deployment knows where it was.
@@ -22,6 +23,7 @@ mod hosts;
 mod lifecycle;
 mod resume;
 mod waves;
+mod window;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -194,6 +196,7 @@ struct Loaded {
     redactor: Arc<Redactor>,
     /// The primary host first.
     hosts: Vec<Host>,
+    /// The request's strategy (its window is checked before each wave; blue-green).
     strategy: Option<Strategy>,
     plan: RolloutPlan,
 }

@@ -15,13 +15,14 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::lifecycle::End;
+use super::window;
 use super::{Host, HostEnd, Loaded, Run};
 use crate::db::models::status::DeploymentStatus as Status;
 use crate::deploy::health;
 use crate::deploy::host::sleep_unless_cancelled;
 use crate::deploy::sink::LogSink;
 use crate::kamal::config::OnFailure;
-use crate::kamal::rollout::{Gate, GateKind, Promotion};
+use crate::kamal::rollout::{Gate, GateKind, Promotion, Verdict};
 
 /// Hosts observed at once during a health watch.
 const WATCH_CONCURRENCY: usize = 64;
@@ -51,6 +52,9 @@ enum Stop {
     Failure,
     /// A cancel or an abort.
     Interrupted,
+    /// The deployment window closed before a wave could start (the reason): the failure
+    /// policy, then `expired`.
+    Expired(String),
 }
 
 /// How a gate ended.
@@ -130,6 +134,7 @@ impl Run<'_> {
                     return Ok(End::Parked(Status::AwaitingPromotion));
                 }
             }
+            Status::Paused => interrupted = self.resume_paused(loaded).await?,
             _ => {
                 let message = format!("resumed by {} (attempt {})", self.holder, self.attempt);
                 let meta = json!({"worker": self.holder, "status": row.status});
@@ -171,6 +176,17 @@ impl Run<'_> {
                 if self.cancelled() {
                     stop = Some(Stop::Interrupted);
                     break;
+                }
+                match self.window_verdict(loaded).await? {
+                    Verdict::Open => {}
+                    Verdict::WaitUntil(until) => {
+                        self.wait_for_window(loaded, w, until).await?;
+                        return Ok(End::Parked(Status::Paused));
+                    }
+                    Verdict::Expired => {
+                        stop = Some(Stop::Expired(self.window_expired(loaded, w).await?));
+                        break;
+                    }
                 }
                 store.set_position(row.id, w + 1, waves, None).await?;
                 let names: Vec<&str> = pending.iter().map(|h| h.name.as_str()).collect();
@@ -254,10 +270,13 @@ impl Run<'_> {
                 }
                 let resume = match &position {
                     Some(p) if p.index > index || (p.index == index && p.passed) => continue,
-                    Some(p) if p.index == index => p.until,
+                    // A window's deadline is its opening, not this gate's.
+                    Some(p) if p.index == index && p.kind != window::GATE => p.until,
                     _ => None,
                 };
-                let end = self.pass_gate(loaded, index, gate, resume, &ends).await?;
+                let end = self
+                    .pass_gate(loaded, sink, index, gate, resume, &ends)
+                    .await?;
                 match end {
                     GateEnd::Passed => {}
                     GateEnd::Parked => return Ok(End::Parked(Status::AwaitingPromotion)),
@@ -290,6 +309,7 @@ impl Run<'_> {
         // Hosts never reached end now.
         let (end, why) = match stop {
             Some(Stop::Interrupted) => (HostEnd::Cancelled, "cancelled"),
+            Some(Stop::Expired(_)) => (HostEnd::Skipped, "the deployment window closed"),
             _ => (HostEnd::Skipped, "an earlier host failed"),
         };
         for host in loaded
@@ -327,16 +347,16 @@ impl Run<'_> {
                 let error = format!("{what}; every host is back on the version it ran before");
                 Ok(End::Final(status, Some(error)))
             }
+            Some(Stop::Expired(why)) => {
+                let tail = self
+                    .failure_policy(loaded, &switched, sink, performer)
+                    .await?;
+                Ok(End::Final(Status::Expired, Some(format!("{why}{tail}"))))
+            }
             Some(Stop::Failure) => {
-                let restore = loaded.config.on_failure == OnFailure::Rollback;
-                if restore {
-                    self.roll_back(loaded, &switched, sink, performer).await?;
-                }
-                let tail = if restore {
-                    "; the hosts that had switched were returned to the previous version"
-                } else {
-                    "; on_failure is halt: hosts that had switched keep the new version"
-                };
+                let tail = self
+                    .failure_policy(loaded, &switched, sink, performer)
+                    .await?;
                 let failure = if failures.len() > 1 && budget > 0 {
                     format!(
                         "{} hosts failed, more than max_failed_hosts ({budget}): {}",
@@ -351,10 +371,27 @@ impl Run<'_> {
         }
     }
 
+    /// `on_failure`: returns the hosts that switched (rollback) or leaves them (halt);
+    /// says which, as the tail of the deployment's error.
+    async fn failure_policy(
+        &self,
+        loaded: &Loaded,
+        switched: &[&Host],
+        sink: &LogSink,
+        performer: &str,
+    ) -> anyhow::Result<&'static str> {
+        if loaded.config.on_failure == OnFailure::Halt {
+            return Ok("; on_failure is halt: hosts that had switched keep the new version");
+        }
+        self.roll_back(loaded, switched, sink, performer).await?;
+        Ok("; the hosts that had switched were returned to the previous version")
+    }
+
     /// Passes one gate; `resume_until` is the deadline a resumed gate had.
     async fn pass_gate(
         &self,
         loaded: &Loaded,
+        sink: &LogSink,
         index: usize,
         gate: &Gate,
         resume_until: Option<DateTime<Utc>>,
@@ -411,6 +448,14 @@ impl Run<'_> {
         match &gate.kind {
             GateKind::Wait { .. } => {
                 let left = (until - Utc::now()).to_std().unwrap_or_default();
+                let source = match loaded.strategy.as_ref().and_then(|s| s.wave_wait_seconds) {
+                    Some(_) => "wave_wait_seconds",
+                    None => "boot.wait",
+                };
+                sink.info(&format!(
+                    "waiting {} s before the next group ({source})",
+                    left.as_secs_f64().ceil() as u64
+                ));
                 if !sleep_unless_cancelled(left, Some(&self.cancel)).await {
                     return Ok(GateEnd::Interrupted);
                 }
@@ -426,6 +471,7 @@ impl Run<'_> {
             }),
             GateKind::Bake { promotion, .. } => {
                 let message = format!("watching {} for {seconds} s", names.join(", "));
+                sink.info(&format!("canary bake: {message}"));
                 store
                     .event(row, redactor, "bake_started", &message, meta.clone())
                     .await?;
@@ -471,6 +517,7 @@ impl Run<'_> {
             GateKind::Monitor { .. } => {
                 store.set_status(row.id, Status::Monitoring).await?;
                 let message = format!("watching {} hosts for {seconds} s", hosts.len());
+                sink.info(&format!("post-deploy monitor: {message}"));
                 store
                     .event(row, redactor, "monitor_started", &message, meta.clone())
                     .await?;

@@ -11,6 +11,7 @@
 //! a wave of its own before the groups, so the operator's `order` still holds.
 
 pub mod strategy;
+pub mod window;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ use serde::Serialize;
 
 use crate::kamal::config::{ConfigError, DeployConfig};
 pub use strategy::{parse_strategy, BlueGreen, Canary, Promotion, Share, Strategy};
+pub use window::{parse_recurring, verdict, Recurring, Verdict, Window};
 
 /// What the planner knows of the server behind a config host.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::kamal::config::bounds::over_limit;
 use crate::kamal::config::walk::{self, Errors, Obj};
 use crate::kamal::config::ConfigError;
+use crate::kamal::rollout::window::{parse_window, Window};
 
 /// The root path of every strategy error.
 pub const PATH: &str = "strategy";
@@ -65,6 +66,8 @@ pub struct Strategy {
     pub blue_green: Option<BlueGreen>,
     /// The destination where this service and version must have ended `deployed` first.
     pub require_deployed: Option<String>,
+    /// When the deployment may start and its waves may begin.
+    pub window: Option<Window>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,10 +84,6 @@ impl Default for Share {
         Self::Hosts(0)
     }
 }
-
-/// Keys of SPEC §9 whose runtime does not exist yet: refused by name rather than
-/// accepted and silently ignored.
-const NOT_YET: [(&str, &str); 1] = [("window", "deployment windows are not supported yet")];
 
 /// Parses `strategy` (the request's value), reporting every error at its path.
 pub fn parse_strategy(value: &Value, max_seconds: u64) -> Result<Strategy, Vec<ConfigError>> {
@@ -161,11 +160,9 @@ fn parse(e: &mut Errors, value: &Value) -> Option<Strategy> {
         obj.finish(e, false);
         destination
     });
-    for (key, message) in NOT_YET {
-        if let Some((p, _)) = root.take(key) {
-            e.add(&p, message);
-        }
-    }
+    let window = root
+        .take("window")
+        .and_then(|(p, v)| parse_window(e, &p, v));
     root.finish(e, false);
     Some(Strategy {
         max_parallel,
@@ -178,6 +175,7 @@ fn parse(e: &mut Errors, value: &Value) -> Option<Strategy> {
         monitor_seconds,
         blue_green,
         require_deployed,
+        window,
     })
 }
 
@@ -272,7 +270,8 @@ mod tests {
                 "max_parallel": "25%", "wave_wait_seconds": "2m", "group_by": "region",
                 "order": ["us", "eu"],
                 "canary": {"hosts": 2, "bake_seconds": 300, "promotion": "manual"},
-                "min_healthy_seconds": 30, "max_failed_hosts": "0", "monitor_seconds": "1h"
+                "min_healthy_seconds": 30, "max_failed_hosts": "0", "monitor_seconds": "1h",
+                "window": {"not_before": "2026-12-01T02:00:00+01:00"}
             }),
             3600,
         );
@@ -293,6 +292,10 @@ mod tests {
                 monitor_seconds: 3600,
                 blue_green: None,
                 require_deployed: None,
+                window: Some(Window {
+                    not_before: Some("2026-12-01T01:00:00Z".parse().unwrap()),
+                    not_after: None,
+                }),
             }
         );
     }
@@ -371,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_and_keys_without_a_runtime_are_refused() {
+    fn unknown_keys_and_empty_objects_are_refused() {
         assert_eq!(
             errors(json!({
                 "maxParallel": 2, "blue_green": {"keep_previous_seconds": 0, "x": 1},
@@ -386,7 +389,7 @@ mod tests {
                 error("strategy/require_deployed/destination", "is required"),
                 error(
                     "strategy/window",
-                    "deployment windows are not supported yet"
+                    "should give not_before, not_after or both"
                 ),
                 error("strategy/maxParallel", "unknown key"),
             ]
@@ -404,6 +407,36 @@ mod tests {
         );
         assert_eq!(parsed.require_deployed.as_deref(), Some("staging"));
         assert_eq!(errors(json!([1])), [error("strategy", "should be a hash")]);
+    }
+
+    #[test]
+    fn a_window_needs_rfc_3339_times_in_order() {
+        let rfc = "must be an RFC 3339 time such as 2026-12-01T02:00:00Z";
+        assert_eq!(
+            errors(json!({"window": {"not_before": "tomorrow", "not_after": 5, "x": 1}})),
+            [
+                error("strategy/window/not_before", rfc),
+                error("strategy/window/not_after", rfc),
+                error("strategy/window/x", "unknown key"),
+            ]
+        );
+        let backwards = json!({"window": {
+            "not_before": "2026-12-01T02:00:00Z", "not_after": "2026-12-01T03:00:00+01:00"}});
+        assert_eq!(
+            errors(backwards),
+            [error(
+                "strategy/window/not_after",
+                "must be after not_before"
+            )]
+        );
+        let after_only = json!({"window": {"not_after": "2026-12-01T03:00:00Z"}});
+        assert_eq!(
+            parse_strategy(&after_only, 3600).unwrap().window,
+            Some(Window {
+                not_before: None,
+                not_after: Some("2026-12-01T03:00:00Z".parse().unwrap()),
+            })
+        );
     }
 
     #[test]

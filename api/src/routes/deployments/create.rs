@@ -80,7 +80,8 @@ pub async fn create_deployment(
     let config = &intake.config;
     let destination = config.destination.as_deref();
     let now = Utc::now();
-    let scheduled = intake.scheduled_at.is_some_and(|at| at > now);
+    let start_at = intake.start_at();
+    let scheduled = start_at.is_some_and(|at| at > now);
     let sealed = (!intake.secrets.is_empty()).then(|| {
         let plain: BTreeMap<&str, &str> = intake
             .secrets
@@ -113,7 +114,7 @@ pub async fn create_deployment(
         .iter()
         .map(|t| (t.server_id, t.role.as_str()))
         .collect();
-    let run_at = intake.scheduled_at.unwrap_or(now);
+    let run_at = start_at.unwrap_or(now);
     // The deployment, its targets, its job and the key are one fact: all or nothing.
     let created = conn
         .transaction(async |conn| {

@@ -74,6 +74,19 @@ pub async fn check_required_deployment(
     )))
 }
 
+impl Intake {
+    /// When the deployment may start: the later of `scheduled_at` and the strategy's
+    /// `window.not_before`.
+    pub fn start_at(&self) -> Option<DateTime<Utc>> {
+        let not_before = self
+            .strategy
+            .as_ref()
+            .and_then(|s| s.window.as_ref())
+            .and_then(|w| w.not_before);
+        self.scheduled_at.max(not_before)
+    }
+}
+
 pub struct Target {
     pub server_id: Uuid,
     pub role: String,

@@ -9,12 +9,12 @@ use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 
+use super::service_key;
 use crate::auth::{Admin, Viewer};
 use crate::db::models::event::{self, NewEvent};
 use crate::db::models::service_lock::{self, LockKey};
 use crate::error::ApiError;
 use crate::hosts::primary_host;
-use crate::kamal::config::{validate_destination, validate_service};
 use crate::state::AppState;
 use crate::views::services::{
     DatabaseLockView, HostLockView, LockParams, LockReleaseView, ServiceLockView,
@@ -42,7 +42,7 @@ pub async fn get_service_lock(
     service: web::Path<String>,
     params: web::Query<LockParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = lock_key(&user.org, &service, &params)?;
+    let key = service_key(&user.org, &service, &params)?;
     let mut conn = state.conn().await?;
     let primary = primary_host(&state, &mut conn, key).await?;
     let database = service_lock::find(&mut conn, key)
@@ -90,7 +90,7 @@ pub async fn release_service_lock(
     service: web::Path<String>,
     params: web::Query<LockParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = lock_key(&user.org, &service, &params)?;
+    let key = service_key(&user.org, &service, &params)?;
     let mut conn = state.conn().await?;
     let primary = primary_host(&state, &mut conn, key).await?;
     let released_database = conn
@@ -115,26 +115,6 @@ pub async fn release_service_lock(
         released_host,
         host_error,
     }))
-}
-
-/// The lock's key from validated path and query; a bad name is a 400 naming it.
-fn lock_key<'a>(
-    org: &'a str,
-    service: &'a str,
-    params: &'a LockParams,
-) -> Result<LockKey<'a>, ApiError> {
-    validate_service(service)
-        .map_err(|m| ApiError::BadRequest(format!("path parameter `service` {m}")))?;
-    let destination = params.destination.as_deref().unwrap_or_default();
-    if !destination.is_empty() {
-        validate_destination(destination)
-            .map_err(|m| ApiError::BadRequest(format!("query parameter `destination` {m}")))?;
-    }
-    Ok(LockKey {
-        org,
-        service,
-        destination,
-    })
 }
 
 /// Deletes the row and tells the deployment that held it.
