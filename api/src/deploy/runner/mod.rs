@@ -21,7 +21,7 @@ mod lifecycle;
 mod resume;
 mod waves;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -191,12 +191,14 @@ struct Loaded {
     redactor: Arc<Redactor>,
     /// The primary host first.
     hosts: Vec<Host>,
+    /// Position in `hosts` by name: the waves name their hosts, a thousand of them.
+    by_name: HashMap<String, usize>,
     plan: RolloutPlan,
 }
 
 impl Loaded {
     fn host(&self, name: &str) -> Option<&Host> {
-        self.hosts.iter().find(|h| h.name == name)
+        self.by_name.get(name).map(|&i| &self.hosts[i])
     }
 }
 
