@@ -410,18 +410,22 @@ async fn an_unknown_command_exits_127_and_is_kept() {
     );
 }
 
-#[tokio::test]
-async fn step_times_pass_as_simulated_time() {
-    let config = SimConfig {
-        latency: Duration::from_millis(1),
+/// Pull 300 ms, run 100 ms, boot 200 ms, no stop time; `latency` per command.
+fn timed(latency: Duration) -> SimConfig {
+    SimConfig {
+        latency,
         step_times: StepTimes {
             pull: Duration::from_millis(300),
             run: Duration::from_millis(100),
             boot: Duration::from_millis(200),
             stop: Duration::ZERO,
         },
-    };
-    let fleet = SimFleet::new(config);
+    }
+}
+
+#[tokio::test]
+async fn step_times_pass_as_simulated_time() {
+    let fleet = SimFleet::new(timed(Duration::from_millis(1)));
     fleet.add_host("web-1");
     let yaml = parse_yaml(TWO_ROLES).unwrap();
     let started = Instant::now();
@@ -438,16 +442,7 @@ async fn step_times_pass_as_simulated_time() {
 #[tokio::test]
 async fn busy_time_sums_latency_and_step_times_of_the_host() {
     let latency = Duration::from_millis(5);
-    let config = SimConfig {
-        latency,
-        step_times: StepTimes {
-            pull: Duration::from_millis(300),
-            run: Duration::from_millis(100),
-            boot: Duration::from_millis(200),
-            stop: Duration::ZERO,
-        },
-    };
-    let fleet = SimFleet::new(config);
+    let fleet = SimFleet::new(timed(latency));
     fleet.add_host("web-1");
     fleet.add_host("job-1");
     let yaml = parse_yaml(TWO_ROLES).unwrap();
