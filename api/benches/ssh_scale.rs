@@ -1,6 +1,8 @@
 //! `make bench`: one host's deploy (`HostRun::deploy`, a web role behind the proxy) over
 //! real SSH to 1 and to N hosts at once through one `SshPool`, to see where the pool's
 //! bounds bite: `CONVOY_SSH_MAX_CONNECTIONS` (default 64) and the 30 handshakes at once.
+//! Three pools: the defaults, raised bounds (2N connections, N handshakes) and a quarter
+//! as many connections as hosts.
 //!
 //! The hosts are sshd processes on loopback ports sharing one host key and one user key;
 //! each runs commands in a directory of its own with a stand-in `docker` first on PATH
@@ -76,9 +78,12 @@ fn main() {
             max_concurrent_handshakes: n,
             ..SshPoolConfig::new(n * 2)
         };
+        // Fewer connections than hosts: what a 1,000-host fleet under the default meets.
+        let tight = SshPoolConfig::new(n.div_ceil(4));
         for (label, pool) in [
             ("default (64 conns, 30 hs)", SshPoolConfig::new(64)),
             ("raised (2N conns, N hs)", raised),
+            ("tight (N/4 conns, 30 hs)", tight),
         ] {
             let single: Vec<Duration> = (0..SINGLE_RUNS)
                 .map(|_| runtime.block_on(deploy(&fleet, &config, &pool, 1)).0)
