@@ -58,6 +58,8 @@ smoke:
 ## Per-command overhead over a pooled russh connection vs OpenSSH ControlMaster (docs/TRANSPORT.md).
 ## A warm deploy to one and to every fleet host, Convoy vs the kamal CLI, and Convoy's
 ## time per step (needs the fleet up: `make fleet-up`).
+## The runner at 10, 100 and 1,000 simulated hosts, and one host's deploy over real SSH to
+## 1..100 loopback sshd through one pool (docs/ENGINE.md, "Scale").
 bench:
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt-get install -y -qq --no-install-recommends nginx >/dev/null
 	$(CARGO) bench -p convoy-proxy --bench throughput
@@ -66,6 +68,10 @@ bench:
 	@set -a; . $(DEV_ENV); set +a; \
 	export TEST_DATABASE_URL="$${DATABASE_URL%/*}/postgres"; \
 	$(CARGO) bench -p convoy --bench deploy
+	@set -a; . $(DEV_ENV); set +a; \
+	export TEST_DATABASE_URL="$${DATABASE_URL%/*}/postgres"; \
+	$(CARGO) bench -p convoy --bench rollout_scale
+	$(CARGO) bench -p convoy --bench ssh_scale
 
 openapi:
 	$(CARGO) run -q -p convoy -- openapi > openapi/openapi.json

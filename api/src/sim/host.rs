@@ -1,6 +1,7 @@
 //! The state of one simulated host: what it ran, its faults, its files, Docker and proxy.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use super::docker::Docker;
 use super::faults::Faults;
@@ -18,6 +19,8 @@ pub(super) struct Host {
     pub files: Files,
     pub docker: Docker,
     pub routes: Routes,
+    /// Simulated time spent on commands, uploads and connects: latency plus step times.
+    pub busy: Duration,
 }
 
 /// The SSH user's files, by path relative to the home directory.

@@ -201,6 +201,14 @@ impl SimFleet {
         }
     }
 
+    /// The simulated time the host spent on commands, uploads and connects: the per
+    /// command latency plus the step times, as if nothing else ran. HTTP probes (health
+    /// observations, which run during gates) are left out. Its deploy's share of a
+    /// rollout's critical path, for benchmarks that subtract it from wall time.
+    pub fn busy(&self, host: &str) -> Duration {
+        self.with(host, |h| h.busy)
+    }
+
     /// Commands run over all hosts (uploads included).
     pub fn total_commands(&self) -> usize {
         self.inner.total.load(Ordering::Relaxed)
@@ -218,6 +226,14 @@ impl SimFleet {
             .unwrap_or_else(|| panic!("no simulated host {name:?}"));
         let mut host = host.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut host)
+    }
+
+    /// The host, unless it does not exist or is unreachable; the latency counts as the
+    /// host's busy time.
+    async fn reach_busy(&self, target: &SshTarget) -> Result<Arc<Mutex<Host>>, SshError> {
+        let host = self.reach(target).await?;
+        host.lock().unwrap_or_else(|e| e.into_inner()).busy += self.inner.config.latency;
+        Ok(host)
     }
 
     /// The host, unless it does not exist or is unreachable.
@@ -249,7 +265,7 @@ impl SimFleet {
         line: Option<&str>,
         stdin: &[u8],
     ) -> Result<(Outcome, Duration), SshError> {
-        let host = self.reach(target).await?;
+        let host = self.reach_busy(target).await?;
         let start = Instant::now();
         let ran = {
             let mut host = host.lock().unwrap_or_else(|e| e.into_inner());
@@ -267,7 +283,9 @@ impl SimFleet {
                         Some(line) => shell.run_line(line, stdin),
                         None => Outcome::ok(""),
                     };
-                    Some((outcome, shell.spent()))
+                    let spent = shell.spent();
+                    host.busy += spent;
+                    Some((outcome, spent))
                 }
             }
         };
@@ -307,7 +325,7 @@ fn live_version(host: &Host, service: &str, role: &str) -> Option<String> {
 #[async_trait]
 impl RemoteExecutor for SimFleet {
     async fn connect(&self, target: &SshTarget) -> Result<Connected, SshError> {
-        self.reach(target).await?;
+        self.reach_busy(target).await?;
         Ok(Connected {
             host_key_fingerprint: format!("SHA256:sim-{}", target.host),
             proxy: None,

@@ -410,18 +410,22 @@ async fn an_unknown_command_exits_127_and_is_kept() {
     );
 }
 
-#[tokio::test]
-async fn step_times_pass_as_simulated_time() {
-    let config = SimConfig {
-        latency: Duration::from_millis(1),
+/// Pull 300 ms, run 100 ms, boot 200 ms, no stop time; `latency` per command.
+fn timed(latency: Duration) -> SimConfig {
+    SimConfig {
+        latency,
         step_times: StepTimes {
             pull: Duration::from_millis(300),
             run: Duration::from_millis(100),
             boot: Duration::from_millis(200),
             stop: Duration::ZERO,
         },
-    };
-    let fleet = SimFleet::new(config);
+    }
+}
+
+#[tokio::test]
+async fn step_times_pass_as_simulated_time() {
+    let fleet = SimFleet::new(timed(Duration::from_millis(1)));
     fleet.add_host("web-1");
     let yaml = parse_yaml(TWO_ROLES).unwrap();
     let started = Instant::now();
@@ -433,6 +437,32 @@ async fn step_times_pass_as_simulated_time() {
         started.elapsed()
     );
     assert_eq!(live(&fleet, "web-1", "web").as_deref(), Some("v1"));
+}
+
+#[tokio::test]
+async fn busy_time_sums_latency_and_step_times_of_the_host() {
+    let latency = Duration::from_millis(5);
+    let fleet = SimFleet::new(timed(latency));
+    fleet.add_host("web-1");
+    fleet.add_host("job-1");
+    let yaml = parse_yaml(TWO_ROLES).unwrap();
+    let started = Instant::now();
+    deploy_ok(&fleet, &yaml, "web-1", "v1").await;
+    let elapsed = started.elapsed();
+    let busy = fleet.busy("web-1");
+    let commands = fleet.commands("web-1").len() as u32;
+    // Each command's latency, the two pulls and runs; the boot the proxy waits for is
+    // what remains of it after the commands that follow the `docker run`.
+    let least = latency * commands + Duration::from_millis(2 * 300 + 2 * 100);
+    assert!(busy >= least, "{busy:?} < {least:?}");
+    let boot = Duration::from_millis(200);
+    assert!(
+        busy >= Duration::from_millis(2 * 300 + 2 * 100) + boot,
+        "{busy:?}"
+    );
+    // Simulated time is slept, so one host's sequential deploy takes at least as long.
+    assert!(busy <= elapsed, "{busy:?} > {elapsed:?}");
+    assert_eq!(fleet.busy("job-1"), Duration::ZERO);
 }
 
 #[tokio::test]

@@ -162,12 +162,18 @@ impl Run<'_> {
             .map_err(|e| format!("reading the targets: {e}"))?;
         let mut hosts: Vec<Host> = Vec::new();
         for name in config.all_hosts() {
+            let roles: Vec<&str> = config.roles_on(name).map(|r| r.name.as_str()).collect();
             // The servers this host's roles have targets on; the host names one of them
-            // as intake resolved it.
+            // as intake resolved it. Only servers the host string can name (by name, else
+            // by hostname, as `resolve_host` matches) are candidates: the others would
+            // never be chosen, and collecting them makes loading quadratic per host.
             let mut candidates: Vec<Server> = Vec::new();
             for (t, s) in &rows {
-                let role_here = config.roles_on(name).any(|r| r.name == t.role);
-                if role_here && !candidates.iter().any(|c| c.id == s.id) {
+                let named = s.name == name || s.hostname == name;
+                if named
+                    && roles.contains(&t.role.as_str())
+                    && !candidates.iter().any(|c| c.id == s.id)
+                {
                     candidates.push(s.clone());
                 }
             }
@@ -176,9 +182,7 @@ impl Run<'_> {
             };
             let targets: Vec<_> = rows
                 .iter()
-                .filter(|(t, s)| {
-                    s.id == server.id && config.roles_on(name).any(|r| r.name == t.role)
-                })
+                .filter(|(t, s)| s.id == server.id && roles.contains(&t.role.as_str()))
                 .map(|(t, _)| t.clone())
                 .collect();
             let ssh = if server.deleted_at.is_some() {
@@ -225,6 +229,11 @@ impl Run<'_> {
         let plan = plan_rollout(&config, &servers, strategy.as_ref())
             .map_err(|e| format!("the rollout cannot be planned: {}", joined(&e)))?;
         let redactor = Arc::new(Redactor::new(secrets.values().map(|s| s.expose().as_str())));
+        let by_name = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.name.clone(), i))
+            .collect();
         Ok(Loaded {
             row,
             config,
@@ -232,6 +241,7 @@ impl Run<'_> {
             redactor,
             hosts,
             strategy,
+            by_name,
             plan,
         })
     }

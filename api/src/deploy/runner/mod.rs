@@ -25,7 +25,7 @@ mod resume;
 mod waves;
 mod window;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -198,12 +198,14 @@ struct Loaded {
     hosts: Vec<Host>,
     /// The request's strategy (its window is checked before each wave; blue-green).
     strategy: Option<Strategy>,
+    /// Position in `hosts` by name: the waves name their hosts, a thousand of them.
+    by_name: HashMap<String, usize>,
     plan: RolloutPlan,
 }
 
 impl Loaded {
     fn host(&self, name: &str) -> Option<&Host> {
-        self.hosts.iter().find(|h| h.name == name)
+        self.by_name.get(name).map(|&i| &self.hosts[i])
     }
 }
 
