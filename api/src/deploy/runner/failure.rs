@@ -49,8 +49,12 @@ impl Run<'_> {
                 (host, result)
             }
         });
+        let results = join_all(runs).await;
+        // The restores' steps reach the targets through the sink: stored first, or their
+        // last step would overwrite the `rolled_back` note below.
+        sink.flush().await;
         let mut failed = Vec::new();
-        for (host, result) in join_all(runs).await {
+        for (host, result) in results {
             let (step, error) = match &result {
                 Ok(what) => (format!("rolled_back: {what}"), None),
                 Err(e) => {
