@@ -41,6 +41,8 @@ use crate::routes;
         routes::deployments::steer::promote_deployment,
         routes::deployments::steer::abort_deployment,
         routes::deployments::steer::switch_back_deployment,
+        routes::services::list::list_services,
+        routes::services::show::get_service,
         routes::services::lock::get_service_lock,
         routes::services::lock::release_service_lock,
         routes::services::windows::get_service_windows,
@@ -53,7 +55,7 @@ use crate::routes;
         (name = "servers", description = "Fleet hosts reached over SSH"),
         (name = "templates", description = "Kamal deploy.yml templates"),
         (name = "deployments", description = "Deployments, their targets, events and logs"),
-        (name = "services", description = "A service's deploy lock and recurring deployment windows"),
+        (name = "services", description = "The service inventory (what is live on each host), a service's deploy lock and recurring deployment windows"),
     )
 )]
 struct ApiDoc;

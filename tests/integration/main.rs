@@ -8,6 +8,7 @@ mod api_deployments;
 mod api_engine_controls;
 mod api_errors;
 mod api_intake;
+mod api_inventory;
 mod api_progress;
 mod api_rollout_plan;
 mod api_servers;

@@ -38,6 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(deployments::steer::promote_deployment)
         .service(deployments::steer::abort_deployment)
         .service(deployments::steer::switch_back_deployment)
+        .service(services::list::list_services)
+        .service(services::show::get_service)
         .service(services::lock::get_service_lock)
         .service(services::lock::release_service_lock)
         .service(services::windows::get_service_windows)

@@ -22,6 +22,10 @@ pub struct DeploymentFilter {
     /// Only this status (pending, scheduled, deploying, awaiting_promotion, monitoring,
     /// paused, deployed, failed, cancelled, rolled_back, aborted or expired).
     pub status: Option<String>,
+    /// `true`: only deployments live on some server and role (on `server_id` when it is
+    /// given: what runs there); `false`: only those live nowhere (there).
+    #[param(value_type = Option<bool>)]
+    pub live: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -163,6 +167,10 @@ pub struct DeploymentView {
     /// The gate the deployment waits in; null outside gates.
     pub gate: Option<GateView>,
     pub progress: ProgressView,
+    /// The deployment is the one running on at least one of its servers and roles
+    /// (docs/OPERATIONS.md, "What is live"): the history's Running, against Rolled back
+    /// and Failed.
+    pub live: bool,
     pub targets: Vec<TargetView>,
     pub links: DeploymentLinks,
 }
@@ -210,8 +218,9 @@ pub struct GateView {
 }
 
 impl DeploymentView {
-    pub fn new(d: Deployment, targets: Vec<TargetView>) -> Self {
+    pub fn new(d: Deployment, targets: Vec<TargetView>, live: bool) -> Self {
         Self {
+            live,
             progress: ProgressView::new(&targets, d.wave, d.waves),
             strategy: d.strategy,
             gate: d.gate.and_then(|g| serde_json::from_value(g).ok()),

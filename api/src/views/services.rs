@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::db::models::inventory::ServiceRow;
 use crate::db::models::service_lock::ServiceLock;
 use crate::hosts::HostLockStatus;
 use crate::kamal::rollout::window::{day_name, time_text};
@@ -147,4 +148,76 @@ pub struct ServiceWindowsInput {
     /// Errors at `windows/<i>/<key>` paths.
     #[schema(value_type = Vec<RecurringWindowView>)]
     pub windows: serde_json::Value,
+}
+
+/// `?destination=` of `GET /v1/services`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct ServiceListParams {
+    /// Only this Kamal destination (empty: the services deployed without one); absent:
+    /// every destination.
+    pub destination: Option<String>,
+}
+
+/// A service in one destination: what runs on its hosts and its newest deployment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceView {
+    pub service: String,
+    /// Empty when none.
+    pub destination: String,
+    /// Per (server, role), the deployment running there as last deployed, by server
+    /// name and role (docs/OPERATIONS.md, "What is live").
+    pub live: Vec<LiveView>,
+    pub last_deployment: LastDeploymentView,
+}
+
+/// The deployment live on one server and role.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveView {
+    pub server_id: Uuid,
+    pub server_name: String,
+    pub role: String,
+    pub deployment_id: Uuid,
+    pub version: String,
+    /// When that deployment's target on this server and role ended (its switch).
+    pub since: DateTime<Utc>,
+}
+
+/// A service's newest deployment, whatever its status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastDeploymentView {
+    pub id: Uuid,
+    pub version: String,
+    /// As on the deployment (`deployed`, `failed`, `deploying`, …).
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<ServiceRow> for ServiceView {
+    fn from(row: ServiceRow) -> Self {
+        let live = row
+            .live_pairs()
+            .into_iter()
+            .map(|p| LiveView {
+                server_id: p.server_id,
+                server_name: p.server_name,
+                role: p.role,
+                deployment_id: p.deployment_id,
+                version: p.version,
+                since: p.since,
+            })
+            .collect();
+        Self {
+            live,
+            last_deployment: LastDeploymentView {
+                id: row.last_id,
+                version: row.last_version,
+                status: row.last_status,
+                created_at: row.last_created_at,
+                finished_at: row.last_finished_at,
+            },
+            service: row.service,
+            destination: row.destination,
+        }
+    }
 }

@@ -76,6 +76,12 @@ impl SimWorld {
         }
     }
 
+    /// Hosts `s1`, `s2` and `s3`, without labels, on an instant simulated fleet.
+    pub async fn three_hosts() -> Self {
+        let hosts = [("s1", None), ("s2", None), ("s3", None)];
+        Self::new(&hosts, SimConfig::instant()).await
+    }
+
     /// Posts a deployment of `version` with `strategy`; returns its id.
     pub async fn post(&self, config: &Value, version: &str, strategy: Option<Value>) -> String {
         let mut body = json!({"config": config, "version": version,

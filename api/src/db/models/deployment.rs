@@ -51,6 +51,8 @@ pub struct Filter {
     pub service: Option<String>,
     pub server_id: Option<Uuid>,
     pub status: Option<String>,
+    /// Live (or not) on `server_id` when given, else on any server and role.
+    pub live: Option<bool>,
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, org: &str, id: Uuid) -> QueryResult<Deployment> {
@@ -235,6 +237,9 @@ pub async fn list(
     }
     if let Some(status) = &filter.status {
         query = query.filter(deployments::status.eq(status.clone()));
+    }
+    if let Some(live) = filter.live {
+        query = query.filter(super::inventory::live_filter(org, filter.server_id, live));
     }
     if let Some(server_id) = filter.server_id {
         query = query.filter(

@@ -3,6 +3,7 @@
 pub mod deployment;
 pub mod event;
 pub mod idempotency;
+pub mod inventory;
 pub mod job;
 pub mod log;
 pub mod run;

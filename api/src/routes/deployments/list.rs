@@ -35,10 +35,12 @@ pub async fn list_deployments(
         )));
     }
     let server_id = crate::extract::parse_param("server_id", filter.server_id.as_deref())?;
+    let live = crate::extract::parse_param("live", filter.live.as_deref())?;
     let filter = Filter {
         service: filter.service,
         server_id,
         status: filter.status,
+        live,
     };
     let mut conn = state.conn().await?;
     let rows = deployment::list(&mut conn, &user.org, &filter, before, limit).await?;

@@ -14,11 +14,12 @@ use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use crate::db::models::deployment::Deployment;
-use crate::db::models::target;
+use crate::db::models::{inventory, target};
 use crate::error::ApiError;
 use crate::views::deployments::{DeploymentView, TargetView};
 
-/// Attaches each deployment's targets with one query for the whole page.
+/// Attaches each deployment's targets and whether it is live, with one query each for
+/// the whole page.
 pub async fn with_targets(
     conn: &mut AsyncPgConnection,
     org: &str,
@@ -26,6 +27,7 @@ pub async fn with_targets(
 ) -> Result<Vec<DeploymentView>, ApiError> {
     let ids: Vec<Uuid> = deployments.iter().map(|d| d.id).collect();
     let mut targets = target::for_deployments(conn, org, &ids).await?;
+    let live = inventory::live_among(conn, org, &ids).await?;
     Ok(deployments
         .into_iter()
         .map(|d| {
@@ -33,7 +35,8 @@ pub async fn with_targets(
                 .extract_if(.., |(t, _)| t.deployment_id == d.id)
                 .map(|(t, name)| TargetView::new(t, name))
                 .collect();
-            DeploymentView::new(d, mine)
+            let live = live.contains(&d.id);
+            DeploymentView::new(d, mine, live)
         })
         .collect())
 }

@@ -1,6 +1,9 @@
-//! Per-service state that outlives any one deployment.
+//! Per-service state that outlives any one deployment: the inventory of what is live,
+//! the deploy lock, the recurring windows.
 
+pub mod list;
 pub mod lock;
+pub mod show;
 pub mod windows;
 
 use crate::db::models::service_lock::LockKey;

@@ -1,0 +1,245 @@
+//! The service inventory (SPEC §10): which deployment is live on each (server, role) of a
+//! service and destination, as the runner recorded it. docs/OPERATIONS.md states the rule;
+//! it is written once here, as SQL, and every reader (the services, `live` on deployments,
+//! the `live` filter) uses it.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Rows;
+
+/// The live pairs, newest switch first per (service, destination, server, role): up to
+/// the org, which the caller binds right after this text.
+///
+/// A target put its host on its deployment's version when it ended `succeeded`, or
+/// `failed` because the host turned unhealthy after its switch (a `host_unhealthy` event
+/// for the server: the runner ends such a target `failed` while the host serves the new
+/// version). It stopped being live when the failure policy, a cancel or an abort returned
+/// the host (`step` `rolled_back: …`), on a blue-green switch-back (`switched_back`), or
+/// when a rollback deployment replaced the whole deployment (status `rolled_back`).
+/// Deleted deployments and servers are left out.
+const LIVE_HEAD: &str = "SELECT DISTINCT ON (d.service, d.destination, t.server_id, t.role)
+        d.service, d.destination, t.server_id, s.name AS server_name, t.role,
+        d.id AS deployment_id, d.version, COALESCE(t.finished_at, t.updated_at) AS since
+    FROM deployment_targets t
+    JOIN deployments d ON d.id = t.deployment_id
+    JOIN servers s ON s.id = t.server_id
+    WHERE t.org = ";
+
+/// The rest of the live query after the org; `scope` narrows it (`AND …`).
+fn live_tail(scope: &str) -> String {
+    format!(
+        " AND d.deleted_at IS NULL AND s.deleted_at IS NULL
+        AND d.status <> 'rolled_back'
+        AND (t.step IS NULL OR NOT (starts_with(t.step, 'rolled_back') OR t.step = 'switched_back'))
+        AND (t.status = 'succeeded' OR (t.status = 'failed' AND EXISTS (
+            SELECT 1 FROM deployment_events e
+            WHERE e.deployment_id = t.deployment_id AND e.kind = 'host_unhealthy'
+              AND e.metadata ->> 'server_id' = t.server_id::text)))
+        {scope}
+    ORDER BY d.service, d.destination, t.server_id, t.role,
+        t.finished_at DESC NULLS LAST, d.id DESC"
+    )
+}
+
+/// The live query with the org as `$1`.
+fn live_query(scope: &str) -> String {
+    format!("{LIVE_HEAD}$1{}", live_tail(scope))
+}
+
+/// One (server, role) of a service and the deployment live there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LivePair {
+    pub server_id: Uuid,
+    pub server_name: String,
+    pub role: String,
+    pub deployment_id: Uuid,
+    pub version: String,
+    /// When its target ended (the host's switch, as recorded).
+    pub since: DateTime<Utc>,
+}
+
+/// A service (per destination): its newest deployment and what is live on its hosts.
+#[derive(Debug, QueryableByName)]
+pub struct ServiceRow {
+    #[diesel(sql_type = Text)]
+    pub service: String,
+    #[diesel(sql_type = Text)]
+    pub destination: String,
+    #[diesel(sql_type = SqlUuid)]
+    pub last_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub last_version: String,
+    #[diesel(sql_type = Text)]
+    pub last_status: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub last_created_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub last_finished_at: Option<DateTime<Utc>>,
+    /// `[LivePair]`, ordered by server name and role.
+    #[diesel(sql_type = Jsonb)]
+    pub live: serde_json::Value,
+}
+
+impl ServiceRow {
+    pub fn live_pairs(&self) -> Vec<LivePair> {
+        serde_json::from_value(self.live.clone()).unwrap_or_default()
+    }
+
+    pub fn key(&self) -> ServiceKey {
+        ServiceKey {
+            service: self.service.clone(),
+            destination: self.destination.clone(),
+        }
+    }
+}
+
+/// A list position: services are ordered by name, then destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceKey {
+    pub service: String,
+    pub destination: String,
+}
+
+impl std::fmt::Display for ServiceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = serde_json::to_string(&(&self.service, &self.destination))
+            .map_err(|_| std::fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+impl std::str::FromStr for ServiceKey {
+    type Err = serde_json::Error;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (service, destination) = serde_json::from_str(text)?;
+        Ok(Self {
+            service,
+            destination,
+        })
+    }
+}
+
+/// Which services `services` reads.
+#[derive(Debug, Default)]
+pub struct ServiceFilter<'a> {
+    pub service: Option<&'a str>,
+    pub destination: Option<&'a str>,
+    /// The last key of the previous page.
+    pub after: Option<&'a ServiceKey>,
+}
+
+/// A page of the org's services (every service and destination with a deployment), in
+/// one query: each with its newest deployment and its live pairs.
+pub async fn services(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    filter: &ServiceFilter<'_>,
+    limit: i64,
+) -> QueryResult<Rows<ServiceRow>> {
+    let live =
+        live_query("AND (d.service, d.destination) IN (SELECT service, destination FROM page)");
+    let text = format!(
+        "WITH page AS (
+            SELECT * FROM (
+                SELECT DISTINCT ON (service, destination)
+                    service, destination, id, version, status, created_at, finished_at
+                FROM deployments
+                WHERE org = $1 AND deleted_at IS NULL
+                  AND ($2::text IS NULL OR service = $2)
+                  AND ($3::text IS NULL OR destination = $3)
+                  AND ($4::text IS NULL OR (service, destination) > ($4, $5))
+                ORDER BY service, destination, id DESC
+            ) newest
+            ORDER BY service, destination
+            LIMIT $6
+        ),
+        live AS ({live})
+        SELECT p.service, p.destination, p.id AS last_id, p.version AS last_version,
+            p.status AS last_status, p.created_at AS last_created_at,
+            p.finished_at AS last_finished_at,
+            COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                    'server_id', l.server_id, 'server_name', l.server_name, 'role', l.role,
+                    'deployment_id', l.deployment_id, 'version', l.version, 'since', l.since)
+                    ORDER BY l.server_name, l.role)
+                FROM live l WHERE l.service = p.service AND l.destination = p.destination),
+                '[]'::jsonb) AS live
+        FROM page p
+        ORDER BY p.service, p.destination"
+    );
+    let after = filter.after;
+    diesel::sql_query(text)
+        .bind::<Text, _>(org)
+        .bind::<Nullable<Text>, _>(filter.service)
+        .bind::<Nullable<Text>, _>(filter.destination)
+        .bind::<Nullable<Text>, _>(after.map(|k| k.service.as_str()))
+        .bind::<Text, _>(after.map(|k| k.destination.as_str()).unwrap_or_default())
+        .bind::<BigInt, _>(limit + 1)
+        .load(conn)
+        .await
+        .map(|rows| Rows::from_overfetch(rows, limit))
+}
+
+#[derive(QueryableByName)]
+struct LiveId {
+    #[diesel(sql_type = SqlUuid)]
+    deployment_id: Uuid,
+}
+
+/// Which of `ids` are live on at least one (server, role).
+pub async fn live_among(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    ids: &[Uuid],
+) -> QueryResult<Vec<Uuid>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let live = live_query(
+        "AND (d.service, d.destination) IN
+            (SELECT service, destination FROM deployments WHERE org = $1 AND id = ANY($2))",
+    );
+    let text =
+        format!("SELECT DISTINCT l.deployment_id FROM ({live}) l WHERE l.deployment_id = ANY($2)");
+    let rows: Vec<LiveId> = diesel::sql_query(text)
+        .bind::<Text, _>(org)
+        .bind::<Array<SqlUuid>, _>(ids)
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.deployment_id).collect())
+}
+
+/// A `deployments` filter: the deployment is live (`live`) or not, on `server` when
+/// given, else on any of its pairs.
+pub fn live_filter(
+    org: &str,
+    server: Option<Uuid>,
+    live: bool,
+) -> Box<dyn BoxableExpression<crate::db::schema::deployments::table, diesel::pg::Pg, SqlType = Bool>>
+{
+    let not = if live { "" } else { "NOT " };
+    let head = format!("deployments.id {not}IN (SELECT l.deployment_id FROM ({LIVE_HEAD}");
+    let rest = format!("{}) l WHERE l.server_id = ", live_tail(""));
+    // Without a server every pair counts: `server_id = server_id` holds for all of them.
+    match server {
+        Some(server) => Box::new(
+            sql::<Bool>(&head)
+                .bind::<Text, _>(org.to_string())
+                .sql(&rest)
+                .bind::<SqlUuid, _>(server)
+                .sql(")"),
+        ),
+        None => Box::new(
+            sql::<Bool>(&head)
+                .bind::<Text, _>(org.to_string())
+                .sql(&rest)
+                .sql("l.server_id)"),
+        ),
+    }
+}
