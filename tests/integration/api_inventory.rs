@@ -433,3 +433,44 @@ async fn the_live_filter_lists_what_runs_on_a_server() {
     assert_eq!(reply.status, 400, "{}", reply.text);
     assert!(reply.text.contains("`live`"), "{}", reply.text);
 }
+
+#[actix_web::test]
+async fn each_role_on_a_host_has_its_own_entry_and_a_dropped_role_keeps_its_last() {
+    let w = SimWorld::three_hosts().await;
+    let mut two_roles = config(&["s1", "s2"]);
+    two_roles["servers"]["job"] = json!({"hosts": ["s1"]});
+    two_roles["readiness_delay"] = json!(0);
+    let v1 = w.deploy(&two_roles, "v1", None).await;
+    let pair = |host: &str, role: &str, id: &str| {
+        (
+            host.to_string(),
+            role.to_string(),
+            "v1".to_string(),
+            id.to_string(),
+        )
+    };
+    assert_eq!(
+        live(&w, "/v1/services/shop").await,
+        [
+            pair("s1", "job", &v1),
+            pair("s1", "web", &v1),
+            pair("s2", "web", &v1)
+        ]
+    );
+    // A config without the job role leaves its container (Kamal does): still v1 there.
+    let v2 = w.deploy(&config(&["s1", "s2"]), "v2", None).await;
+    assert_eq!(
+        live(&w, "/v1/services/shop").await,
+        [
+            pair("s1", "job", &v1),
+            ("s1".into(), "web".into(), "v2".into(), v2.clone()),
+            ("s2".into(), "web".into(), "v2".into(), v2.clone()),
+        ]
+    );
+    assert_eq!(live_flags(&w, &[&v1, &v2]).await, [true, true]);
+    assert_eq!(
+        w.fleet.running_versions("s1", "shop", "job"),
+        ["v1"],
+        "the job container the inventory lists"
+    );
+}
