@@ -243,3 +243,40 @@ pub fn live_filter(
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::views::page::{encode_cursor, PageParams};
+
+    #[test]
+    fn a_service_key_round_trips_through_the_cursor() {
+        for (service, destination) in [("shop", ""), ("shop", "staging"), ("a-b_c", "eu/1")] {
+            let key = ServiceKey {
+                service: service.into(),
+                destination: destination.into(),
+            };
+            let params = PageParams {
+                limit: None,
+                cursor: Some(encode_cursor(&key)),
+            };
+            assert_eq!(params.cursor::<ServiceKey>().unwrap(), Some(key));
+        }
+        let uuid = PageParams {
+            limit: None,
+            cursor: Some(encode_cursor(Uuid::nil())),
+        };
+        assert!(uuid.cursor::<ServiceKey>().is_err());
+    }
+
+    #[test]
+    fn the_live_query_binds_the_org_once_as_its_first_parameter() {
+        let text = live_query("AND d.service = $2");
+        assert_eq!(text.matches("$1").count(), 1);
+        assert!(
+            text.contains("WHERE t.org = $1 AND d.deleted_at IS NULL"),
+            "{text}"
+        );
+        assert!(text.contains("AND d.service = $2\n"), "{text}");
+    }
+}
