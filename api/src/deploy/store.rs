@@ -221,10 +221,8 @@ impl Store {
 
     /// Queues another run of the deployment at `at`.
     pub async fn schedule(&self, row: &Deployment, at: DateTime<Utc>) -> anyhow::Result<()> {
-        let destination = Some(row.destination.as_str()).filter(|d| !d.is_empty());
-        let key = job::service_queue_key(&row.org, &row.service, destination);
         let mut conn = self.conn().await?;
-        Ok(job::schedule(&mut conn, &row.org, row.id, &key, at).await?)
+        Ok(job::schedule(&mut conn, &row.org, row.id, &row.queue_key(), at).await?)
     }
 
     /// Whether `row` is its service's newest deployment (on its destination).
@@ -255,8 +253,7 @@ impl Store {
         gate: Value,
         until: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let destination = Some(row.destination.as_str()).filter(|d| !d.is_empty());
-        let queue_key = job::service_queue_key(&row.org, &row.service, destination);
+        let queue_key = row.queue_key();
         let (wave, waves) = (wave as i32, waves as i32);
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {

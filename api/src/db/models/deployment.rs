@@ -46,6 +46,14 @@ pub struct Deployment {
     pub switch_back_requested_at: Option<DateTime<Utc>>,
 }
 
+impl Deployment {
+    /// The key its jobs queue under: one deployment of a service (and destination) at a time.
+    pub fn queue_key(&self) -> String {
+        let destination = Some(self.destination.as_str()).filter(|d| !d.is_empty());
+        job::service_queue_key(&self.org, &self.service, destination)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Filter {
     pub service: Option<String>,

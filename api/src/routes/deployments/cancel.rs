@@ -91,9 +91,7 @@ async fn cancel(conn: &mut AsyncPgConnection, user: &AuthUser, id: Uuid) -> Resu
         tracing::info!(by, "deployment cancelled before it started");
     } else if deployment::request_cancel(conn, &user.org, id).await? == 1 {
         // A deployment parked awaiting promotion has no job: it gets one.
-        let destination = Some(row.destination.as_str()).filter(|d| !d.is_empty());
-        let key = job::service_queue_key(&user.org, &row.service, destination);
-        job::wake(conn, &user.org, id, &key).await?;
+        job::wake(conn, &user.org, id, &row.queue_key()).await?;
         let message = format!("cancel requested by {by}; the worker stops at the next step");
         record(conn, "cancel_requested", &message).await?;
         tracing::info!(by, "cancel requested");

@@ -135,12 +135,7 @@ async fn record(
     if deployment::request(conn, &user.org, id, steer).await? == 0 {
         return Ok(());
     }
-    let key = job::service_queue_key(
-        &user.org,
-        &row.service,
-        Some(row.destination.as_str()).filter(|d| !d.is_empty()),
-    );
-    job::wake(conn, &user.org, id, &key).await?;
+    job::wake(conn, &user.org, id, &row.queue_key()).await?;
     let (kind, message) = match steer {
         Steer::Promote => (
             "promote_requested",
