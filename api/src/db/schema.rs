@@ -73,6 +73,8 @@ diesel::table! {
         promote_requested_at -> Nullable<Timestamptz>,
         abort_requested_at -> Nullable<Timestamptz>,
         switch_back_requested_at -> Nullable<Timestamptz>,
+        kind -> Text,
+        operation -> Nullable<Jsonb>,
     }
 }
 
@@ -131,6 +133,20 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        ssh_proxy -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    service_events (id) {
+        id -> Int8,
+        org -> Text,
+        service -> Text,
+        destination -> Text,
+        kind -> Text,
+        message -> Text,
+        metadata -> Jsonb,
+        created_at -> Timestamptz,
     }
 }
 
@@ -192,6 +208,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     server_events,
     servers,
+    service_events,
     service_locks,
     service_windows,
     templates,

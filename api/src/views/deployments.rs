@@ -141,6 +141,13 @@ pub struct DeploymentView {
     /// Kamal destination; empty when none.
     pub destination: String,
     pub version: String,
+    /// What the run does: deploy, rollback, or an operation on what runs (restart, stop,
+    /// start, remove, exec, accessory_boot, accessory_reboot, accessory_remove; SPEC §10).
+    #[schema(example = "deploy")]
+    pub kind: String,
+    /// An operation's parameters and result (exec: `command`, `host`, `role`,
+    /// `exit_code`; accessory operations: `accessory`); null for deploy and rollback.
+    pub operation: Option<serde_json::Value>,
     /// pending, scheduled, deploying, awaiting_promotion (a canary waits for
     /// `promote` or `abort`), monitoring (the watch after the last wave), paused (waiting
     /// for a deployment window), deployed, failed, cancelled, rolled_back, aborted or
@@ -229,6 +236,8 @@ impl DeploymentView {
             service: d.service,
             destination: d.destination,
             version: d.version,
+            kind: d.kind,
+            operation: d.operation,
             status: d.status,
             on_failure: d.on_failure,
             rollback_of: d.rollback_of,

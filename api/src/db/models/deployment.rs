@@ -44,9 +44,52 @@ pub struct Deployment {
     pub promote_requested_at: Option<DateTime<Utc>>,
     pub abort_requested_at: Option<DateTime<Utc>>,
     pub switch_back_requested_at: Option<DateTime<Utc>>,
+    /// What the run does ([`kind`]): a rollout (`deploy`, `rollback`) or an operation.
+    pub kind: String,
+    /// An operation's parameters and result (by kind); `None` for rollouts.
+    pub operation: Option<serde_json::Value>,
+}
+
+/// The kinds of run (SPEC §10): `deploy` and `rollback` roll out a version, the others
+/// operate what runs. Every kind queues, locks, logs and records events like a deployment.
+pub mod kind {
+    pub const DEPLOY: &str = "deploy";
+    pub const ROLLBACK: &str = "rollback";
+    pub const RESTART: &str = "restart";
+    pub const STOP: &str = "stop";
+    pub const START: &str = "start";
+    pub const REMOVE: &str = "remove";
+    pub const EXEC: &str = "exec";
+    pub const ACCESSORY_BOOT: &str = "accessory_boot";
+    pub const ACCESSORY_REBOOT: &str = "accessory_reboot";
+    pub const ACCESSORY_REMOVE: &str = "accessory_remove";
+    /// Every kind, in the order the API documents them.
+    pub const ALL: [&str; 10] = [
+        DEPLOY,
+        ROLLBACK,
+        RESTART,
+        STOP,
+        START,
+        REMOVE,
+        EXEC,
+        ACCESSORY_BOOT,
+        ACCESSORY_REBOOT,
+        ACCESSORY_REMOVE,
+    ];
+
+    /// Whether the kind rolls out a version (`deploy`, `rollback`).
+    pub fn is_rollout(kind: &str) -> bool {
+        kind == DEPLOY || kind == ROLLBACK
+    }
 }
 
 impl Deployment {
+    /// Whether the run rolls out a version (`deploy`, `rollback`) rather than operating
+    /// what runs.
+    pub fn is_rollout(&self) -> bool {
+        kind::is_rollout(&self.kind)
+    }
+
     /// The key its jobs queue under: one deployment of a service (and destination) at a time.
     pub fn queue_key(&self) -> String {
         let destination = Some(self.destination.as_str()).filter(|d| !d.is_empty());
@@ -286,6 +329,10 @@ pub struct NewDeployment<'a> {
     pub scheduled_at: Option<DateTime<Utc>>,
     /// The rollout strategy as given (validated); `None`: Kamal's boot groups.
     pub strategy: Option<serde_json::Value>,
+    /// One of [`kind`].
+    pub kind: &'a str,
+    /// An operation's parameters; `None` for rollouts.
+    pub operation: Option<serde_json::Value>,
 }
 
 /// One server×role of a new deployment; it starts `pending`.

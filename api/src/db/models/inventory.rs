@@ -22,7 +22,8 @@ use super::Rows;
 /// version). It stopped being live when the failure policy, a cancel or an abort returned
 /// the host (`step` `rolled_back: …`), on a blue-green switch-back (`switched_back`), or
 /// when a rollback deployment replaced the whole deployment (status `rolled_back`).
-/// Deleted deployments and servers are left out.
+/// Deleted deployments and servers are left out, and so are operations (restart, stop,
+/// …): only `deploy` and `rollback` runs put a version on a host.
 const LIVE_HEAD: &str = "SELECT DISTINCT ON (d.service, d.destination, t.server_id, t.role)
         d.service, d.destination, t.server_id, s.name AS server_name, t.role,
         d.id AS deployment_id, d.version, COALESCE(t.finished_at, t.updated_at) AS since
@@ -35,7 +36,7 @@ const LIVE_HEAD: &str = "SELECT DISTINCT ON (d.service, d.destination, t.server_
 fn live_tail(scope: &str) -> String {
     format!(
         " AND d.deleted_at IS NULL AND s.deleted_at IS NULL
-        AND d.status <> 'rolled_back'
+        AND d.kind IN ('deploy', 'rollback') AND d.status <> 'rolled_back'
         AND (t.step IS NULL OR NOT (starts_with(t.step, 'rolled_back') OR t.step = 'switched_back'))
         AND (t.status = 'succeeded' OR (t.status = 'failed' AND EXISTS (
             SELECT 1 FROM deployment_events e
@@ -151,7 +152,7 @@ pub async fn services(
                 SELECT DISTINCT ON (service, destination)
                     service, destination, id, version, status, created_at, finished_at
                 FROM deployments
-                WHERE org = $1 AND deleted_at IS NULL
+                WHERE org = $1 AND deleted_at IS NULL AND kind IN ('deploy', 'rollback')
                   AND ($2::text IS NULL OR service = $2)
                   AND ($3::text IS NULL OR destination = $3)
                   AND ($4::text IS NULL OR (service, destination) > ($4, $5))

@@ -22,6 +22,9 @@ pub struct Server {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The jump host it is reached through: `{"server_id"}` or `{"user", "host", "port",
+    /// "host_key"}`; `None`: reached directly.
+    pub ssh_proxy: Option<serde_json::Value>,
 }
 
 #[derive(Insertable)]
@@ -256,6 +259,7 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
             deleted_at: None,
+            ssh_proxy: None,
         }
     }
 

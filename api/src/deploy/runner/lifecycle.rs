@@ -49,6 +49,9 @@ impl Run<'_> {
     /// Runs (or resumes) the deployment.
     pub async fn deploy_or_resume(&self) -> anyhow::Result<Outcome> {
         let row = self.store().deployment(self.deployment).await?;
+        if !row.is_rollout() {
+            return self.operate(row).await;
+        }
         if Status::is_final_text(&row.status) {
             return match self.after_deployed(&row).await? {
                 Some(after) => self.work(row, Work::After(after)).await,
@@ -115,7 +118,7 @@ impl Run<'_> {
 
     /// Ends a deployment no host work was done for; `failed_targets` (those that are the
     /// reason) end `failed` with it, the other pending ones skipped or cancelled.
-    async fn end_unstarted(
+    pub(super) async fn end_unstarted(
         &self,
         row: &Deployment,
         status: Status,

@@ -13,6 +13,8 @@
 //! - `resume.rs`: what a worker taking over an abandoned deployment finds and does.
 //! - `blue_green.rs`: the previous version kept running, the switch-back, the retirement.
 //! - `window.rs`: deployment windows: waiting in `paused` for the next, or `expired`.
+//! - `ops/`: runs of the other kinds (SPEC §10): restart, stop, start, remove, exec and the
+//!   accessory operations, under the same lock, logs and events.
 //!
 //! Every state change is stored as it happens (status, wave, gate, each target's end), so
 //! that a worker taking over an abandoned deployment knows where it was.
@@ -21,6 +23,7 @@ mod blue_green;
 mod failure;
 mod hosts;
 mod lifecycle;
+mod ops;
 mod resume;
 mod waves;
 mod window;

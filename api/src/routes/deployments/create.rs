@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::Deployer;
 use crate::crypto::Keyring;
-use crate::db::models::deployment::{self, Deployment, NewDeployment, SECRETS_COLUMN};
+use crate::db::models::deployment::{self, kind, Deployment, NewDeployment, SECRETS_COLUMN};
 use crate::db::models::idempotency::{self, IdempotencyKey};
 use crate::db::models::status::DeploymentStatus::{Pending, Scheduled};
 use crate::error::ApiError;
@@ -108,6 +108,8 @@ pub async fn create_deployment(
         created_by: &user.sub,
         scheduled_at: intake.scheduled_at,
         strategy,
+        kind: kind::DEPLOY,
+        operation: None,
     };
     let targets: Vec<(Uuid, &str)> = intake
         .targets

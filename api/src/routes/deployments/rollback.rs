@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, Deployer};
 use crate::crypto::Keyring;
-use crate::db::models::deployment::{self, Deployment, NewDeployment, SECRETS_COLUMN};
+use crate::db::models::deployment::{self, kind, Deployment, NewDeployment, SECRETS_COLUMN};
 use crate::db::models::event::{self, NewEvent};
 use crate::db::models::status::DeploymentStatus;
 use crate::db::models::target;
@@ -106,6 +106,8 @@ async fn rollback(
         created_by: &user.sub,
         scheduled_at: None,
         strategy: None,
+        kind: kind::ROLLBACK,
+        operation: None,
     };
     let targets = target::for_deployments(conn, &user.org, &[original.id]).await?;
     let targets: Vec<(Uuid, &str)> = targets

@@ -1,0 +1,20 @@
+//! Runs that operate what a service runs rather than rolling out a version (SPEC §10):
+//! `restart`, `stop`, `start`, `remove`, `exec` and the accessory operations. Each is a
+//! deployment row of its own `kind` (`db::models::deployment::kind`), so it queues under
+//! the service's key, holds the service lock, and keeps logs, events and per-host targets
+//! like a deployment does.
+
+use super::{Outcome, Run};
+use crate::db::models::deployment::Deployment;
+use crate::db::models::status::DeploymentStatus as Status;
+
+impl Run<'_> {
+    /// Runs (or resumes) an operation.
+    pub(super) async fn operate(&self, row: Deployment) -> anyhow::Result<Outcome> {
+        if Status::is_final_text(&row.status) {
+            return Ok(Outcome::Finished(row.status));
+        }
+        let reason = format!("this worker cannot run operations of kind {:?}", row.kind);
+        self.end_unstarted(&row, Status::Failed, &reason, &[]).await
+    }
+}
