@@ -105,6 +105,27 @@ async fn list_filter_show_events_and_logs() {
         .json();
     assert_eq!(by_server["items"].as_array().unwrap().len(), 1);
     assert_eq!(by_server["items"][0]["id"], json!(app_dep));
+    diesel::update(deployments::table.filter(deployments::id.eq(db_dep)))
+        .set(deployments::kind.eq("restart"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let restarts = app
+        .get("/v1/deployments?kind=restart", &viewer)
+        .await
+        .json();
+    assert_eq!(restarts["items"].as_array().unwrap().len(), 1);
+    assert_eq!(restarts["items"][0]["id"], json!(db_dep));
+    assert_eq!(restarts["items"][0]["kind"], "restart");
+    let deploys = app.get("/v1/deployments?kind=deploy", &viewer).await.json();
+    assert_eq!(deploys["items"].as_array().unwrap().len(), 1);
+    assert_eq!(deploys["items"][0]["id"], json!(app_dep));
+    let bad = app.get("/v1/deployments?kind=reboot", &viewer).await;
+    let problem = bad.problem(400);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("`kind`"),
+        "{problem}"
+    );
 
     let shown = app
         .get(&format!("/v1/deployments/{app_dep}"), &viewer)

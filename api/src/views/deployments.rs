@@ -26,6 +26,9 @@ pub struct DeploymentFilter {
     /// given: what runs there); `false`: only those live nowhere (there).
     #[param(value_type = Option<bool>)]
     pub live: Option<String>,
+    /// Only runs of this kind (deploy, rollback, restart, stop, start, remove, exec,
+    /// accessory_boot, accessory_reboot, accessory_remove); all kinds when absent.
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

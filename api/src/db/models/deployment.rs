@@ -104,6 +104,8 @@ pub struct Filter {
     pub status: Option<String>,
     /// Live (or not) on `server_id` when given, else on any server and role.
     pub live: Option<bool>,
+    /// Only runs of this kind.
+    pub kind: Option<String>,
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, org: &str, id: Uuid) -> QueryResult<Deployment> {
@@ -288,6 +290,9 @@ pub async fn list(
     }
     if let Some(status) = &filter.status {
         query = query.filter(deployments::status.eq(status.clone()));
+    }
+    if let Some(kind) = &filter.kind {
+        query = query.filter(deployments::kind.eq(kind.clone()));
     }
     if let Some(live) = filter.live {
         query = query.filter(super::inventory::live_filter(org, filter.server_id, live));

@@ -1,7 +1,7 @@
 use actix_web::{get, web, HttpResponse};
 
 use crate::auth::Viewer;
-use crate::db::models::deployment::{self, Filter};
+use crate::db::models::deployment::{self, kind, Filter};
 use crate::db::models::status::DeploymentStatus as Status;
 use crate::error::ApiError;
 use crate::routes::deployments::with_targets;
@@ -34,6 +34,12 @@ pub async fn list_deployments(
             Status::ALL.map(Status::as_str).join(", ")
         )));
     }
+    if let Some(k) = filter.kind.as_deref().filter(|k| !kind::ALL.contains(k)) {
+        return Err(ApiError::BadRequest(format!(
+            "query parameter `kind` must be one of {} (not {k:?})",
+            kind::ALL.join(", ")
+        )));
+    }
     let server_id = crate::extract::parse_param("server_id", filter.server_id.as_deref())?;
     let live = crate::extract::parse_param("live", filter.live.as_deref())?;
     let filter = Filter {
@@ -41,6 +47,7 @@ pub async fn list_deployments(
         server_id,
         status: filter.status,
         live,
+        kind: filter.kind,
     };
     let mut conn = state.conn().await?;
     let rows = deployment::list(&mut conn, &user.org, &filter, before, limit).await?;
