@@ -797,16 +797,25 @@ fn parse_ssh(
                 Err(_) => port(e, &p, 0),
             }
         }),
-        proxy: obj.string(e, "proxy"),
+        proxy: None,
     };
-    for key in [
-        "proxy_command",
-        "log_level",
-        "keys_only",
-        "keys",
-        "key_data",
-        "config",
-    ] {
+    // A server's jump host is part of the server (`ssh_proxy` on `/v1/servers`), the one
+    // source of truth for how it is reached, whichever path connects.
+    if let Some((p, _)) = obj.take("proxy") {
+        e.add(
+            &p,
+            "not supported in a deploy config: give the server its jump host \
+             (ssh_proxy on POST or PATCH /v1/servers)",
+        );
+    }
+    if let Some((p, _)) = obj.take("proxy_command") {
+        e.add(
+            &p,
+            "not supported: Convoy runs no local commands; give the server its jump host \
+             (ssh_proxy on POST or PATCH /v1/servers)",
+        );
+    }
+    for key in ["log_level", "keys_only", "keys", "key_data", "config"] {
         if let Some((p, v)) = obj.take(key) {
             ignored.insert(p, v.clone());
         }
