@@ -435,4 +435,85 @@ mod tests {
         assert!(!is_name(""));
         assert!(!is_name("-x"));
     }
+
+    fn proxy_errors(value: serde_json::Value) -> Vec<(String, String)> {
+        match parse_ssh_proxy(&value, &Policy::default()) {
+            Ok(proxy) => panic!("accepted {proxy:?}"),
+            Err(errors) => errors.into_iter().map(|e| (e.field, e.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn ssh_proxy_forms() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            parse_ssh_proxy(
+                &serde_json::json!({"server_id": id.to_string()}),
+                &Policy::default()
+            ),
+            Ok(SshProxy::Server { server_id: id })
+        );
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPQBfIiojg4VxtjgqWaYOvAPEvOkrZiKZWrJqsv0COEc";
+        let inline = parse_ssh_proxy(
+            &serde_json::json!({"user": "jump", "host": "bastion.example", "host_key": key}),
+            &Policy::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            inline,
+            SshProxy::Host {
+                user: "jump".into(),
+                host: "bastion.example".into(),
+                port: 22,
+                host_key: host_key_fingerprint(key),
+            }
+        );
+        assert!(host_key_fingerprint(key).is_some_and(|f| f.starts_with("SHA256:")));
+        // Stored and read back as the same value.
+        let stored: SshProxy = serde_json::from_value(inline.to_value()).unwrap();
+        assert_eq!(stored, inline);
+    }
+
+    #[test]
+    fn bad_ssh_proxies_name_their_field() {
+        let field = |e: Vec<(String, String)>| e.into_iter().map(|(f, _)| f).collect::<Vec<_>>();
+        assert_eq!(
+            field(proxy_errors(serde_json::json!("root@bastion"))),
+            ["ssh_proxy"]
+        );
+        assert_eq!(
+            field(proxy_errors(serde_json::json!({"server_id": "nope"}))),
+            ["ssh_proxy/server_id"]
+        );
+        assert_eq!(
+            field(proxy_errors(
+                serde_json::json!({"server_id": Uuid::now_v7().to_string(), "user": "x"})
+            )),
+            ["ssh_proxy/user"]
+        );
+        assert_eq!(
+            field(proxy_errors(serde_json::json!({"host": "bastion.example"}))),
+            ["ssh_proxy/user"]
+        );
+        assert_eq!(
+            field(proxy_errors(
+                serde_json::json!({"user": "a b", "host": "-x", "port": 0, "host_key": "nope", "via": 1})
+            )),
+            [
+                "ssh_proxy/via",
+                "ssh_proxy/user",
+                "ssh_proxy/host",
+                "ssh_proxy/port",
+                "ssh_proxy/host_key"
+            ]
+        );
+        let refused = proxy_errors(serde_json::json!({"user": "u", "host": "169.254.169.254"}));
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, "ssh_proxy/host");
+        assert!(
+            refused[0].1.contains("CONVOY_ALLOWED_NETWORKS"),
+            "{refused:?}"
+        );
+    }
 }
