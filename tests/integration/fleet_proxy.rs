@@ -397,7 +397,7 @@ async fn routes_come_back_after_a_proxy_restart() {
 }
 
 /// A CA and a certificate it signs for `host`: (CA PEM, certificate PEM, key PEM).
-fn issue_certificate(host: &str) -> (String, String, String) {
+pub(crate) fn issue_certificate(host: &str) -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
