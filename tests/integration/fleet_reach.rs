@@ -10,9 +10,8 @@ use convoy::auth::Role;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
-use tokio_rustls::rustls::{crypto::ring, ClientConfig, RootCertStore};
 
-use crate::fleet_proxy::issue_certificate;
+use crate::fleet_proxy::{issue_certificate, tls_client};
 use crate::support::engine::{secrets, served, web_role, Engine};
 use crate::support::fleet::{fleet, fleet_cmd, host, FleetHost};
 use crate::support::kamal::{proxy_host, ServiceCleanup};
@@ -60,15 +59,7 @@ async fn direct_ssh_fails() -> bool {
 /// `GET /` from h11:443 with SNI `name`, trusting `ca_pem`: the certificate the proxy
 /// presented (DER) and the raw reply.
 async fn https_get(name: &str, ca_pem: &str) -> (Vec<u8>, String) {
-    let mut roots = RootCertStore::empty();
-    for certificate in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(certificate.unwrap()).unwrap();
-    }
-    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = tls_client(ca_pem);
     let tcp = tokio::net::TcpStream::connect((h11().address.as_str(), 443))
         .await
         .unwrap();
