@@ -98,8 +98,9 @@ impl Measured {
 /// Servers are reached by name on the simulated fleet.
 struct ByName(SimFleet);
 
+#[async_trait::async_trait]
 impl TargetResolver for ByName {
-    fn resolve(&self, server: &Server) -> Result<SshTarget, TargetError> {
+    async fn resolve(&self, server: &Server) -> Result<SshTarget, TargetError> {
         Ok(self.0.target(&server.name))
     }
 }

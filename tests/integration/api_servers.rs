@@ -224,3 +224,159 @@ async fn pagination_walks_120_servers_without_loss_or_repetition() {
     let default = app.get("/v1/servers", &admin).await.json();
     assert_eq!(default["items"].as_array().unwrap().len(), 50);
 }
+
+/// Registers `name` (optionally through `ssh_proxy`); the reply.
+async fn register(
+    app: &TestApp,
+    admin: &str,
+    name: &str,
+    ssh_proxy: Option<serde_json::Value>,
+) -> crate::support::Reply {
+    let mut body = server_body(name, &private_key());
+    if let Some(proxy) = ssh_proxy {
+        body["ssh_proxy"] = proxy;
+    }
+    app.post("/v1/servers", admin, &body).await
+}
+
+/// The fields a 422 names, after checking it is a problem document.
+fn invalid_fields(reply: &crate::support::Reply) -> Vec<String> {
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    assert_eq!(reply.content_type, "application/problem+json");
+    reply.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_jump_host_is_stored_shown_and_cleared() {
+    let app = TestApp::new().await;
+    let admin = token("acme", Role::Admin);
+    let bastion = register(&app, &admin, "bastion", None).await.json();
+    let bastion_id = bastion["id"].as_str().unwrap();
+    let web = register(
+        &app,
+        &admin,
+        "web-1",
+        Some(json!({"server_id": bastion_id})),
+    )
+    .await;
+    assert_eq!(web.status, 201, "{}", web.text);
+    assert_eq!(web.json()["ssh_proxy"], json!({"server_id": bastion_id}));
+    let path = format!("/v1/servers/{}", web.json()["id"].as_str().unwrap());
+
+    let (_, host_key, fingerprint) = crate::support::key_pair();
+    let inline = json!({"user": "jump", "host": "jump.fleet.example", "host_key": host_key});
+    let patched = app
+        .send_json("PATCH", &path, &admin, &json!({"ssh_proxy": inline}))
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    assert_eq!(
+        patched.json()["ssh_proxy"],
+        json!({"user": "jump", "host": "jump.fleet.example", "port": 22, "host_key": fingerprint})
+    );
+    assert_eq!(
+        app.get(&path, &admin).await.json()["ssh_proxy"],
+        patched.json()["ssh_proxy"]
+    );
+
+    let cleared = app
+        .send_json("PATCH", &path, &admin, &json!({"ssh_proxy": null}))
+        .await;
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    assert_eq!(cleared.json()["ssh_proxy"], json!(null));
+}
+
+#[actix_web::test]
+async fn bad_jump_hosts_are_refused_naming_the_field() {
+    let app = TestApp::new().await;
+    let admin = token("acme", Role::Admin);
+    let bastion = register(&app, &admin, "bastion", None).await.json();
+    let bastion_id = bastion["id"].as_str().unwrap().to_string();
+    let bastion_path = format!("/v1/servers/{bastion_id}");
+
+    // Unknown, another org's, malformed.
+    let unknown = register(
+        &app,
+        &admin,
+        "a",
+        Some(json!({"server_id": Uuid::now_v7().to_string()})),
+    )
+    .await;
+    assert_eq!(invalid_fields(&unknown), ["ssh_proxy/server_id"]);
+    let other_org = token("globex", Role::Admin);
+    let foreign = register(
+        &app,
+        &other_org,
+        "b",
+        Some(json!({"server_id": bastion_id})),
+    )
+    .await;
+    assert_eq!(invalid_fields(&foreign), ["ssh_proxy/server_id"]);
+    let shape = register(&app, &admin, "c", Some(json!("root@bastion:22"))).await;
+    assert_eq!(invalid_fields(&shape), ["ssh_proxy"]);
+    let inline = register(
+        &app,
+        &admin,
+        "d",
+        Some(json!({"user": "root", "host": "bastion.example", "port": 70000})),
+    )
+    .await;
+    assert_eq!(invalid_fields(&inline), ["ssh_proxy/port"]);
+    // A host the network policy refuses.
+    let metadata = register(
+        &app,
+        &admin,
+        "e",
+        Some(json!({"user": "root", "host": "169.254.169.254"})),
+    )
+    .await;
+    assert_eq!(invalid_fields(&metadata), ["ssh_proxy/host"]);
+    assert!(
+        metadata.text.contains("CONVOY_ALLOWED_NETWORKS"),
+        "{}",
+        metadata.text
+    );
+
+    // Itself.
+    let own = app
+        .send_json(
+            "PATCH",
+            &bastion_path,
+            &admin,
+            &json!({"ssh_proxy": {"server_id": bastion_id}}),
+        )
+        .await;
+    assert_eq!(invalid_fields(&own), ["ssh_proxy/server_id"]);
+
+    // No chains: a server reached through a jump host is no jump host, and a jump host
+    // gets no jump host of its own.
+    let web = register(&app, &admin, "web", Some(json!({"server_id": bastion_id}))).await;
+    assert_eq!(web.status, 201, "{}", web.text);
+    let web_id = web.json()["id"].as_str().unwrap().to_string();
+    let chained = register(&app, &admin, "f", Some(json!({"server_id": web_id}))).await;
+    assert_eq!(invalid_fields(&chained), ["ssh_proxy/server_id"]);
+    let other = register(&app, &admin, "other", None).await.json();
+    let jump_of_jump = app
+        .send_json(
+            "PATCH",
+            &bastion_path,
+            &admin,
+            &json!({"ssh_proxy": {"server_id": other["id"]}}),
+        )
+        .await;
+    assert_eq!(invalid_fields(&jump_of_jump), ["ssh_proxy"]);
+    assert!(
+        jump_of_jump.text.contains("\\\"web\\\""),
+        "{}",
+        jump_of_jump.text
+    );
+    // Nothing refused was stored.
+    assert_eq!(
+        app.get(&bastion_path, &admin).await.json()["ssh_proxy"],
+        json!(null)
+    );
+}

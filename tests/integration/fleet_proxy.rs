@@ -397,7 +397,7 @@ async fn routes_come_back_after_a_proxy_restart() {
 }
 
 /// A CA and a certificate it signs for `host`: (CA PEM, certificate PEM, key PEM).
-fn issue_certificate(host: &str) -> (String, String, String) {
+pub(crate) fn issue_certificate(host: &str) -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -411,9 +411,9 @@ fn issue_certificate(host: &str) -> (String, String, String) {
     (ca_pem, certificate.pem(), key.serialize_pem())
 }
 
-/// `GET /` from h1:443 with SNI `host`, trusting only `ca_pem`.
-async fn https_get(host: &str, ca_pem: &str) -> Result<(u16, String), String> {
-    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
+/// A TLS client trusting only `ca_pem`.
+pub(crate) fn tls_client(ca_pem: &str) -> tokio_rustls::rustls::ClientConfig {
+    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
     use tokio_rustls::rustls::{crypto::ring, ClientConfig, RootCertStore};
 
     let mut roots = RootCertStore::empty();
@@ -421,11 +421,18 @@ async fn https_get(host: &str, ca_pem: &str) -> Result<(u16, String), String> {
         roots.add(certificate.unwrap()).unwrap();
     }
     // The provider is named: both ring and aws-lc-rs may be compiled into this binary.
-    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+    ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_no_client_auth()
+}
+
+/// `GET /` from h1:443 with SNI `host`, trusting only `ca_pem`.
+async fn https_get(host: &str, ca_pem: &str) -> Result<(u16, String), String> {
+    use tokio_rustls::rustls::pki_types::ServerName;
+
+    let config = tls_client(ca_pem);
     let tcp = tokio::net::TcpStream::connect((h1().address.as_str(), 443))
         .await
         .map_err(|e| e.to_string())?;

@@ -16,6 +16,7 @@ mod api_templates;
 mod fleet_deploy;
 mod fleet_engine;
 mod fleet_proxy;
+mod fleet_reach;
 mod fleet_redaction;
 mod fleet_rollouts;
 mod fleet_ssh;

@@ -223,7 +223,7 @@ async fn h1_a_pin_stored_meanwhile_wins_over_first_contact() {
     let name = register_fleet_host(&app, h1, None).await;
     let unpinned = server_row(&app, &name).await;
     let state = app.state();
-    let target = state.ssh_target(&unpinned).unwrap();
+    let target = state.ssh_target(&unpinned).await.unwrap();
     // Another process pins a different key after this one read the row.
     let (_, _, elsewhere) = key_pair();
     let mut conn = app.db.conn().await;

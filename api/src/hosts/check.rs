@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// an [`ApiError::Conflict`] and is not contacted; any other failure to reach the host is
 /// in the report.
 pub async fn check_server(state: &AppState, row: &Server) -> Result<CheckReport, ApiError> {
-    let target = state.ssh_target_to_pin(row)?;
+    let target = state.ssh_target_to_pin(row).await?;
     let report = ssh::check(&state.ssh, &target).await;
     // A refusal is no probe result: nothing was sent, and reachability, latency or an
     // error text would tell a tenant about a place it may not reach.

@@ -114,7 +114,11 @@ pub async fn primary_host(
         return Ok(unknown(reason));
     };
     let servers = server::find_by_names(conn, key.org, std::slice::from_ref(&name)).await?;
-    let target = match resolve_host(&servers, &name).map(|s| state.ssh_target(s)) {
+    let resolved = match resolve_host(&servers, &name) {
+        Ok(s) => Ok(state.ssh_target(s).await),
+        Err(reason) => Err(reason),
+    };
+    let target = match resolved {
         Ok(Ok(target)) => Ok(target),
         Ok(Err(TargetError::Refused(reason))) => return Err(ApiError::Conflict(reason)),
         Ok(Err(e)) => Err(e.to_string()),

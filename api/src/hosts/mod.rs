@@ -4,10 +4,12 @@
 //! `deploy/` and `jobs/` reach the hosts over `ssh/`. See docs/ARCHITECTURE.md.
 
 mod check;
+mod jump;
 mod lock;
 
 pub use crate::ssh::{is_private_key, CheckReport};
 pub use check::check_server;
+pub use jump::check_jump_host;
 pub use lock::{primary_host, HostLockStatus, PrimaryHost};
 
 /// The `SHA256:…` pin for a host key given as a public key line or a fingerprint; `None`

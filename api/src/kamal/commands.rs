@@ -17,6 +17,10 @@ pub const HEALTH_STATUS_FORMAT: &str =
     "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}";
 /// The container's IP address on each of its networks, space-separated, on one line.
 pub const ADDRESSES_FORMAT: &str = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}";
+/// Run by `sh -c` inside the proxy container as root, with the file as `$1` and its
+/// contents on stdin: written beside it with mode 0600, given to the owner of the proxy's
+/// process, then renamed over it.
+const WRITE_AS_PROXY_USER: &str = r#"umask 077 && cat > "$1.tmp" && chown "$(stat -c %u:%g /proc/1)" "$1.tmp" && mv -f "$1.tmp" "$1""#;
 /// The placeholder the proxy deploy command's target is filled through.
 pub const CONTAINER_ID: &str = "container-id";
 const RUNNING_STATUSES: [&str; 2] = ["running", "restarting"];
@@ -238,6 +242,11 @@ impl<'a> Commands<'a> {
         if proxy.ssl {
             flags.push(("tls", None));
         }
+        if proxy.certificate.is_some() {
+            let [certificate, key] = self.tls_files(role, naming::PROXY_APPS_CONTAINER_DIRECTORY);
+            flags.push(("tls-certificate-path", Some(certificate)));
+            flags.push(("tls-private-key-path", Some(key)));
+        }
         flags.push(("deploy-timeout", Some(seconds(self.config.deploy_timeout))));
         flags.push(("drain-timeout", Some(seconds(self.config.drain_timeout))));
         let hc = &proxy.healthcheck;
@@ -288,6 +297,45 @@ impl<'a> Commands<'a> {
             Some(v) => format!("--{name}={v}"),
             None => format!("--{name}"),
         })))
+    }
+
+    /// Where Kamal 2.11 keeps a role's custom certificate and key under the proxy's apps
+    /// directory `apps` (the host's, or its mount inside the proxy container):
+    /// `APPS/S[-D]/tls/R/{cert,key}.pem`.
+    pub fn tls_files(&self, role: &Role, apps: &str) -> [String; 2] {
+        let dir = self.tls_directory(role, apps);
+        [format!("{dir}/cert.pem"), format!("{dir}/key.pem")]
+    }
+
+    fn tls_directory(&self, role: &Role, apps: &str) -> String {
+        let app = naming::service_and_destination(self.service(), self.destination());
+        format!("{apps}/{app}/tls/{}", role.name)
+    }
+
+    /// Writes the role's custom certificate and key where [`Commands::proxy_deploy`] points
+    /// kamal-proxy, the PEM texts on stdin. The directory is the SSH user's (`mkdir -p`, as
+    /// Kamal's); each file is written through the proxy container as its root and handed to
+    /// the user the proxy runs as (the owner of its pid 1) with mode 0600, so the proxy reads
+    /// it whoever logs in, and no other user of the host does. Replaced atomically.
+    pub fn write_tls_files(
+        &self,
+        role: &Role,
+        certificate: Secret<Vec<u8>>,
+        key: Secret<Vec<u8>>,
+    ) -> [Cmd; 2] {
+        let host_dir = self.tls_directory(role, naming::PROXY_APPS_DIRECTORY);
+        let files = self.tls_files(role, naming::PROXY_APPS_CONTAINER_DIRECTORY);
+        let write =
+            |file: &str, pem: Secret<Vec<u8>>| {
+                Cmd::new(["mkdir", "-p", &host_dir])
+                    .and(
+                        Cmd::docker(["exec", "--interactive", "--user", "0", PROXY_CONTAINER])
+                            .args(["sh", "-c", WRITE_AS_PROXY_USER, "sh", file]),
+                    )
+                    .stdin(pem)
+            };
+        let [certificate_file, key_file] = files;
+        [write(&certificate_file, certificate), write(&key_file, key)]
     }
 
     /// `kamal-proxy remove S-R[-D]`

@@ -27,6 +27,8 @@ pub enum HostStep {
     WriteEnvFile(String),
     CreateNetwork,
     EnsureProxy,
+    /// The role's custom certificate and key (`proxy.ssl.certificate_pem`), through the proxy.
+    WriteCertificate(String),
     RenameExisting(String),
     CurrentVersion(String),
     AuditBoot(String),
@@ -66,8 +68,8 @@ impl HostStep {
     pub fn role(&self) -> Option<&str> {
         use HostStep::*;
         match self {
-            WriteEnvFile(r) | RenameExisting(r) | CurrentVersion(r) | AuditBoot(r)
-            | RunContainer(r) | ContainerId(r) | ProxyDeploy(r) | HealthPoll(r)
+            WriteEnvFile(r) | WriteCertificate(r) | RenameExisting(r) | CurrentVersion(r)
+            | AuditBoot(r) | RunContainer(r) | ContainerId(r) | ProxyDeploy(r) | HealthPoll(r)
             | HealthcheckCmd(r) | StopOld(r) | StopNew(r) | Logs(r) => Some(r),
             _ => None,
         }
@@ -116,6 +118,17 @@ impl HostStep {
                     commands::start_or_run_proxy(config),
                 ])
             }
+            WriteCertificate(_) => {
+                let Some(names) = role().proxy.as_ref().and_then(|p| p.certificate.as_ref()) else {
+                    return Ok(vec![]);
+                };
+                let pem = |name: &str| {
+                    secret(name).map(|value| Secret::new(value.expose().clone().into_bytes()))
+                };
+                let (certificate, key) =
+                    (pem(&names.certificate_pem)?, pem(&names.private_key_pem)?);
+                return Ok(c.write_tls_files(role(), certificate, key).into());
+            }
             RenameExisting(_) => c.rename_existing(role(), ctx.replaced_hex),
             CurrentVersion(_) => c.current_version(role()),
             AuditBoot(_) => c.audit(
@@ -161,6 +174,10 @@ pub fn host_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
     if roles.iter().any(|r| r.proxy.is_some()) {
         steps.push(EnsureProxy);
     }
+    let certified = roles
+        .iter()
+        .filter(|r| r.proxy.as_ref().is_some_and(|p| p.certificate.is_some()));
+    steps.extend(certified.map(|r| WriteCertificate(r.name.clone())));
     for role in &roles {
         let name = || role.name.clone();
         steps.extend([

@@ -2,10 +2,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::db::models::server::Server;
+use crate::db::models::server::{Server, SshProxy};
 use crate::db::models::server_event::ServerEvent;
 use crate::error::FieldError;
 use crate::hosts::{host_key_fingerprint, is_private_key, CheckReport};
@@ -23,7 +24,8 @@ use crate::views::deployments::EventView;
     "port": 22,
     "ssh_user": "deploy",
     "ssh_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\n...\n-----END OPENSSH PRIVATE KEY-----\n",
-    "labels": {"region": "eu-west"}
+    "labels": {"region": "eu-west"},
+    "ssh_proxy": {"server_id": "0193a0c4-5e0f-7c3a-9a51-3f2b8f1c2d4e"}
 }))]
 pub struct CreateServer {
     /// Unique within the org; deploy configs may name the server by it.
@@ -44,6 +46,13 @@ pub struct CreateServer {
     pub host_key: Option<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Jump host the server is reached through: `{"server_id": "<uuid>"}`, another
+    /// registered server of the org (itself reached directly; logged into with its own user,
+    /// key and pin), or `{"user", "host", "port", "host_key"}` (port 22 by default; logged
+    /// into with this server's key, as Kamal's `ssh.proxy`; `host_key` pinned on first
+    /// contact when omitted).
+    #[schema(value_type = Option<Object>)]
+    pub ssh_proxy: Option<Value>,
 }
 
 /// Change some fields of a server. `host_key: null` unpins the host key.
@@ -60,6 +69,10 @@ pub struct UpdateServer {
     #[schema(value_type = Option<String>)]
     pub host_key: Option<Option<String>>,
     pub labels: Option<BTreeMap<String, String>>,
+    /// A jump host as on create; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub ssh_proxy: Option<Option<Value>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit null (`Some(None)`).
@@ -79,6 +92,10 @@ pub struct ServerView {
     /// `SHA256:…` of the pinned host key; null until first contact.
     pub host_key_fingerprint: Option<String>,
     pub labels: serde_json::Value,
+    /// The jump host (`{"server_id"}` or `{"user", "host", "port", "host_key"}`, the key
+    /// as its `SHA256:…` fingerprint once known); null when reached directly.
+    #[schema(value_type = Option<Object>)]
+    pub ssh_proxy: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -93,6 +110,7 @@ impl From<Server> for ServerView {
             ssh_user: s.ssh_user,
             host_key_fingerprint: s.host_key_fingerprint,
             labels: s.labels,
+            ssh_proxy: s.ssh_proxy.filter(|v| !v.is_null()),
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -205,6 +223,7 @@ struct Fields<'a> {
     ssh_private_key: Option<&'a str>,
     host_key: Option<&'a str>,
     labels: Option<&'a BTreeMap<String, String>>,
+    ssh_proxy: Option<&'a Value>,
 }
 
 fn check(f: Fields<'_>, policy: &Policy) -> Vec<FieldError> {
@@ -251,7 +270,119 @@ fn check(f: Fields<'_>, policy: &Policy) -> Vec<FieldError> {
     if let Some(labels) = f.labels {
         check_labels(labels, &mut errors);
     }
+    if let Some(Err(proxy_errors)) = f.ssh_proxy.map(|v| parse_ssh_proxy(v, policy)) {
+        errors.extend(proxy_errors);
+    }
     errors
+}
+
+/// Reads a request's `ssh_proxy` (see [`CreateServer::ssh_proxy`]); each error names
+/// `ssh_proxy/<field>`. Whether a `server_id` names a usable server is for the database
+/// to say (`hosts::check_jump_host`).
+pub fn parse_ssh_proxy(value: &Value, policy: &Policy) -> Result<SshProxy, Vec<FieldError>> {
+    const FIELD: &str = "ssh_proxy";
+    let at = |key: &str| format!("{FIELD}/{key}");
+    let Some(obj) = value.as_object() else {
+        return Err(vec![FieldError::new(
+            FIELD,
+            "must be an object: {\"server_id\"} or {\"user\", \"host\", \"port\", \"host_key\"}",
+        )]);
+    };
+    let mut errors = Vec::new();
+    if let Some(id) = obj.get("server_id") {
+        for key in obj.keys().filter(|k| *k != "server_id") {
+            errors.push(FieldError::new(at(key), "not allowed with server_id"));
+        }
+        let id = id.as_str().and_then(|s| s.parse::<Uuid>().ok());
+        match id {
+            Some(server_id) if errors.is_empty() => return Ok(SshProxy::Server { server_id }),
+            Some(_) => {}
+            None => errors.push(FieldError::new(
+                at("server_id"),
+                "must be the id of a registered server",
+            )),
+        }
+        return Err(errors);
+    }
+    for key in obj.keys() {
+        if !matches!(key.as_str(), "user" | "host" | "port" | "host_key") {
+            errors.push(FieldError::new(
+                at(key),
+                "unknown field: expected server_id, or user, host, port and host_key",
+            ));
+        }
+    }
+    let user = match obj.get("user").map(Value::as_str) {
+        Some(Some(u)) if is_user(u) => Some(u.to_owned()),
+        None => {
+            errors.push(FieldError::new(
+                at("user"),
+                "is required (or give server_id)",
+            ));
+            None
+        }
+        Some(_) => {
+            errors.push(FieldError::new(at("user"), "must be a valid user name"));
+            None
+        }
+    };
+    let host = match obj.get("host").map(Value::as_str) {
+        Some(Some(h)) if is_hostname(h) => match network::check_hostname(policy, h) {
+            Ok(()) => Some(h.to_owned()),
+            Err(why) => {
+                errors.push(FieldError::new(at("host"), why));
+                None
+            }
+        },
+        None => {
+            errors.push(FieldError::new(
+                at("host"),
+                "is required (or give server_id)",
+            ));
+            None
+        }
+        Some(_) => {
+            errors.push(FieldError::new(
+                at("host"),
+                "must be a DNS name or an IP address",
+            ));
+            None
+        }
+    };
+    let port = match obj.get("port") {
+        None => Some(22),
+        Some(p) => match p.as_u64().and_then(|n| u16::try_from(n).ok()) {
+            Some(n) if n > 0 => Some(n),
+            _ => {
+                errors.push(FieldError::new(at("port"), "must be between 1 and 65535"));
+                None
+            }
+        },
+    };
+    let host_key = match obj.get("host_key") {
+        None | Some(Value::Null) => Ok(None),
+        Some(k) => k
+            .as_str()
+            .and_then(host_key_fingerprint)
+            .map(Some)
+            .ok_or(()),
+    };
+    let host_key = host_key.unwrap_or_else(|()| {
+        errors.push(FieldError::new(
+            at("host_key"),
+            "must be an OpenSSH public key line or a SHA256: fingerprint",
+        ));
+        None
+    });
+    match (user, host, port) {
+        (Some(user), Some(host), Some(port)) if errors.is_empty() => Ok(SshProxy::Host {
+            user,
+            host,
+            port,
+            host_key,
+        }),
+        _ => Err(errors),
+    }
 }
 
 impl CreateServer {
@@ -265,6 +396,7 @@ impl CreateServer {
                 ssh_private_key: Some(self.ssh_private_key.expose()),
                 host_key: self.host_key.as_deref(),
                 labels: Some(&self.labels),
+                ssh_proxy: self.ssh_proxy.as_ref(),
             },
             policy,
         )
@@ -282,6 +414,7 @@ impl UpdateServer {
                 ssh_private_key: self.ssh_private_key.as_ref().map(|k| k.expose().as_str()),
                 host_key: self.host_key.as_ref().and_then(|k| k.as_deref()),
                 labels: self.labels.as_ref(),
+                ssh_proxy: self.ssh_proxy.as_ref().and_then(Option::as_ref),
             },
             policy,
         )
@@ -301,5 +434,86 @@ mod tests {
         assert!(is_name("web-1"));
         assert!(!is_name(""));
         assert!(!is_name("-x"));
+    }
+
+    fn proxy_errors(value: serde_json::Value) -> Vec<(String, String)> {
+        match parse_ssh_proxy(&value, &Policy::default()) {
+            Ok(proxy) => panic!("accepted {proxy:?}"),
+            Err(errors) => errors.into_iter().map(|e| (e.field, e.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn ssh_proxy_forms() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            parse_ssh_proxy(
+                &serde_json::json!({"server_id": id.to_string()}),
+                &Policy::default()
+            ),
+            Ok(SshProxy::Server { server_id: id })
+        );
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPQBfIiojg4VxtjgqWaYOvAPEvOkrZiKZWrJqsv0COEc";
+        let inline = parse_ssh_proxy(
+            &serde_json::json!({"user": "jump", "host": "bastion.example", "host_key": key}),
+            &Policy::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            inline,
+            SshProxy::Host {
+                user: "jump".into(),
+                host: "bastion.example".into(),
+                port: 22,
+                host_key: host_key_fingerprint(key),
+            }
+        );
+        assert!(host_key_fingerprint(key).is_some_and(|f| f.starts_with("SHA256:")));
+        // Stored and read back as the same value.
+        let stored: SshProxy = serde_json::from_value(inline.to_value()).unwrap();
+        assert_eq!(stored, inline);
+    }
+
+    #[test]
+    fn bad_ssh_proxies_name_their_field() {
+        let field = |e: Vec<(String, String)>| e.into_iter().map(|(f, _)| f).collect::<Vec<_>>();
+        assert_eq!(
+            field(proxy_errors(serde_json::json!("root@bastion"))),
+            ["ssh_proxy"]
+        );
+        assert_eq!(
+            field(proxy_errors(serde_json::json!({"server_id": "nope"}))),
+            ["ssh_proxy/server_id"]
+        );
+        assert_eq!(
+            field(proxy_errors(
+                serde_json::json!({"server_id": Uuid::now_v7().to_string(), "user": "x"})
+            )),
+            ["ssh_proxy/user"]
+        );
+        assert_eq!(
+            field(proxy_errors(serde_json::json!({"host": "bastion.example"}))),
+            ["ssh_proxy/user"]
+        );
+        assert_eq!(
+            field(proxy_errors(
+                serde_json::json!({"user": "a b", "host": "-x", "port": 0, "host_key": "nope", "via": 1})
+            )),
+            [
+                "ssh_proxy/via",
+                "ssh_proxy/user",
+                "ssh_proxy/host",
+                "ssh_proxy/port",
+                "ssh_proxy/host_key"
+            ]
+        );
+        let refused = proxy_errors(serde_json::json!({"user": "u", "host": "169.254.169.254"}));
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, "ssh_proxy/host");
+        assert!(
+            refused[0].1.contains("CONVOY_ALLOWED_NETWORKS"),
+            "{refused:?}"
+        );
     }
 }

@@ -39,6 +39,7 @@ pub struct NewServer<'a> {
     pub ssh_private_key: Vec<u8>,
     pub host_key_fingerprint: Option<&'a str>,
     pub labels: serde_json::Value,
+    pub ssh_proxy: Option<serde_json::Value>,
 }
 
 #[derive(AsChangeset, Default)]
@@ -51,6 +52,8 @@ pub struct ServerChanges {
     pub ssh_private_key: Option<Vec<u8>>,
     pub host_key_fingerprint: Option<Option<String>>,
     pub labels: Option<serde_json::Value>,
+    /// `Some(None)` clears the jump host.
+    pub ssh_proxy: Option<Option<serde_json::Value>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -239,6 +242,105 @@ pub async fn pin_on_first_contact(
             .ok_or(diesel::result::Error::NotFound)
     })
     .await
+}
+
+/// How a server is reached through a jump host (`servers.ssh_proxy`): another registered
+/// server of the org, logged into with that server's own user, key and pin, or a host given
+/// inline, logged into with the server's own key (as Kamal's `ssh.proxy`), its key pinned on
+/// first contact when `host_key` is absent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SshProxy {
+    Server {
+        server_id: Uuid,
+    },
+    Host {
+        user: String,
+        host: String,
+        port: u16,
+        /// `SHA256:…` of the jump host's key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host_key: Option<String>,
+    },
+}
+
+impl SshProxy {
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+impl Server {
+    /// The stored jump host; `Err` when the column holds something unreadable.
+    pub fn jump(&self) -> Result<Option<SshProxy>, String> {
+        match &self.ssh_proxy {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(value) => serde_json::from_value(value.clone())
+                .map(Some)
+                .map_err(|e| format!("server {} has an unreadable ssh_proxy: {e}", self.name)),
+        }
+    }
+}
+
+/// The name of a server of the org that is reached through `id` (`ssh_proxy.server_id`),
+/// if any: such a server may not get a jump host of its own.
+pub async fn jump_client(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    id: Uuid,
+) -> QueryResult<Option<String>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+
+    servers::table
+        .filter(servers::org.eq(org))
+        .filter(servers::deleted_at.is_null())
+        .filter(sql::<Bool>("ssh_proxy ->> 'server_id' = ").bind::<Text, _>(id.to_string()))
+        .select(servers::name)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Stores the key an inline jump host offered on first contact in the server's
+/// `ssh_proxy.host_key`, unless one is stored already: the stored key is returned then, for
+/// the caller to compare. A server deleted (or whose jump host changed) meanwhile is
+/// `NotFound`.
+pub async fn pin_jump_host(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    id: Uuid,
+    offered: &str,
+) -> QueryResult<FirstContact> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Jsonb, Nullable};
+
+    let stored = diesel::update(
+        servers::table
+            .filter(servers::org.eq(org))
+            .filter(servers::id.eq(id))
+            .filter(servers::deleted_at.is_null())
+            .filter(sql::<Bool>(
+                "ssh_proxy ? 'host' AND NOT ssh_proxy ? 'host_key'",
+            )),
+    )
+    .set(
+        servers::ssh_proxy.eq(sql::<Nullable<Jsonb>>("ssh_proxy || ")
+            .bind::<Jsonb, _>(serde_json::json!({"host_key": offered}))),
+    )
+    .execute(conn)
+    .await?;
+    if stored == 1 {
+        tracing::info!(server.id = %id, fingerprint = offered, "jump host key pinned on first contact");
+        return Ok(FirstContact::Pinned);
+    }
+    match find(conn, org, id).await?.jump() {
+        Ok(Some(SshProxy::Host {
+            host_key: Some(pin),
+            ..
+        })) => Ok(FirstContact::AlreadyPinned(pin)),
+        _ => Err(diesel::result::Error::NotFound),
+    }
 }
 
 #[cfg(test)]

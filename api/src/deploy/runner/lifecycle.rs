@@ -191,7 +191,7 @@ impl Run<'_> {
             let ssh = if server.deleted_at.is_some() {
                 Err(format!("server {} was deleted", server.name))
             } else {
-                match self.engine.targets.resolve(&server) {
+                match self.engine.targets.resolve(&server).await {
                     Ok(target) => Ok(target),
                     // The policy forbids contacting it: the deployment fails before any
                     // host is contacted, this host's targets with the reason.

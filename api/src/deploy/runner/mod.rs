@@ -62,14 +62,17 @@ pub enum Outcome {
     Retry(String),
 }
 
-/// Turns a server row into a connection target (keys opened, network policy applied).
+/// Turns a server row into a connection target (keys opened, network policy applied,
+/// jump host resolved).
+#[async_trait::async_trait]
 pub trait TargetResolver: Send + Sync {
-    fn resolve(&self, server: &Server) -> Result<SshTarget, TargetError>;
+    async fn resolve(&self, server: &Server) -> Result<SshTarget, TargetError>;
 }
 
+#[async_trait::async_trait]
 impl TargetResolver for AppState {
-    fn resolve(&self, server: &Server) -> Result<SshTarget, TargetError> {
-        self.ssh_target(server)
+    async fn resolve(&self, server: &Server) -> Result<SshTarget, TargetError> {
+        self.ssh_target(server).await
     }
 }
 

@@ -226,6 +226,45 @@ fn proxy_deploy_with_hosts_and_tls() {
 }
 
 #[test]
+fn proxy_deploy_with_a_custom_certificate_points_inside_the_proxy() {
+    let config = config(json!({
+        "destination": "staging",
+        "proxy": {"host": "a.example.com", "ssl": {"certificate_pem": "C", "private_key_pem": "K"}},
+    }));
+    let cmd = Commands::new(&config, "999")
+        .proxy_deploy(&config.roles[0])
+        .unwrap();
+    assert_eq!(
+        cmd.fill(CONTAINER_ID, "abc").render(),
+        "docker exec kamal-proxy kamal-proxy deploy app-web-staging --target=abc:80 --host=a.example.com --tls --tls-certificate-path=/home/kamal-proxy/.apps-config/app-staging/tls/web/cert.pem --tls-private-key-path=/home/kamal-proxy/.apps-config/app-staging/tls/web/key.pem --deploy-timeout=30s --drain-timeout=30s --health-check-path=/up"
+    );
+}
+
+#[test]
+fn custom_certificate_files_go_through_stdin_and_the_proxy_container() {
+    let config = config(json!({
+        "proxy": {"host": "a.example.com", "ssl": {"certificate_pem": "C", "private_key_pem": "K"}},
+    }));
+    let [cert, key] = Commands::new(&config, "9").write_tls_files(
+        &config.roles[0],
+        Secret::new(b"CERT TEXT".to_vec()),
+        Secret::new(b"KEY TEXT".to_vec()),
+    );
+    let script = r#"'umask 077 && cat > "$1.tmp" && chown "$(stat -c %u:%g /proc/1)" "$1.tmp" && mv -f "$1.tmp" "$1"'"#;
+    for (cmd, file, pem) in [
+        (&cert, "cert.pem", &b"CERT TEXT"[..]),
+        (&key, "key.pem", &b"KEY TEXT"[..]),
+    ] {
+        assert_eq!(
+            cmd.render(),
+            format!("mkdir -p .kamal/proxy/apps-config/app/tls/web && docker exec --interactive --user 0 kamal-proxy sh -c {script} sh /home/kamal-proxy/.apps-config/app/tls/web/{file}")
+        );
+        assert_eq!(cmd.stdin_bytes().unwrap().expose(), pem);
+        assert!(!cmd.render().contains("TEXT"));
+    }
+}
+
+#[test]
 fn proxy_deploy_with_healthcheck() {
     assert_eq!(
         deploy(json!({"healthcheck": {"path": "/health", "interval": 3, "timeout": "4s"}})),

@@ -208,6 +208,18 @@ pub struct Proxy {
     pub buffering: Buffering,
     pub request_headers: Vec<String>,
     pub response_headers: Vec<String>,
+    /// `ssl: {certificate_pem, private_key_pem}`: the role's own certificate instead of
+    /// ACME (`ssl` is then true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CustomCertificate>,
+}
+
+/// Kamal 2's `proxy.ssl.certificate_pem` / `private_key_pem`: the names of the secrets that
+/// hold the PEM texts, supplied with the deployment's other secrets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomCertificate {
+    pub certificate_pem: String,
+    pub private_key_pem: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -388,6 +400,19 @@ impl DeployConfig {
                 needed
                     .entry(s.secret.clone())
                     .or_insert_with(|| format!("servers/{}/env/secret", role.name));
+            }
+        }
+        for role in &self.roles {
+            let Some(certificate) = role.proxy.as_ref().and_then(|p| p.certificate.as_ref()) else {
+                continue;
+            };
+            for (key, name) in [
+                ("certificate_pem", &certificate.certificate_pem),
+                ("private_key_pem", &certificate.private_key_pem),
+            ] {
+                needed
+                    .entry(name.clone())
+                    .or_insert_with(|| format!("proxy/ssl/{key}"));
             }
         }
         for (tag, env) in &self.env_tags {

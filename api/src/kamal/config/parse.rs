@@ -483,6 +483,9 @@ struct RawProxy {
     hosts: Option<Vec<String>>,
     app_port: Option<u16>,
     ssl: Option<bool>,
+    /// Set whenever `ssl` is: `Some(None)` for a boolean, so a role's `ssl: true` replaces
+    /// the root's certificate as Kamal's deep merge replaces the map.
+    certificate: Option<Option<CustomCertificate>>,
     ssl_redirect: Option<bool>,
     forward_headers: Option<bool>,
     response_timeout: Option<u64>,
@@ -509,6 +512,7 @@ impl RawProxy {
         overlay!(m, role, hosts);
         overlay!(m, role, app_port);
         overlay!(m, role, ssl);
+        overlay!(m, role, certificate);
         overlay!(m, role, ssl_redirect);
         overlay!(m, role, forward_headers);
         overlay!(m, role, response_timeout);
@@ -548,6 +552,7 @@ impl RawProxy {
             buffering: self.buffering,
             request_headers: self.request_headers.unwrap_or_default(),
             response_headers: self.response_headers.unwrap_or_default(),
+            certificate: self.certificate.flatten(),
         }
     }
 }
@@ -587,13 +592,13 @@ fn parse_proxy(
     raw.app_port = obj
         .uint(e, "app_port")
         .and_then(|n| port(e, &child(path, "app_port"), n));
-    raw.ssl = match obj.take("ssl") {
-        Some((p, Value::Object(_))) => {
-            e.add(&p, "custom certificates (certificate_pem, private_key_pem) are not supported; use ssl: true");
-            None
-        }
-        Some((p, v)) => walk::boolean(e, &p, v),
-        None => None,
+    (raw.ssl, raw.certificate) = match obj.take("ssl") {
+        Some((p, v @ Value::Object(_))) => match parse_certificate(e, &p, v) {
+            Some(certificate) => (Some(true), Some(Some(certificate))),
+            None => (None, None),
+        },
+        Some((p, v)) => (walk::boolean(e, &p, v), Some(None)),
+        None => (None, None),
     };
     if raw.ssl == Some(true) && !has_host {
         e.add(path, "Must set a host to enable automatic SSL");
@@ -779,6 +784,39 @@ fn parse_boot(e: &mut Errors, path: &str, v: &Value) -> Option<Boot> {
     Some(boot)
 }
 
+/// Kamal 2's `ssl: {certificate_pem, private_key_pem}`: both secret names or neither
+/// (Kamal's messages); an empty map is refused rather than read as `ssl: false`.
+fn parse_certificate(e: &mut Errors, path: &str, v: &Value) -> Option<CustomCertificate> {
+    let mut obj = Obj::new(e, path, v)?;
+    let mut name = |e: &mut Errors, key: &'static str| {
+        obj.string(e, key)
+            .and_then(|s| checked(e, &child(path, key), s, rules::env_name))
+    };
+    let certificate_pem = name(e, "certificate_pem");
+    let private_key_pem = name(e, "private_key_pem");
+    let written = |key: &str| v.get(key).is_some();
+    match (written("certificate_pem"), written("private_key_pem")) {
+        (true, false) => e.add(
+            path,
+            "Missing private_key_pem setting (required when certificate_pem is present)",
+        ),
+        (false, true) => e.add(
+            path,
+            "Missing certificate_pem setting (required when private_key_pem is present)",
+        ),
+        (false, false) => e.add(
+            path,
+            "give certificate_pem and private_key_pem (names of secrets), or use ssl: true",
+        ),
+        (true, true) => {}
+    }
+    obj.finish(e, false);
+    Some(CustomCertificate {
+        certificate_pem: certificate_pem?,
+        private_key_pem: private_key_pem?,
+    })
+}
+
 fn parse_ssh(
     e: &mut Errors,
     path: &str,
@@ -797,16 +835,25 @@ fn parse_ssh(
                 Err(_) => port(e, &p, 0),
             }
         }),
-        proxy: obj.string(e, "proxy"),
+        proxy: None,
     };
-    for key in [
-        "proxy_command",
-        "log_level",
-        "keys_only",
-        "keys",
-        "key_data",
-        "config",
-    ] {
+    // A server's jump host is part of the server (`ssh_proxy` on `/v1/servers`), the one
+    // source of truth for how it is reached, whichever path connects.
+    if let Some((p, _)) = obj.take("proxy") {
+        e.add(
+            &p,
+            "not supported in a deploy config: give the server its jump host \
+             (ssh_proxy on POST or PATCH /v1/servers)",
+        );
+    }
+    if let Some((p, _)) = obj.take("proxy_command") {
+        e.add(
+            &p,
+            "not supported: Convoy runs no local commands; give the server its jump host \
+             (ssh_proxy on POST or PATCH /v1/servers)",
+        );
+    }
+    for key in ["log_level", "keys_only", "keys", "key_data", "config"] {
         if let Some((p, v)) = obj.take(key) {
             ignored.insert(p, v.clone());
         }

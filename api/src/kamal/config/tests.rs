@@ -48,7 +48,15 @@ fn bad_configs_report_every_error_with_its_path() {
         (with(json!({"proxy": {"host": "a.com", "hosts": ["b.com"]}})), vec!["proxy: Specify one of 'host' or 'hosts', not both"]),
         (with(json!({"proxy": {"host": "a.com", "app_port": 70000}})), vec!["proxy/app_port: should be a port between 1 and 65535"]),
         (with(json!({"proxy": {"host": "a.com", "healthcheck": {"path": "up"}}})), vec!["proxy/healthcheck/path: invalid path prefix \"up\": must start with /"]),
-        (with(json!({"proxy": {"ssl": {"certificate_pem": "C", "private_key_pem": "K"}, "host": "a.com"}})), vec!["proxy/ssl: custom certificates (certificate_pem, private_key_pem) are not supported; use ssl: true"]),
+        (with(json!({"proxy": {"ssl": {"certificate_pem": "C"}, "host": "a.com"}})), vec!["proxy/ssl: Missing private_key_pem setting (required when certificate_pem is present)"]),
+        (with(json!({"proxy": {"ssl": {"private_key_pem": "K"}, "host": "a.com"}})), vec!["proxy/ssl: Missing certificate_pem setting (required when private_key_pem is present)"]),
+        (with(json!({"proxy": {"ssl": {}, "host": "a.com"}})), vec!["proxy/ssl: give certificate_pem and private_key_pem (names of secrets), or use ssl: true"]),
+        (with(json!({"proxy": {"ssl": {"certificate_pem": "bad-name", "private_key_pem": "K"}, "host": "a.com"}})), vec!["proxy/ssl/certificate_pem: invalid environment variable name \"bad-name\": must match ^[A-Za-z_][A-Za-z0-9_]*$"]),
+        (with(json!({"proxy": {"ssl": {"certificate_pem": "C", "private_key_pem": "K", "chain": "X"}, "host": "a.com"}})), vec!["proxy/ssl/chain: unknown key"]),
+        (with(json!({"proxy": {"ssl": {"certificate_pem": "C", "private_key_pem": "K"}}})), vec!["proxy: Must set a host to enable automatic SSL"]),
+        (with(json!({"ssh": {"proxy": "root@bastion.example"}})), vec!["ssh/proxy: not supported in a deploy config: give the server its jump host (ssh_proxy on POST or PATCH /v1/servers)"]),
+        (with(json!({"ssh": {"proxy": true}})), vec!["ssh/proxy: not supported in a deploy config: give the server its jump host (ssh_proxy on POST or PATCH /v1/servers)"]),
+        (with(json!({"ssh": {"proxy_command": "ssh -W %h:%p bastion"}})), vec!["ssh/proxy_command: not supported: Convoy runs no local commands; give the server its jump host (ssh_proxy on POST or PATCH /v1/servers)"]),
         (with(json!({"labels": {"service": "x"}})), vec!["labels/service: invalid label. destination, role, and service are reserved labels"]),
         (with(json!({"servers": {"web": {"hosts": ["h"], "labels": {"role": "x"}}}})), vec!["servers/web/labels/role: invalid label. destination, role, and service are reserved labels"]),
         (with(json!({"servers": {"web": {"hosts": ["h"], "options": {"restart": "always"}}}})), vec!["servers/web/options/restart: Cannot set restart policy in docker options, unless-stopped is required"]),
@@ -339,4 +347,44 @@ fn the_stored_form_reads_back_identically() {
         let read: DeployConfig = serde_json::from_value(stored).unwrap();
         assert_eq!(read, config);
     }
+}
+
+#[test]
+fn a_custom_certificate_is_two_required_secrets_and_a_role_can_drop_it() {
+    let config = parse_config(&with(json!({
+        "servers": {"web": ["web-1"], "api": {"hosts": ["web-2"], "proxy": {"host": "b.com", "ssl": true}}},
+        "proxy": {"host": "a.com", "ssl": {"certificate_pem": "CERT_PEM", "private_key_pem": "KEY_PEM"}},
+    })))
+    .unwrap();
+    let web = config.role("web").unwrap().proxy.as_ref().unwrap();
+    assert!(web.ssl);
+    assert_eq!(
+        web.certificate,
+        Some(CustomCertificate {
+            certificate_pem: "CERT_PEM".into(),
+            private_key_pem: "KEY_PEM".into(),
+        })
+    );
+    // `ssl: true` in a role replaces the root's map, as Kamal's deep merge does.
+    let api = config.role("api").unwrap().proxy.as_ref().unwrap();
+    assert!(api.ssl);
+    assert_eq!(api.certificate, None);
+    let needed = config.required_secrets();
+    assert_eq!(
+        needed.get("CERT_PEM").map(String::as_str),
+        Some("proxy/ssl/certificate_pem")
+    );
+    assert_eq!(
+        needed.get("KEY_PEM").map(String::as_str),
+        Some("proxy/ssl/private_key_pem")
+    );
+    let missing = config.check_secrets(|name| name == "CERT_PEM");
+    assert_eq!(
+        missing.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec!["proxy/ssl/private_key_pem: secret KEY_PEM was not provided"]
+    );
+    // The stored form keeps the certificate's secret names.
+    let stored: DeployConfig =
+        serde_json::from_value(serde_json::to_value(&config).unwrap()).unwrap();
+    assert_eq!(stored, config);
 }

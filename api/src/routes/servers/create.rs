@@ -5,10 +5,10 @@ use crate::auth::Admin;
 use crate::db::models::server::{self, NewServer};
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::hosts::host_key_fingerprint;
+use crate::hosts::{check_jump_host, host_key_fingerprint};
 use crate::routes::{name_conflict, reject};
 use crate::state::AppState;
-use crate::views::servers::{CreateServer, ServerView};
+use crate::views::servers::{parse_ssh_proxy, CreateServer, ServerView};
 
 /// Register a server. The private key is sealed at rest and never returned.
 #[utoipa::path(post, path = "/v1/servers", operation_id = "create_server", tag = "servers",
@@ -38,6 +38,14 @@ pub async fn create_server(
     );
     let labels = serde_json::to_value(&input.labels).map_err(anyhow::Error::from)?;
     let mut conn = state.conn().await?;
+    let ssh_proxy = match &input.ssh_proxy {
+        Some(value) => {
+            let proxy = parse_ssh_proxy(value, &state.policy).map_err(ApiError::invalid)?;
+            check_jump_host(&mut conn, &user.org, None, &proxy).await?;
+            Some(proxy.to_value())
+        }
+        None => None,
+    };
     let row = server::insert(
         &mut conn,
         NewServer {
@@ -50,6 +58,7 @@ pub async fn create_server(
             ssh_private_key: sealed,
             host_key_fingerprint: fingerprint.as_deref(),
             labels,
+            ssh_proxy,
         },
     )
     .await

@@ -4,10 +4,10 @@ use crate::auth::Admin;
 use crate::db::models::server::{self, ServerChanges};
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::hosts::host_key_fingerprint;
+use crate::hosts::{check_jump_host, host_key_fingerprint};
 use crate::routes::{name_conflict, not_found, parse_id, reject};
 use crate::state::AppState;
-use crate::views::servers::{ServerView, UpdateServer};
+use crate::views::servers::{parse_ssh_proxy, ServerView, UpdateServer};
 
 /// Change some of a server's fields.
 #[utoipa::path(patch, path = "/v1/servers/{id}", operation_id = "update_server", tag = "servers",
@@ -36,6 +36,16 @@ pub async fn update_server(
         .map(serde_json::to_value)
         .transpose()
         .map_err(anyhow::Error::from)?;
+    let mut conn = state.conn().await?;
+    let ssh_proxy = match &input.ssh_proxy {
+        Some(Some(value)) => {
+            let proxy = parse_ssh_proxy(value, &state.policy).map_err(ApiError::invalid)?;
+            check_jump_host(&mut conn, &user.org, Some(id), &proxy).await?;
+            Some(Some(proxy.to_value()))
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
     let changes = ServerChanges {
         name: input.name.clone(),
         hostname: input.hostname,
@@ -50,9 +60,9 @@ pub async fn update_server(
             .host_key
             .map(|k| k.as_deref().and_then(host_key_fingerprint)),
         labels,
+        ssh_proxy,
         updated_at: None,
     };
-    let mut conn = state.conn().await?;
     let row = server::update(&mut conn, &user.org, id, changes)
         .await
         .map_err(|e| match e {
