@@ -742,5 +742,8 @@ fn one_line(text: &str, brackets: bool) -> String {
     out
 }
 
+mod app;
 #[cfg(test)]
 mod tests;
+
+pub use app::exec_audit_message;
