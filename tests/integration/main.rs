@@ -24,6 +24,7 @@ mod jobs_queue;
 mod kamal_cli;
 mod kamal_interop;
 mod openapi;
+mod ops_sim;
 mod rollout_sim;
 mod rollout_windows;
 mod security_bounds;
