@@ -364,14 +364,7 @@ impl<'a> Commands<'a> {
                 "-F",
                 &self.container_name(role),
             ]))
-            .pipe(Cmd::new([
-                "xargs",
-                "-r",
-                "docker",
-                "stop",
-                "-t",
-                &role.stop_timeout.to_string(),
-            ]))
+            .pipe(stop_each(role))
     }
 
     /// `docker tag REPO:V REPO:latest[-D]`
@@ -655,6 +648,19 @@ fn container_id_of(name: &str) -> Cmd {
         "--filter",
         &format!("name=^{name}$"),
         "--quiet",
+    ])
+}
+
+/// `xargs -r docker stop -t T`: stops each container named on stdin, within the role's
+/// stop timeout.
+fn stop_each(role: &Role) -> Cmd {
+    Cmd::new([
+        "xargs",
+        "-r",
+        "docker",
+        "stop",
+        "-t",
+        &role.stop_timeout.to_string(),
     ])
 }
 

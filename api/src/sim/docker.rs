@@ -345,11 +345,18 @@ impl Shell<'_> {
     }
 
     fn image_ls(&mut self, service: &str, format: &str) -> Outcome {
-        let docker = &self.host.docker;
+        let services = self.host.docker.services.clone();
+        self.list_images(format, |repo| {
+            services.get(repo).map(String::as_str) == Some(service)
+        })
+    }
+
+    /// `docker image ls --format F` over the images whose repository `keep` selects.
+    fn list_images(&mut self, format: &str, keep: impl Fn(&str) -> bool) -> Outcome {
         let mut out = String::new();
-        for (reference, id) in &docker.images {
+        for (reference, id) in &self.host.docker.images {
             let repo = repository(reference);
-            if docker.services.get(repo).map(String::as_str) != Some(service) {
+            if !keep(repo) {
                 continue;
             }
             let tag = reference[repo.len()..].trim_start_matches(':');
@@ -388,22 +395,7 @@ impl Shell<'_> {
 
     /// `docker image ls --filter dangling=false --format F REPO`.
     fn repository_ls(&mut self, repo: &str, format: &str) -> Outcome {
-        let mut out = String::new();
-        for reference in self.host.docker.images.keys() {
-            if repository(reference) != repo {
-                continue;
-            }
-            let tag = reference[repo.len()..].trim_start_matches(':');
-            let line = format
-                .replace("{{.Repository}}", repo)
-                .replace("{{.Tag}}", tag);
-            if line.contains("{{") {
-                return self.unrecognised(&format!("docker image ls --format {format}"));
-            }
-            out.push_str(&line);
-            out.push('\n');
-        }
-        Outcome::ok(out)
+        self.list_images(format, |r| r == repo)
     }
 
     /// `docker container prune --force --filter …`: the stopped containers selected.

@@ -2,7 +2,7 @@
 //! Kamal 2.11's `kamal app start|stop|remove|exec` (`lib/kamal/commands/app.rb`,
 //! `app/containers.rb`, `app/images.rb`, `app/execution.rb`, `server.rb`).
 
-use super::{logging_args, option_args, Commands, RUNNING_STATUSES};
+use super::{logging_args, option_args, stop_each, Commands, RUNNING_STATUSES};
 use crate::kamal::cmd::Cmd;
 use crate::kamal::config::Role;
 use crate::kamal::naming::{self, NETWORK, RUN_DIRECTORY};
@@ -18,14 +18,7 @@ impl Commands<'_> {
     pub fn stop_all(&self, role: &Role) -> Cmd {
         Cmd::docker(["ps", "--quiet"])
             .args(self.filters(Some(role), &RUNNING_STATUSES))
-            .pipe(Cmd::new([
-                "xargs",
-                "-r",
-                "docker",
-                "stop",
-                "-t",
-                &role.stop_timeout.to_string(),
-            ]))
+            .pipe(stop_each(role))
     }
 
     /// `docker container prune --force` over the role's containers (Kamal's

@@ -173,23 +173,11 @@ impl Run<'_> {
 
     /// One host's part, its targets and events kept up to date.
     async fn operate_host(&self, job: &Job<'_>, host: &Host) -> HostEnd {
-        let loaded = job.loaded;
         let end = match self.try_operate_host(job, host).await {
             Ok(end) => end,
             Err(e) => HostEnd::Failed(format!("internal error: {e:#}")),
         };
-        let (kind, message) = match &end {
-            HostEnd::Succeeded => ("host_succeeded", String::new()),
-            HostEnd::Failed(reason) => ("host_failed", reason.clone()),
-            HostEnd::Cancelled => ("host_failed", "cancelled".to_string()),
-            HostEnd::Skipped => ("host_skipped", String::new()),
-        };
-        if let Err(e) = self.end_host(loaded, host, &end).await {
-            tracing::error!(error = %e, host = %host.name, "recording a host's end");
-        }
-        if let Err(e) = self.host_event(loaded, host, kind, &message).await {
-            tracing::error!(error = %e, host = %host.name, "recording a host event");
-        }
+        self.record_host_end(job.loaded, host, &end).await;
         end
     }
 
