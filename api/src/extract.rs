@@ -56,36 +56,62 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
     serde_path_to_error::deserialize(value).map_err(|e| ApiError::invalid(vec![field_error(e)]))
 }
 
+/// A JSON body that may be left out: an empty body reads as `{}`.
+pub struct OptionalBody<T>(pub T);
+
+/// Reads the body as a JSON object into `T`; `empty` stands in for an empty body.
+fn read_json<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    empty: Option<serde_json::Value>,
+) -> LocalBoxFuture<'static, Result<T, ApiError>> {
+    // The limit is the app's `web::PayloadConfig` (`configure`: CONVOY_MAX_BODY), checked
+    // against Content-Length before reading and against the bytes as they arrive.
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.policy.max_body_bytes);
+    let bytes = web::Bytes::from_request(req, payload);
+    Box::pin(async move {
+        let bytes = bytes.await.map_err(|e| {
+            if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(match limit {
+                    Some(limit) => format!("the request body is larger than {limit} bytes"),
+                    None => "the request body is too large".into(),
+                })
+            } else {
+                ApiError::BadRequest(format!("could not read the body: {e}"))
+            }
+        })?;
+        let value: serde_json::Value = match empty {
+            Some(value) if bytes.iter().all(u8::is_ascii_whitespace) => value,
+            _ => serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {e}")))?,
+        };
+        // serde would read an array as a struct's fields in order; every body is an object.
+        if !value.is_object() {
+            return Err(ApiError::invalid_field("body", "must be a JSON object"));
+        }
+        from_value(value)
+    })
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        // The limit is the app's `web::PayloadConfig` (`configure`: CONVOY_MAX_BODY), checked
-        // against Content-Length before reading and against the bytes as they arrive.
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map(|state| state.policy.max_body_bytes);
-        let bytes = web::Bytes::from_request(req, payload);
-        Box::pin(async move {
-            let bytes = bytes.await.map_err(|e| {
-                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge(match limit {
-                        Some(limit) => format!("the request body is larger than {limit} bytes"),
-                        None => "the request body is too large".into(),
-                    })
-                } else {
-                    ApiError::BadRequest(format!("could not read the body: {e}"))
-                }
-            })?;
-            let value: serde_json::Value = serde_json::from_slice(&bytes)
-                .map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {e}")))?;
-            // serde would read an array as a struct's fields in order; every body is an object.
-            if !value.is_object() {
-                return Err(ApiError::invalid_field("body", "must be a JSON object"));
-            }
-            from_value(value).map(Body)
-        })
+        let read = read_json(req, payload, None);
+        Box::pin(async move { read.await.map(Body) })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let read = read_json(req, payload, Some(serde_json::json!({})));
+        Box::pin(async move { read.await.map(OptionalBody) })
     }
 }
 

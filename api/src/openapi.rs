@@ -43,6 +43,11 @@ use crate::routes;
         routes::deployments::steer::switch_back_deployment,
         routes::services::list::list_services,
         routes::services::show::get_service,
+        routes::services::ops::restart_service,
+        routes::services::ops::stop_service,
+        routes::services::ops::start_service,
+        routes::services::ops::remove_service,
+        routes::services::ops::exec_service,
         routes::services::lock::get_service_lock,
         routes::services::lock::release_service_lock,
         routes::services::windows::get_service_windows,
@@ -55,7 +60,7 @@ use crate::routes;
         (name = "servers", description = "Fleet hosts reached over SSH"),
         (name = "templates", description = "Kamal deploy.yml templates"),
         (name = "deployments", description = "Deployments, their targets, events and logs"),
-        (name = "services", description = "The service inventory (what is live on each host), a service's deploy lock and recurring deployment windows"),
+        (name = "services", description = "The service inventory (what is live on each host), its lifecycle operations (restart, stop, start, remove, exec), a service's deploy lock and recurring deployment windows"),
     )
 )]
 struct ApiDoc;

@@ -79,6 +79,10 @@ impl Store {
         Ok(run::set_status(&mut *self.conn().await?, id, status).await?)
     }
 
+    pub async fn set_operation(&self, id: Uuid, operation: &Value) -> anyhow::Result<()> {
+        Ok(run::set_operation(&mut *self.conn().await?, id, operation).await?)
+    }
+
     pub async fn set_position(
         &self,
         id: Uuid,

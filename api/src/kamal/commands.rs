@@ -412,14 +412,7 @@ impl<'a> Commands<'a> {
                 "-F",
                 &self.container_name(role),
             ]))
-            .pipe(Cmd::new([
-                "xargs",
-                "-r",
-                "docker",
-                "stop",
-                "-t",
-                &role.stop_timeout.to_string(),
-            ]))
+            .pipe(stop_each(role))
     }
 
     /// `docker tag REPO:V REPO:latest[-D]`
@@ -706,6 +699,19 @@ fn container_id_of(name: &str) -> Cmd {
     ])
 }
 
+/// `xargs -r docker stop -t T`: stops each container named on stdin, within the role's
+/// stop timeout.
+fn stop_each(role: &Role) -> Cmd {
+    Cmd::new([
+        "xargs",
+        "-r",
+        "docker",
+        "stop",
+        "-t",
+        &role.stop_timeout.to_string(),
+    ])
+}
+
 fn proxy_exec(args: impl IntoIterator<Item = String>) -> Cmd {
     Cmd::docker(["exec", PROXY_CONTAINER, "kamal-proxy"]).args(args)
 }
@@ -790,5 +796,8 @@ fn one_line(text: &str, brackets: bool) -> String {
     out
 }
 
+mod app;
 #[cfg(test)]
 mod tests;
+
+pub use app::exec_audit_message;

@@ -118,6 +118,11 @@ impl Docker {
             .find(|c| c.running && c.address.is_some_and(|a| a.to_string() == address))
     }
 
+    /// Every image reference (`repo:tag`) on the host, sorted.
+    pub(super) fn image_references(&self) -> Vec<String> {
+        self.images.keys().cloned().collect()
+    }
+
     fn next_address(&mut self) -> Ipv4Addr {
         self.addresses += 1;
         Ipv4Addr::from(u32::from(FIRST_ADDRESS) + self.addresses - 1)
@@ -241,6 +246,23 @@ impl Shell<'_> {
             ["image", "prune", "--force", "--filter", filter] if filter.starts_with("label=") => {
                 Outcome::ok("Total reclaimed space: 0B\n")
             }
+            ["image", "prune", "--all", "--force", "--filter", filter] => {
+                match filter.strip_prefix("label=service=") {
+                    Some(service) => self.prune_service_images(service),
+                    None => self.unrecognised(&format!("docker {}", args.join(" "))),
+                }
+            }
+            ["image", "ls", "--filter", "dangling=false", "--format", format, repository] => {
+                self.repository_ls(repository, format)
+            }
+            ["container", "prune", "--force", filters @ ..] => match Listing::parse(filters) {
+                Some(mut listing) if listing.statuses.is_empty() => {
+                    listing.all = true;
+                    self.prune_containers(&listing)
+                }
+                _ => self.unrecognised(&format!("docker {}", args.join(" "))),
+            },
+            ["start", name] => self.start(name),
             ["image", "ls", "--filter", filter, "--format", format] => {
                 match filter.strip_prefix("label=service=") {
                     Some(service) => self.image_ls(service, format),
@@ -323,11 +345,18 @@ impl Shell<'_> {
     }
 
     fn image_ls(&mut self, service: &str, format: &str) -> Outcome {
-        let docker = &self.host.docker;
+        let services = self.host.docker.services.clone();
+        self.list_images(format, |repo| {
+            services.get(repo).map(String::as_str) == Some(service)
+        })
+    }
+
+    /// `docker image ls --format F` over the images whose repository `keep` selects.
+    fn list_images(&mut self, format: &str, keep: impl Fn(&str) -> bool) -> Outcome {
         let mut out = String::new();
-        for (reference, id) in &docker.images {
+        for (reference, id) in &self.host.docker.images {
             let repo = repository(reference);
-            if docker.services.get(repo).map(String::as_str) != Some(service) {
+            if !keep(repo) {
                 continue;
             }
             let tag = reference[repo.len()..].trim_start_matches(':');
@@ -341,6 +370,46 @@ impl Shell<'_> {
             out.push_str(&line);
             out.push('\n');
         }
+        Outcome::ok(out)
+    }
+
+    /// `docker image prune --all --filter label=service=S`: the service's images no
+    /// container uses.
+    fn prune_service_images(&mut self, service: &str) -> Outcome {
+        let docker = &mut self.host.docker;
+        let unused: Vec<String> = docker
+            .images
+            .keys()
+            .filter(|r| docker.services.get(repository(r)).map(String::as_str) == Some(service))
+            .filter(|r| !docker.containers.iter().any(|c| &c.image == *r))
+            .cloned()
+            .collect();
+        let mut out = String::new();
+        for reference in unused {
+            docker.images.remove(&reference);
+            out.push_str(&format!("untagged: {reference}\n"));
+        }
+        out.push_str("Total reclaimed space: 0B\n");
+        Outcome::ok(out)
+    }
+
+    /// `docker image ls --filter dangling=false --format F REPO`.
+    fn repository_ls(&mut self, repo: &str, format: &str) -> Outcome {
+        self.list_images(format, |r| r == repo)
+    }
+
+    /// `docker container prune --force --filter …`: the stopped containers selected.
+    fn prune_containers(&mut self, listing: &Listing) -> Outcome {
+        let docker = &mut self.host.docker;
+        let mut out = String::from("Deleted Containers:\n");
+        docker.containers.retain(|c| {
+            let pruned = !c.running && listing.selects(c);
+            if pruned {
+                out.push_str(&c.id);
+                out.push('\n');
+            }
+            !pruned
+        });
         Outcome::ok(out)
     }
 
@@ -399,6 +468,8 @@ impl Shell<'_> {
     fn run_container(&mut self, args: &[&str]) -> Outcome {
         let mut name = None;
         let mut network = None;
+        let mut remove = false;
+        let mut env = Vec::new();
         let mut env_files = Vec::new();
         let mut labels = BTreeMap::new();
         let mut image = None;
@@ -420,6 +491,8 @@ impl Shell<'_> {
             };
             match (flag, value) {
                 ("--name", Some(v)) => name = Some(v),
+                ("--rm", None) => remove = true,
+                ("--env" | "-e", Some(v)) => env.push(v.to_string()),
                 ("--network", Some(v)) => network = Some(v),
                 ("--env-file", Some(v)) => env_files.push(v),
                 ("--label" | "-l", Some(v)) => {
@@ -459,6 +532,10 @@ impl Shell<'_> {
             stderr = format!("Unable to find image '{image}' locally\n");
             self.pull(image);
         }
+        if remove {
+            let command: Vec<&str> = args.copied().collect();
+            return self.one_off(&command, env, &env_files, stderr);
+        }
         self.spend(self.times.run);
         let started_at = self.now();
         let docker = &mut self.host.docker;
@@ -483,6 +560,38 @@ impl Shell<'_> {
         Outcome {
             code: 0,
             stdout: format!("{id}\n"),
+            stderr,
+        }
+    }
+
+    /// `docker run --rm IMAGE CMD…` as the app image runs it: `env` prints the container's
+    /// environment (the `--env` values, then the env files' lines), `false` exits 1, any
+    /// other command says it ran. Nothing is left behind.
+    fn one_off(
+        &mut self,
+        command: &[&str],
+        mut env: Vec<String>,
+        env_files: &[&str],
+        stderr: String,
+    ) -> Outcome {
+        self.spend(self.times.run);
+        for file in env_files {
+            let text = self
+                .host
+                .files
+                .read(file)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            env.extend(text.lines().map(str::to_string));
+        }
+        let stdout = match command {
+            ["env"] => env.iter().map(|line| format!("{line}\n")).collect(),
+            ["false"] => return Outcome::fail(1, stderr),
+            words => format!("sim: ran {}\n", words.join(" ")),
+        };
+        Outcome {
+            code: 0,
+            stdout,
             stderr,
         }
     }

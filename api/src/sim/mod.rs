@@ -165,6 +165,38 @@ impl SimFleet {
         })
     }
 
+    /// `(name, running)` of every container of `service` on the host, oldest first.
+    pub fn containers(&self, host: &str, service: &str) -> Vec<(String, bool)> {
+        self.with(host, |host| {
+            host.docker
+                .containers
+                .iter()
+                .filter(|c| c.label("service") == Some(service))
+                .map(|c| (c.name.clone(), c.running))
+                .collect()
+        })
+    }
+
+    /// Every image reference (`repo:tag`) on the host, sorted.
+    pub fn images(&self, host: &str) -> Vec<String> {
+        self.with(host, |host| host.docker.image_references())
+    }
+
+    /// A file's contents on the host (`None` when absent).
+    pub fn file(&self, host: &str, path: &str) -> Option<String> {
+        self.with(host, |host| {
+            host.files
+                .read(path)
+                .ok()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        })
+    }
+
+    /// Whether the host has a file or directory at `path`.
+    pub fn exists(&self, host: &str, path: &str) -> bool {
+        self.with(host, |host| host.files.exists(path))
+    }
+
     /// Every command the host ran (the request's display text), in order.
     pub fn commands(&self, host: &str) -> Vec<String> {
         self.with(host, |h| h.commands.clone())

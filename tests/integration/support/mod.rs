@@ -121,6 +121,7 @@ impl TestApp {
             "POST" => test::TestRequest::post(),
             "PUT" => test::TestRequest::put(),
             "PATCH" => test::TestRequest::patch(),
+            "DELETE" => test::TestRequest::delete(),
             other => panic!("unsupported method {other}"),
         };
         self.call(

@@ -155,6 +155,28 @@ pub async fn newest_of_service(
         .optional()
 }
 
+/// The oldest run of a service in a destination that is queued or running (`pending`
+/// or `deploying`): what a new run of it would queue behind.
+pub async fn active_of_service(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    service: &str,
+    destination: &str,
+) -> QueryResult<Option<Deployment>> {
+    let active = [DeploymentStatus::Pending, DeploymentStatus::Deploying];
+    deployments::table
+        .filter(deployments::org.eq(org))
+        .filter(deployments::service.eq(service))
+        .filter(deployments::destination.eq(destination))
+        .filter(deployments::deleted_at.is_null())
+        .filter(deployments::status.eq_any(active))
+        .order(deployments::id.asc())
+        .select(Deployment::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// Ends a deployment no worker has started: `cancelled`, with `reason` as its error.
 pub async fn cancel_unstarted(
     conn: &mut AsyncPgConnection,

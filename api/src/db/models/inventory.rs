@@ -21,9 +21,11 @@ use super::Rows;
 /// for the server: the runner ends such a target `failed` while the host serves the new
 /// version). It stopped being live when the failure policy, a cancel or an abort returned
 /// the host (`step` `rolled_back: …`), on a blue-green switch-back (`switched_back`), or
-/// when a rollback deployment replaced the whole deployment (status `rolled_back`).
-/// Deleted deployments and servers are left out, and so are operations (restart, stop,
-/// …): only `deploy` and `rollback` runs put a version on a host.
+/// when a rollback deployment replaced the whole deployment (status `rolled_back`), or
+/// when a later `remove` run succeeded on the same server and role (its target ended
+/// `succeeded` after the switch). Deleted deployments and servers are left out, and so
+/// are the other operations (restart, stop, …): only `deploy` and `rollback` runs put a
+/// version on a host.
 const LIVE_HEAD: &str = "SELECT DISTINCT ON (d.service, d.destination, t.server_id, t.role)
         d.service, d.destination, t.server_id, s.name AS server_name, t.role,
         d.id AS deployment_id, d.version, COALESCE(t.finished_at, t.updated_at) AS since
@@ -42,6 +44,14 @@ fn live_tail(scope: &str) -> String {
             SELECT 1 FROM deployment_events e
             WHERE e.deployment_id = t.deployment_id AND e.kind = 'host_unhealthy'
               AND e.metadata ->> 'server_id' = t.server_id::text)))
+        AND NOT EXISTS (
+            SELECT 1 FROM deployment_targets rt
+            JOIN deployments rd ON rd.id = rt.deployment_id
+            WHERE rt.org = t.org AND rd.kind = 'remove' AND rd.deleted_at IS NULL
+              AND rd.service = d.service AND rd.destination = d.destination
+              AND rt.server_id = t.server_id AND rt.role = t.role
+              AND rt.status = 'succeeded'
+              AND rt.finished_at > COALESCE(t.finished_at, t.updated_at))
         {scope}
     ORDER BY d.service, d.destination, t.server_id, t.role,
         t.finished_at DESC NULLS LAST, d.id DESC"

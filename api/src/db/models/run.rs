@@ -76,6 +76,22 @@ pub async fn start(
         .map(drop)
 }
 
+/// Stores an operation's parameters and result (`deployments.operation`).
+pub async fn set_operation(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    operation: &serde_json::Value,
+) -> QueryResult<()> {
+    diesel::update(deployments::table.find(id))
+        .set((
+            deployments::operation.eq(operation),
+            deployments::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     id: Uuid,

@@ -25,19 +25,25 @@ impl Run<'_> {
             Ok(end) => end,
             Err(e) => HostEnd::Failed(format!("internal error: {e:#}")),
         };
-        let (kind, message) = match &end {
+        self.record_host_end(loaded, host, &end).await;
+        end
+    }
+
+    /// Ends the host's targets and records its `host_*` event (errors only logged: the
+    /// run goes on).
+    pub(super) async fn record_host_end(&self, loaded: &Loaded, host: &Host, end: &HostEnd) {
+        let (kind, message) = match end {
             HostEnd::Succeeded => ("host_succeeded", String::new()),
             HostEnd::Failed(reason) => ("host_failed", reason.clone()),
             HostEnd::Cancelled => ("host_failed", "cancelled".to_string()),
             HostEnd::Skipped => ("host_skipped", String::new()),
         };
-        if let Err(e) = self.end_host(loaded, host, &end).await {
+        if let Err(e) = self.end_host(loaded, host, end).await {
             tracing::error!(error = %e, host = %host.name, "recording a host's end");
         }
         if let Err(e) = self.host_event(loaded, host, kind, &message).await {
             tracing::error!(error = %e, host = %host.name, "recording a host event");
         }
-        end
     }
 
     async fn try_run_host(

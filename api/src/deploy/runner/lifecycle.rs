@@ -105,15 +105,21 @@ impl Run<'_> {
                     .await;
             }
         };
-        let sink = LogSink::start(
+        let sink = self.sink(&loaded);
+        let outcome = self.locked(&loaded, &sink, work).await;
+        sink.flush().await;
+        outcome
+    }
+
+    /// The run's log, its lines redacted with the run's secrets.
+    pub(super) fn sink(&self, loaded: &Loaded) -> LogSink {
+        let row = &loaded.row;
+        LogSink::start(
             self.store().pool().clone(),
             row.id,
             row.org.clone(),
             loaded.redactor.clone(),
-        );
-        let outcome = self.locked(&loaded, &sink, work).await;
-        sink.flush().await;
-        outcome
+        )
     }
 
     /// Ends a deployment no host work was done for; `failed_targets` (those that are the
@@ -152,7 +158,7 @@ impl Run<'_> {
 
     /// Reads the config, secrets, strategy, servers and targets and plans the rollout;
     /// `Err` is why the deployment cannot run at all.
-    async fn load(&self, row: Deployment) -> Result<Loaded, Unstartable> {
+    pub(super) async fn load(&self, row: Deployment) -> Result<Loaded, Unstartable> {
         let mut config: DeployConfig = serde_json::from_value(row.config.clone())
             .map_err(|e| format!("the stored config cannot be read: {e}"))?;
         // Rows stored before durations were bounded run under today's bound.
@@ -268,13 +274,19 @@ impl Run<'_> {
         })
     }
 
-    /// Takes both locks, runs the rollout, releases both locks (or parks them).
-    async fn locked(&self, loaded: &Loaded, sink: &LogSink, work: Work) -> anyhow::Result<Outcome> {
+    /// Takes the database lock, then Kamal's lock directory on the primary host (a lock
+    /// an abandoned Convoy run left is taken over) and records `lock_acquired`. `Some`
+    /// is how the run ends instead when either is held elsewhere (it waits in the queue)
+    /// or the primary host may not be contacted (it fails).
+    pub(super) async fn take_locks(
+        &self,
+        loaded: &Loaded,
+        message: &str,
+    ) -> anyhow::Result<Option<Outcome>> {
         let row = &loaded.row;
         let store = self.store();
-        let message = format!("deploying {} {}", row.service, row.version);
         if let Err(other) = store
-            .acquire_lock(row, self.holder, &message, self.lease)
+            .acquire_lock(row, self.holder, message, self.lease)
             .await?
         {
             let reason = format!(
@@ -286,7 +298,7 @@ impl Run<'_> {
                     .unwrap_or_else(|| "none".into()),
                 other.lease_until.to_rfc3339()
             );
-            return self.wait_for_lock(loaded, &reason).await;
+            return self.wait_for_lock(loaded, &reason).await.map(Some);
         }
         let primary = &loaded.hosts[0];
         let commands = Commands::new(&loaded.config, &row.version);
@@ -323,9 +335,10 @@ impl Run<'_> {
                 let reason = loaded.redactor.redact(&reason);
                 return self
                     .end_unstarted(row, Status::Failed, &reason, &primary.target_ids())
-                    .await;
+                    .await
+                    .map(Some);
             }
-            return self.wait_for_lock(loaded, &reason).await;
+            return self.wait_for_lock(loaded, &reason).await.map(Some);
         }
         store
             .event(
@@ -337,19 +350,16 @@ impl Run<'_> {
             )
             .await?;
 
-        let result = match work {
-            Work::Rollout => self.rollout(loaded, sink, &performer).await,
-            Work::After(After::SwitchBack) => {
-                self.switch_back(loaded, sink).await.map(|_| End::Done)
-            }
-            Work::After(After::Retire) => self.retire(loaded, sink).await.map(|_| End::Done),
-        };
+        Ok(None)
+    }
 
-        if let Ok(End::Parked(status)) = &result {
-            let why = format!("{} {}: {status}", row.service, row.version);
-            store.park_lock(row, &why).await?;
-            return Ok(Outcome::Finished(status.as_str().into()));
-        }
+    /// Removes the lock directory on the primary host (saying so in the log when it
+    /// cannot), then the database lock, and records `lock_released`.
+    pub(super) async fn give_locks(&self, loaded: &Loaded, sink: &LogSink) -> anyhow::Result<()> {
+        let row = &loaded.row;
+        let store = self.store();
+        let primary = &loaded.hosts[0];
+        let commands = Commands::new(&loaded.config, &row.version);
         if let Ok(target) = &primary.ssh {
             match lock::release(self.executor(), target, &commands).await {
                 Ok(_) => {}
@@ -365,6 +375,33 @@ impl Run<'_> {
         store
             .event(row, &loaded.redactor, "lock_released", "", none)
             .await?;
+        Ok(())
+    }
+
+    /// Takes both locks, runs the rollout, releases both locks (or parks them).
+    async fn locked(&self, loaded: &Loaded, sink: &LogSink, work: Work) -> anyhow::Result<Outcome> {
+        let row = &loaded.row;
+        let store = self.store();
+        let message = format!("deploying {} {}", row.service, row.version);
+        if let Some(outcome) = self.take_locks(loaded, &message).await? {
+            return Ok(outcome);
+        }
+        let primary = &loaded.hosts[0];
+        let performer = lock::performer(&row.created_by, row.id);
+        let result = match work {
+            Work::Rollout => self.rollout(loaded, sink, &performer).await,
+            Work::After(After::SwitchBack) => {
+                self.switch_back(loaded, sink).await.map(|_| End::Done)
+            }
+            Work::After(After::Retire) => self.retire(loaded, sink).await.map(|_| End::Done),
+        };
+
+        if let Ok(End::Parked(status)) = &result {
+            let why = format!("{} {}: {status}", row.service, row.version);
+            store.park_lock(row, &why).await?;
+            return Ok(Outcome::Finished(status.as_str().into()));
+        }
+        self.give_locks(loaded, sink).await?;
         let (status, error) = match result? {
             End::Final(status, error) => (status, error),
             End::Done => {

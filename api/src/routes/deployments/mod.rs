@@ -1,4 +1,5 @@
 pub mod cancel;
+pub mod copy;
 pub mod create;
 pub mod events;
 pub mod intake;

@@ -1,16 +1,16 @@
 use actix_web::{post, web, HttpResponse};
-use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, Deployer};
 use crate::crypto::Keyring;
-use crate::db::models::deployment::{self, kind, Deployment, NewDeployment, SECRETS_COLUMN};
+use crate::db::models::deployment::{self, kind, Deployment};
 use crate::db::models::event::{self, NewEvent};
 use crate::db::models::status::DeploymentStatus;
 use crate::db::models::target;
 use crate::error::ApiError;
+use crate::routes::deployments::copy::{copy_deployment, RunCopy};
 use crate::routes::deployments::create::accepted;
 use crate::routes::{not_found, parse_id};
 use crate::state::AppState;
@@ -82,39 +82,20 @@ async fn rollback(
         .await
         .map_err(|e| not_found(e, "deployment"))?;
     let version = target_version(&original)?;
-    let secrets = match &original.secrets {
-        None => None,
-        // The AAD binds the row id: the values are sealed anew for the new row.
-        Some(sealed) => {
-            let plain = keyring
-                .open(original.id, SECRETS_COLUMN, sealed)
-                .map_err(|e| anyhow::anyhow!("opening deployment {} secrets: {e}", original.id))?;
-            Some(keyring.seal(new_id, SECRETS_COLUMN, plain.expose()))
-        }
-    };
-    let new = NewDeployment {
-        id: new_id,
-        org: &user.org,
-        service: &original.service,
-        destination: &original.destination,
-        version,
-        status: DeploymentStatus::Pending,
-        config: original.config.clone(),
-        secrets,
-        on_failure: &original.on_failure,
-        rollback_of: Some(original.id),
-        created_by: &user.sub,
-        scheduled_at: None,
-        strategy: None,
-        kind: kind::ROLLBACK,
-        operation: None,
-    };
     let targets = target::for_deployments(conn, &user.org, &[original.id]).await?;
     let targets: Vec<(Uuid, &str)> = targets
         .iter()
         .map(|(t, _)| (t.server_id, t.role.as_str()))
         .collect();
-    deployment::create(conn, new, &targets, Utc::now()).await?;
+    let copy = RunCopy {
+        id: new_id,
+        kind: kind::ROLLBACK,
+        version,
+        rollback_of: Some(original.id),
+        operation: None,
+        targets: &targets,
+    };
+    copy_deployment(conn, keyring, user, &original, copy).await?;
     let message = format!(
         "rollback to {version} requested by {}: deployment {new_id}",
         user.sub

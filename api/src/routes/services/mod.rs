@@ -3,6 +3,7 @@
 
 pub mod list;
 pub mod lock;
+pub mod ops;
 pub mod show;
 pub mod windows;
 

@@ -4,6 +4,8 @@
 //! the service's key, holds the service lock, and keeps logs, events and per-host targets
 //! like a deployment does.
 
+mod lifecycle;
+
 use super::{Outcome, Run};
 use crate::db::models::deployment::Deployment;
 use crate::db::models::status::DeploymentStatus as Status;
@@ -13,6 +15,9 @@ impl Run<'_> {
     pub(super) async fn operate(&self, row: Deployment) -> anyhow::Result<Outcome> {
         if Status::is_final_text(&row.status) {
             return Ok(Outcome::Finished(row.status));
+        }
+        if lifecycle::is_lifecycle(&row.kind) {
+            return self.lifecycle(row).await;
         }
         let reason = format!("this worker cannot run operations of kind {:?}", row.kind);
         self.end_unstarted(&row, Status::Failed, &reason, &[]).await
