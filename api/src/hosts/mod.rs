@@ -1,14 +1,23 @@
 //! Operations on fleet hosts that the API's routes call: checking a server, reading and
-//! releasing a service's on-host deploy lock, and the key checks of server registration.
+//! releasing a service's on-host deploy lock, inspecting a service's containers for drift
+//! and reading their output, and the key checks of server registration.
 //! Routes do HTTP (extract, authorise, answer) and call these functions; only they,
 //! `deploy/` and `jobs/` reach the hosts over `ssh/`. See docs/ARCHITECTURE.md.
 
 mod check;
+mod drift;
 mod lock;
+mod logs;
 
 pub use crate::ssh::{is_private_key, CheckReport};
 pub use check::check_server;
+pub use drift::{
+    check_periodically, inspect, inspect_all, Drift, HostInspection, Inspection, HOST_TIMEOUT,
+};
 pub use lock::{primary_host, HostLockStatus, PrimaryHost};
+pub use logs::{
+    service_logs, ContainerLine, Followed, Following, LogQuery, LogSource, ServiceLogs, SourceError,
+};
 
 /// The `SHA256:…` pin for a host key given as a public key line or a fingerprint; `None`
 /// when it is neither.
