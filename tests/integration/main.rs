@@ -23,6 +23,7 @@ mod jobs_fairness;
 mod jobs_queue;
 mod kamal_cli;
 mod kamal_interop;
+mod observe_sim;
 mod openapi;
 mod rollout_sim;
 mod rollout_windows;

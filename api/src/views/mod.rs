@@ -3,6 +3,7 @@
 
 pub mod deployments;
 pub mod intake;
+pub mod observe;
 pub mod page;
 pub mod rollout;
 pub mod servers;

@@ -15,7 +15,7 @@ const MAX_LINES: i64 = 1000;
 /// they end, so a short wait usually finds one.
 const STREAM_RETRY_AFTER_SECS: u64 = 10;
 
-fn too_many_streams(cap: usize) -> ApiError {
+pub(crate) fn too_many_streams(cap: usize) -> ApiError {
     ApiError::TooManyRequests {
         detail: format!("this org already has {cap} live streams open; close one or retry later"),
         retry_after: STREAM_RETRY_AFTER_SECS,
