@@ -85,10 +85,14 @@ async fn inspect_reports_a_stopped_container_once_and_its_return() {
     assert_eq!(stopped.drift.len(), 1, "{:?}", stopped.drift);
     let drift = &stopped.drift[0];
     assert_eq!(
-        (drift.server_name.as_str(), drift.role.as_str(), drift.kind),
+        (
+            drift.server_name.as_str(),
+            drift.finding.role.as_str(),
+            drift.finding.kind
+        ),
         ("s2", "web", DriftKind::Exited)
     );
-    assert_eq!(drift.container.as_deref(), Some("shop-web-v1"));
+    assert_eq!(drift.finding.container.as_deref(), Some("shop-web-v1"));
     assert_eq!(stopped.event.as_deref(), Some("drift_detected"));
     // The same drift found again raises nothing new.
     assert_eq!(inspect(&w).await.event, None);

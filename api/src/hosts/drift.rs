@@ -20,7 +20,7 @@ use crate::db::models::service_lock::LockKey;
 use crate::db::DbPool;
 use crate::deploy::runner::TargetResolver;
 use crate::error::ApiError;
-use crate::kamal::observe::{self, DriftKind, Expected, FoundContainer};
+use crate::kamal::observe::{self, DriftKind, Expected, Finding, FoundContainer};
 use crate::ssh::{ExecRequest, RemoteExecutor, SshError};
 
 /// How long one host may take to connect and list its containers.
@@ -31,12 +31,7 @@ pub const HOST_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Drift {
     pub server_id: Uuid,
     pub server_name: String,
-    pub role: String,
-    pub kind: DriftKind,
-    pub expected_version: Option<String>,
-    pub found_version: Option<String>,
-    pub container: Option<String>,
-    pub detail: String,
+    pub finding: Finding,
 }
 
 /// What one host answered.
@@ -72,19 +67,8 @@ pub async fn inspect(
     key: LockKey<'_>,
 ) -> Result<Inspection, ApiError> {
     let mut conn = pool.get().await?;
-    let filter = ServiceFilter {
-        service: Some(key.service),
-        destination: Some(key.destination),
-        after: None,
-    };
-    let row = inventory::services(&mut conn, key.org, &filter, 1)
-        .await?
-        .items
-        .pop()
-        .ok_or_else(|| ApiError::not_found("service"))?;
+    let (row, servers) = super::recorded_service(&mut conn, key).await?;
     let live = row.live_pairs();
-    let servers =
-        inventory::touched_servers(&mut conn, key.org, key.service, key.destination).await?;
     // The connection goes back to the pool for the SSH round trips.
     drop(conn);
     let destination = (!key.destination.is_empty()).then_some(key.destination);
@@ -110,15 +94,10 @@ pub async fn inspect(
             drift.extend(
                 observe::classify(&expected, &containers)
                     .into_iter()
-                    .map(|f| Drift {
+                    .map(|finding| Drift {
                         server_id: server.id,
                         server_name: server.name.clone(),
-                        role: f.role,
-                        kind: f.kind,
-                        expected_version: f.expected_version,
-                        found_version: f.found_version,
-                        container: f.container,
-                        detail: f.detail,
+                        finding,
                     }),
             );
         }
@@ -177,20 +156,21 @@ fn signature(drift: &[Drift]) -> Value {
     let ordered: BTreeMap<_, _> = drift
         .iter()
         .map(|d| {
+            let f = &d.finding;
             let key = (
                 d.server_name.clone(),
-                d.role.clone(),
-                d.kind,
-                d.container.clone(),
+                f.role.clone(),
+                f.kind,
+                f.container.clone(),
             );
             let value = json!({
                 "server_id": d.server_id,
                 "server_name": d.server_name,
-                "role": d.role,
-                "kind": d.kind,
-                "expected_version": d.expected_version,
-                "found_version": d.found_version,
-                "container": d.container,
+                "role": f.role,
+                "kind": f.kind,
+                "expected_version": f.expected_version,
+                "found_version": f.found_version,
+                "container": f.container,
             });
             (key, value)
         })
@@ -216,7 +196,14 @@ async fn record(
         (false, _) => {
             let summary: Vec<String> = drift
                 .iter()
-                .map(|d| format!("{}/{}: {}", d.server_name, d.role, kind_name(d.kind)))
+                .map(|d| {
+                    format!(
+                        "{}/{}: {}",
+                        d.server_name,
+                        d.finding.role,
+                        kind_name(d.finding.kind)
+                    )
+                })
                 .collect();
             let message = format!(
                 "drift on {} host role(s): {}",

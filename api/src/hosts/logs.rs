@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::crypto::Keyring;
 use crate::db::models::deployment::{self, SECRETS_COLUMN};
-use crate::db::models::inventory::{self, ServiceFilter};
+
 use crate::db::models::service_lock::LockKey;
 use crate::db::DbPool;
 use crate::deploy::runner::TargetResolver;
@@ -89,19 +89,8 @@ pub async fn service_logs(
     query: LogQuery<'_>,
 ) -> Result<ServiceLogs, ApiError> {
     let mut conn = pool.get().await?;
-    let filter = ServiceFilter {
-        service: Some(key.service),
-        destination: Some(key.destination),
-        after: None,
-    };
-    let row = inventory::services(&mut conn, key.org, &filter, 1)
-        .await?
-        .items
-        .pop()
-        .ok_or_else(|| ApiError::not_found("service"))?;
+    let (row, servers) = super::recorded_service(&mut conn, key).await?;
     let mut live = row.live_pairs();
-    let servers =
-        inventory::touched_servers(&mut conn, key.org, key.service, key.destination).await?;
     if let Some(host) = query.host {
         let server = servers
             .iter()

@@ -24,3 +24,30 @@ pub use logs::{
 pub fn host_key_fingerprint(input: &str) -> Option<String> {
     crate::ssh::normalize_host_key(input).ok()
 }
+
+/// The service `key` names as the inventory has it, and every server its runs touched;
+/// [`ApiError::NotFound`] when it was never deployed in the destination.
+async fn recorded_service(
+    conn: &mut diesel_async::AsyncPgConnection,
+    key: crate::db::models::service_lock::LockKey<'_>,
+) -> Result<
+    (
+        crate::db::models::inventory::ServiceRow,
+        Vec<crate::db::models::server::Server>,
+    ),
+    crate::error::ApiError,
+> {
+    use crate::db::models::inventory::{self, ServiceFilter};
+    let filter = ServiceFilter {
+        service: Some(key.service),
+        destination: Some(key.destination),
+        after: None,
+    };
+    let row = inventory::services(conn, key.org, &filter, 1)
+        .await?
+        .items
+        .pop()
+        .ok_or_else(|| crate::error::ApiError::not_found("service"))?;
+    let servers = inventory::touched_servers(conn, key.org, key.service, key.destination).await?;
+    Ok((row, servers))
+}

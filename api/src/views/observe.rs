@@ -53,15 +53,16 @@ pub struct HostInspectionView {
 
 impl From<Drift> for DriftView {
     fn from(d: Drift) -> Self {
+        let f = d.finding;
         Self {
             server_id: d.server_id,
             server_name: d.server_name,
-            role: d.role,
-            kind: d.kind,
-            expected_version: d.expected_version,
-            found_version: d.found_version,
-            container: d.container,
-            detail: d.detail,
+            role: f.role,
+            kind: f.kind,
+            expected_version: f.expected_version,
+            found_version: f.found_version,
+            container: f.container,
+            detail: f.detail,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::auth::Viewer;
 use crate::error::ApiError;
 use crate::hosts::{self, Followed, Following, LogQuery};
 use crate::kamal::observe::{parse_lines, parse_since};
-use crate::routes::deployments::logs::too_many_streams;
+use crate::routes::deployments::logs::{too_many_streams, wants_event_stream};
 use crate::ssh::RemoteExecutor;
 use crate::state::AppState;
 use crate::streams::StreamSlot;
@@ -72,12 +72,7 @@ pub async fn get_service_logs(
         lines,
         since,
     };
-    let wants_events = req
-        .headers()
-        .get(actix_web::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/event-stream"));
-    let slot = match wants_events {
+    let slot = match wants_event_stream(&req) {
         true => {
             let cap = state.policy.max_streams_per_org;
             let slot = state.streams.acquire(&user.org, cap);
