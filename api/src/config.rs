@@ -48,6 +48,9 @@ pub struct Config {
     pub org_max_workers: usize,
     /// The security policies of SPEC §12.
     pub policy: Policy,
+    /// How often the workers inspect every service with live pairs for drift
+    /// (`CONVOY_DRIFT_INTERVAL` seconds); `None`: never.
+    pub drift_interval: Option<std::time::Duration>,
 }
 
 /// Reads variables through a lookup function so tests need not touch the process environment.
@@ -243,7 +246,24 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             lease: std::time::Duration::from_secs(self.number("CONVOY_LEASE_SECONDS", 30)? as u64),
             org_max_workers: self.number("CONVOY_ORG_MAX_WORKERS", workers.div_ceil(2))?,
             policy: self.policy()?,
+            drift_interval: self.drift_interval()?,
         })
+    }
+
+    /// `CONVOY_DRIFT_INTERVAL`: seconds between drift checks; unset or 0 turns them off.
+    fn drift_interval(&self) -> Result<Option<std::time::Duration>, ConfigError> {
+        const VAR: &str = "CONVOY_DRIFT_INTERVAL";
+        match self.get(VAR) {
+            None => Ok(None),
+            Some(v) => match v.parse::<u64>() {
+                Ok(0) => Ok(None),
+                Ok(n) => Ok(Some(std::time::Duration::from_secs(n))),
+                Err(_) => Err(ConfigError::new(
+                    VAR,
+                    format!("must be a whole number of seconds, got {v:?}"),
+                )),
+            },
+        }
     }
 }
 
@@ -263,6 +283,28 @@ mod tests {
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn drift_checks_are_off_unless_an_interval_is_given() {
+        let base = [
+            ("DATABASE_URL", "postgres://localhost/convoy"),
+            ("CONVOY_MASTER_KEY", KEY),
+            ("CONVOY_JWT_SECRET", SECRET),
+        ];
+        assert_eq!(env(&base).config().unwrap().drift_interval, None);
+        let with = |v: &'static str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("CONVOY_DRIFT_INTERVAL", v));
+            env(&pairs).config().map(|c| c.drift_interval)
+        };
+        assert_eq!(with("0").unwrap(), None);
+        assert_eq!(
+            with("300").unwrap(),
+            Some(std::time::Duration::from_secs(300))
+        );
+        let err = with("5m").err().unwrap();
+        assert_eq!(err.var, "CONVOY_DRIFT_INTERVAL");
+    }
 
     #[test]
     fn complete_environment_parses() {

@@ -122,6 +122,9 @@ pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
             jobs::worker::WorkerConfig::new(config.workers, config.lease, config.org_max_workers);
         jobs::worker::run(state.clone(), config.database_url.clone(), worker_config)
     });
+    if let (Some(interval), true) = (config.drift_interval, mode != Mode::Api) {
+        tokio::spawn(hosts::check_periodically(state.clone(), interval));
+    }
     if mode == Mode::Worker {
         workers.expect("worker mode runs workers").await;
         return Ok(());

@@ -26,6 +26,7 @@ async fn seed_builtins(app: &TestApp) {
         lease: std::time::Duration::from_secs(30),
         org_max_workers: 1,
         policy: Default::default(),
+        drift_interval: None,
     };
     convoy::prepare_database(&config).await.unwrap();
 }

@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod commands;
 pub mod config;
 pub mod naming;
+pub mod observe;
 pub mod plan;
 pub mod rollout;
 pub mod template;

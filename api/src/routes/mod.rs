@@ -48,7 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(services::lock::get_service_lock)
         .service(services::lock::release_service_lock)
         .service(services::windows::get_service_windows)
-        .service(services::windows::put_service_windows);
+        .service(services::windows::put_service_windows)
+        .service(services::inspect::inspect_service)
+        .service(services::events::list_service_events)
+        .service(services::logs::get_service_logs);
 }
 
 /// Parses an id from the path; a malformed one is a 404 like any unknown id.

@@ -311,16 +311,9 @@ impl Shell<'_> {
             ["exec", name, _, ..] => self.exec_health_check(name),
             ["stop", "-t", _, names @ ..] => self.each(names, Self::stop),
             ["rm", names @ ..] => self.each(names, Self::remove),
-            ["logs", "--timestamps", "--tail", _, name] => match self.host.docker.find(name) {
-                Some(i) => {
-                    let c = &self.host.docker.containers[i];
-                    let mut out = format!("sim: {} started from {}\n", c.name, c.image);
-                    if !c.running {
-                        out.push_str(&format!("sim: {} stopped\n", c.name));
-                    }
-                    Outcome::ok(out)
-                }
-                None => no_such_container(name),
+            ["logs", "--timestamps", "--tail", _, rest @ ..] => match rest.last() {
+                Some(name) => self.logs(name),
+                None => self.unrecognised(&format!("docker {}", args.join(" "))),
             },
             _ => self.unrecognised(&format!("docker {}", args.join(" "))),
         }
@@ -447,13 +440,25 @@ impl Shell<'_> {
         if listing.format.is_none() && !listing.quiet {
             out.push_str("CONTAINER ID   IMAGE   NAMES\n");
         }
+        let (now, boot) = (self.now(), self.times.boot);
         for c in selected {
             let line = match (listing.quiet, listing.format) {
                 (true, _) => c.short_id().to_string(),
                 (false, Some(format)) => format
                     .replace("{{.Names}}", &c.name)
                     .replace("{{.ID}}", c.short_id())
-                    .replace("{{.Image}}", &c.image),
+                    .replace("{{.Image}}", &c.image)
+                    .replace("{{.Label \"role\"}}", c.label("role").unwrap_or_default())
+                    .replace("{{.State}}", if c.running { "running" } else { "exited" })
+                    .replace(
+                        "{{.Status}}",
+                        match c.health(now, boot, &self.host.faults) {
+                            Health::Stopped => "Exited (0) 1 second ago",
+                            Health::Starting => "Up 1 second (health: starting)",
+                            Health::Healthy => "Up 1 minute (healthy)",
+                            Health::Unhealthy => "Up 1 minute (unhealthy)",
+                        },
+                    ),
                 (false, None) => format!("{}   {}   {}", c.short_id(), c.image, c.name),
             };
             if line.contains("{{") {
@@ -463,6 +468,21 @@ impl Shell<'_> {
             out.push('\n');
         }
         Some(Outcome::ok(out))
+    }
+
+    /// What a container printed: its start (stdout), and its stop (stderr). `--since`
+    /// and `--follow` change nothing: the output is short and a followed container's
+    /// output ends at once, as a stopped container's does.
+    fn logs(&mut self, name: &str) -> Outcome {
+        let Some(i) = self.host.docker.find(name) else {
+            return no_such_container(name);
+        };
+        let c = &self.host.docker.containers[i];
+        let mut out = Outcome::ok(format!("sim: {} started from {}\n", c.name, c.image));
+        if !c.running {
+            out.stderr.push_str(&format!("sim: {} stopped\n", c.name));
+        }
+        out
     }
 
     fn run_container(&mut self, args: &[&str]) -> Outcome {

@@ -4,6 +4,7 @@
 pub mod deployments;
 pub mod intake;
 pub mod operations;
+pub mod observe;
 pub mod page;
 pub mod rollout;
 pub mod servers;

@@ -255,6 +255,45 @@ pub fn live_filter(
     }
 }
 
+/// Every server (not deleted) that any recorded run of the service in the destination
+/// touched: where its containers may be, live or left over.
+pub async fn touched_servers(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    service: &str,
+    destination: &str,
+) -> QueryResult<Vec<super::server::Server>> {
+    use crate::db::schema::{deployment_targets, deployments, servers};
+    let touched = deployment_targets::table
+        .inner_join(deployments::table)
+        .filter(deployments::org.eq(org))
+        .filter(deployments::service.eq(service))
+        .filter(deployments::destination.eq(destination))
+        .filter(deployments::deleted_at.is_null())
+        .select(deployment_targets::server_id);
+    servers::table
+        .filter(servers::org.eq(org))
+        .filter(servers::deleted_at.is_null())
+        .filter(servers::id.eq_any(touched))
+        .order(servers::name.asc())
+        .select(super::server::Server::as_select())
+        .load(conn)
+        .await
+}
+
+/// Every org with a recorded rollout: whose services periodic drift checks look at.
+pub async fn orgs_with_services(conn: &mut AsyncPgConnection) -> QueryResult<Vec<String>> {
+    use crate::db::schema::deployments;
+    deployments::table
+        .filter(deployments::deleted_at.is_null())
+        .filter(deployments::kind.eq_any(["deploy", "rollback"]))
+        .select(deployments::org)
+        .distinct()
+        .order(deployments::org.asc())
+        .load(conn)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

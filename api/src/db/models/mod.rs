@@ -9,6 +9,7 @@ pub mod log;
 pub mod run;
 pub mod server;
 pub mod server_event;
+pub mod service_event;
 pub mod service_lock;
 pub mod status;
 pub mod target;

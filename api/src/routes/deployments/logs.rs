@@ -15,7 +15,15 @@ const MAX_LINES: i64 = 1000;
 /// they end, so a short wait usually finds one.
 const STREAM_RETRY_AFTER_SECS: u64 = 10;
 
-fn too_many_streams(cap: usize) -> ApiError {
+/// The client asked for a live Server-Sent Events stream.
+pub(crate) fn wants_event_stream(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+pub(crate) fn too_many_streams(cap: usize) -> ApiError {
     ApiError::TooManyRequests {
         detail: format!("this org already has {cap} live streams open; close one or retry later"),
         retry_after: STREAM_RETRY_AFTER_SECS,
@@ -66,12 +74,7 @@ pub async fn get_deployment_logs(
     deployment::find(&mut conn, &user.org, id)
         .await
         .map_err(|e| not_found(e, "deployment"))?;
-    let wants_events = req
-        .headers()
-        .get(actix_web::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/event-stream"));
-    if wants_events {
+    if wants_event_stream(&req) {
         drop(conn);
         let cap = state.policy.max_streams_per_org;
         let slot = state

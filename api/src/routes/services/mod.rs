@@ -1,9 +1,13 @@
 //! Per-service state that outlives any one deployment: the inventory of what is live,
-//! the deploy lock, the recurring windows.
+//! the deploy lock, the recurring windows; what the hosts run (inspect, events) and print
+//! (logs).
 
+pub mod events;
+pub mod inspect;
 pub mod list;
 pub mod lock;
 pub mod ops;
+pub mod logs;
 pub mod show;
 pub mod windows;
 
