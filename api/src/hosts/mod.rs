@@ -5,6 +5,8 @@
 
 mod check;
 mod lock;
+pub mod preflight;
+pub mod registry;
 
 pub use crate::ssh::{is_private_key, CheckReport};
 pub use check::check_server;
