@@ -15,6 +15,7 @@ mod api_servers;
 mod api_templates;
 mod fleet_deploy;
 mod fleet_engine;
+mod fleet_preflight;
 mod fleet_proxy;
 mod fleet_redaction;
 mod fleet_rollouts;

@@ -3,6 +3,7 @@
 //! Routes do HTTP (extract, authorise, answer) and call these functions; only they,
 //! `deploy/` and `jobs/` reach the hosts over `ssh/`. See docs/ARCHITECTURE.md.
 
+pub mod bootstrap;
 mod check;
 mod lock;
 pub mod preflight;
