@@ -23,6 +23,7 @@ use crate::routes;
         routes::servers::update::update_server,
         routes::servers::delete::delete_server,
         routes::servers::check::check_server,
+        routes::servers::bootstrap::bootstrap_server_route,
         routes::servers::events::list_server_events,
         routes::templates::create::create_template,
         routes::templates::list::list_templates,

@@ -17,6 +17,7 @@ mod fleet_deploy;
 mod fleet_engine;
 mod fleet_ops;
 mod fleet_observe;
+mod fleet_preflight;
 mod fleet_proxy;
 mod fleet_reach;
 mod fleet_redaction;

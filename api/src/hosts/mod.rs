@@ -4,11 +4,14 @@
 //! Routes do HTTP (extract, authorise, answer) and call these functions; only they,
 //! `deploy/` and `jobs/` reach the hosts over `ssh/`. See docs/ARCHITECTURE.md.
 
+pub mod bootstrap;
 mod check;
 mod jump;
 mod drift;
 mod lock;
 mod logs;
+pub mod preflight;
+pub mod registry;
 
 pub use crate::ssh::{is_private_key, CheckReport};
 pub use check::check_server;

@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(servers::update::update_server)
         .service(servers::delete::delete_server)
         .service(servers::check::check_server)
+        .service(servers::bootstrap::bootstrap_server_route)
         .service(servers::events::list_server_events)
         .service(templates::create::create_template)
         .service(templates::list::list_templates)

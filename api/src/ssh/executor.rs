@@ -6,7 +6,7 @@ use super::error::{Phase, SshError};
 use super::exec::{self, ExecOutput, ExecRequest};
 use super::output::Stream;
 use super::pool::SshPool;
-use super::probe::{self, HttpProbe};
+use super::probe::{self, Forwarded, HttpProbe};
 use super::target::SshTarget;
 use super::upload::Upload;
 
@@ -41,6 +41,21 @@ pub trait RemoteExecutor: Send + Sync {
     /// container on the host's Docker network), returning the HTTP status code;
     /// bounded by `probe.timeout`.
     async fn http_probe(&self, target: &SshTarget, probe: &HttpProbe) -> Result<u16, SshError>;
+
+    /// A TCP connection to `address:port` opened by the host, for a conversation Convoy
+    /// drives itself (a registry asked from the host's vantage point). Executors
+    /// without real connections cannot forward.
+    async fn forward(
+        &self,
+        target: &SshTarget,
+        address: &str,
+        port: u16,
+    ) -> Result<Forwarded, SshError> {
+        let _ = (target, address, port);
+        Err(SshError::Protocol(
+            "this executor cannot forward connections".into(),
+        ))
+    }
 }
 
 #[async_trait]
@@ -85,10 +100,8 @@ impl RemoteExecutor for SshPool {
     #[instrument(skip_all, fields(host = %target.host, address = %probe.address, port = probe.port))]
     async fn http_probe(&self, target: &SshTarget, probe: &HttpProbe) -> Result<u16, SshError> {
         let work = async {
-            let (channel, _lease) = self
-                .open_direct_tcpip(target, &probe.address, probe.port)
-                .await?;
-            probe::status_over(channel.into_stream(), probe).await
+            let stream = RemoteExecutor::forward(self, target, &probe.address, probe.port).await?;
+            probe::status_over(stream, probe).await
         };
         tokio::time::timeout(probe.timeout, work)
             .await
@@ -96,5 +109,15 @@ impl RemoteExecutor for SshPool {
                 phase: Phase::Command,
                 after: probe.timeout,
             })?
+    }
+
+    async fn forward(
+        &self,
+        target: &SshTarget,
+        address: &str,
+        port: u16,
+    ) -> Result<Forwarded, SshError> {
+        let (channel, lease) = self.open_direct_tcpip(target, address, port).await?;
+        Ok(Forwarded::new(channel.into_stream(), lease))
     }
 }

@@ -45,6 +45,6 @@ pub use executor::{LineSink, RemoteExecutor};
 pub use host_key::{normalize_host_key, InvalidHostKey, PinStore};
 pub use output::Stream;
 pub use pool::{SshPool, SshPoolConfig};
-pub use probe::HttpProbe;
+pub use probe::{send_over, Forwarded, HttpProbe};
 pub use target::{ServerGuard, SshTarget};
 pub use upload::Upload;

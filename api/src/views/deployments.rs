@@ -269,7 +269,8 @@ pub struct EventView {
     /// bake_passed, bake_failed, promoted, aborted, monitor_started, monitor_passed,
     /// monitor_failed, switched_back, window_waiting or expired. A server's events (`GET /v1/servers/{id}/events`):
     /// host_key_pinned (trusted on first contact, `metadata.fingerprint`) or
-    /// host_key_mismatch (a check met another key, `metadata.expected` and `offered`).
+    /// host_key_mismatch (a check met another key, `metadata.expected` and `offered`),
+    /// bootstrap_started, bootstrap_completed or bootstrap_failed (`metadata.steps`).
     pub kind: String,
     pub message: String,
     pub metadata: serde_json::Value,

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
+use crate::hosts::preflight::CheckResult;
 use crate::secret::Secret;
 use crate::views::rollout::RolloutView;
 
@@ -104,4 +106,51 @@ pub struct PlanView {
     pub plan: Value,
     /// Which hosts deploy together and what happens between and after the waves.
     pub rollout: RolloutView,
+    /// With `?preflight=true`: every check on every host of the plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<Vec<PreflightCheckView>>,
+    /// With `?preflight=true`: every check passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight_ok: Option<bool>,
+}
+
+/// `?preflight=&min_free_mib=` of `POST /v1/deployments/plan`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct PlanParams {
+    /// Also run read-only checks on every host of the plan (SSH, Docker, disk, registry
+    /// login, image present).
+    #[serde(default)]
+    pub preflight: bool,
+    /// The free space (MiB) Docker's root directory must have for the `disk` check;
+    /// default 1024.
+    pub min_free_mib: Option<u64>,
+}
+
+/// One preflight check on one host.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreflightCheckView {
+    /// The host as the config names it.
+    pub host: String,
+    pub server_id: Option<Uuid>,
+    /// `ssh`, `docker`, `disk`, `registry_login` or `image`.
+    #[schema(example = "registry_login")]
+    pub check: String,
+    pub ok: bool,
+    /// Not run because a check it needs failed (`ok` is then false).
+    pub skipped: bool,
+    #[schema(example = "10.77.0.1:5000 (http): GET /v2/ answered 401 Unauthorized")]
+    pub detail: String,
+}
+
+impl From<CheckResult> for PreflightCheckView {
+    fn from(r: CheckResult) -> Self {
+        Self {
+            host: r.host,
+            server_id: r.server_id,
+            check: r.check.as_str().to_string(),
+            ok: r.ok,
+            skipped: r.skipped,
+            detail: r.detail,
+        }
+    }
 }

@@ -517,3 +517,61 @@ mod tests {
         );
     }
 }
+
+/// The optional body of `POST /v1/servers/{id}/bootstrap`: the proxy to boot.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapInput {
+    /// A deploy config; only its `proxy.run` (the proxy's image and options) and
+    /// `registry` (where that image is pulled from) are used. Without it, Kamal's
+    /// default proxy (`basecamp/kamal-proxy:v0.9.2` from Docker Hub) is booted.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<serde_json::Value>,
+    /// Secret values the config's `registry` names (the registry password).
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub secrets: std::collections::BTreeMap<String, crate::secret::Secret<String>>,
+}
+
+/// One step of a bootstrap: `docker`, `network` or `proxy`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BootstrapStepView {
+    #[schema(example = "network")]
+    pub name: String,
+    /// The step changed the host (installed, created, booted).
+    pub changed: bool,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// What `POST /v1/servers/{id}/bootstrap` did; a step that fails ends the run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BootstrapView {
+    pub server_id: Uuid,
+    pub steps: Vec<BootstrapStepView>,
+    /// Some step changed the host.
+    pub changed: bool,
+    /// Every step ran and passed.
+    pub ok: bool,
+}
+
+impl BootstrapView {
+    pub fn new(server_id: Uuid, steps: Vec<crate::hosts::bootstrap::Step>) -> Self {
+        let ok = crate::hosts::bootstrap::completed(&steps);
+        let steps: Vec<BootstrapStepView> = steps
+            .into_iter()
+            .map(|s| BootstrapStepView {
+                name: s.name.to_string(),
+                changed: s.changed,
+                ok: s.ok,
+                detail: s.detail,
+            })
+            .collect();
+        Self {
+            server_id,
+            changed: steps.iter().any(|s| s.changed),
+            ok,
+            steps,
+        }
+    }
+}

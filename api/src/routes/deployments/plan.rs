@@ -5,20 +5,31 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::auth::Deployer;
+use crate::db::models::server;
 use crate::error::ApiError;
 use crate::extract::Body;
+use crate::hosts::preflight::{preflight, Preflight, DEFAULT_MIN_FREE_MIB};
 use crate::kamal::commands::Stamp;
 use crate::kamal::plan::{plan, PlanInput};
 use crate::routes::deployments::intake::{prepare, SecretValues};
 use crate::routes::templates::render::{config_json, config_problem};
 use crate::state::AppState;
-use crate::views::intake::{DeploymentInput, PlanView};
+use crate::views::intake::{DeploymentInput, PlanParams, PlanView, PreflightCheckView};
 
 /// Dry run: the normalised config and, per host, the exact commands a deployment of this
 /// body would run, secrets redacted, and the rollout (waves and gates) of its `strategy`
 /// or, without one, of the config's boot groups. Nothing is stored or executed; secret
 /// values may be left out.
+///
+/// With `?preflight=true`, every host of the plan is also checked, read-only and in
+/// parallel (at most 30 s per host): `ssh` (reachable, host key pinned or matching),
+/// `docker` (server version), `disk` (free space of Docker's root directory, at least
+/// `min_free_mib`), `registry_login` (the config's registry credentials, the password
+/// from `secrets`, accepted by the registry as reached from the host) and `image` (the
+/// version's tag exists in the registry). A check that needs a failed one is reported
+/// `skipped`. Nothing is stored and nothing on a host changes.
 #[utoipa::path(post, path = "/v1/deployments/plan", operation_id = "plan_deployment", tag = "deployments",
+    params(PlanParams),
     request_body = DeploymentInput,
     responses(
         (status = 200, body = PlanView),
@@ -33,6 +44,7 @@ use crate::views::intake::{DeploymentInput, PlanView};
 pub async fn plan_deployment(
     user: Deployer,
     state: web::Data<AppState>,
+    params: web::Query<PlanParams>,
     Body(input): Body<DeploymentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
@@ -60,11 +72,27 @@ pub async fn plan_deployment(
         secret_names: &secret_names,
     })
     .map_err(|e| config_problem(e, "config"))?;
+    let checks = if params.preflight {
+        let names: Vec<String> = config.all_hosts().into_iter().map(String::from).collect();
+        let servers = server::find_by_names(&mut conn, &user.org, &names).await?;
+        // The database connection goes back to the pool for the SSH round trips.
+        drop(conn);
+        let min_free_mib = params.min_free_mib.unwrap_or(DEFAULT_MIN_FREE_MIB);
+        let input = Preflight::new(config, &intake.version, &intake.secrets, min_free_mib);
+        let mut checks = preflight(&state, &servers, &input).await;
+        // In the config's host order.
+        checks.sort_by_key(|c| names.iter().position(|n| *n == c.host));
+        Some(checks)
+    } else {
+        None
+    };
     Ok(HttpResponse::Ok().json(PlanView {
         config: config_json(config),
         version: intake.version.clone(),
         destination: config.destination.clone(),
         plan: serde_json::to_value(planned).expect("a plan serialises"),
         rollout: intake.rollout.into(),
+        preflight_ok: checks.as_ref().map(|c| c.iter().all(|c| c.ok)),
+        preflight: checks.map(|c| c.into_iter().map(PreflightCheckView::from).collect()),
     }))
 }
