@@ -43,7 +43,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(services::lock::get_service_lock)
         .service(services::lock::release_service_lock)
         .service(services::windows::get_service_windows)
-        .service(services::windows::put_service_windows);
+        .service(services::windows::put_service_windows)
+        .service(services::accessories::boot_accessory)
+        .service(services::accessories::reboot_accessory)
+        .service(services::accessories::remove_accessory);
 }
 
 /// Parses an id from the path; a malformed one is a 404 like any unknown id.

@@ -202,7 +202,10 @@ mod tests {
         let write = c.write_env_file(contents);
         let line = write.render();
         assert!(!line.contains("s3cret"), "{line}");
-        assert!(line.contains("chmod 600 .kamal/apps/shop/env/accessories/db.env"), "{line}");
+        assert!(
+            line.contains("chmod 600 .kamal/apps/shop/env/accessories/db.env"),
+            "{line}"
+        );
         assert_eq!(
             write.stdin_bytes().map(|b| b.expose().clone()),
             Some(b"POSTGRES_PASSWORD=s3cret pw\n".to_vec())

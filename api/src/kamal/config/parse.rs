@@ -940,12 +940,10 @@ fn parse_accessory(
         .and_then(|s| checked(e, &child(ap, "service"), s, rules::service_name))
         .unwrap_or_else(|| format!("{service}-{name}"));
     let hosts = accessory_hosts(e, &mut obj, roles);
-    let port = obj
-        .take("port")
-        .and_then(|(p, v)| {
-            let port = walk::string(e, &p, v)?;
-            checked(e, &p, port, rules::publish)
-        });
+    let port = obj.take("port").and_then(|(p, v)| {
+        let port = walk::string(e, &p, v)?;
+        checked(e, &p, port, rules::publish)
+    });
     let cmd = obj
         .take("cmd")
         .and_then(|(p, v)| parse_cmd(e, &p, v))

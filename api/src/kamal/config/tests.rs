@@ -482,10 +482,24 @@ fn accessory_hosts_must_be_the_services_own() {
 
 #[test]
 fn publish_accepts_dockers_forms() {
-    for ok in ["5432", "5432:5432", "127.0.0.1:5432:5432", "[::1]:53:53/udp", "80/tcp"] {
+    for ok in [
+        "5432",
+        "5432:5432",
+        "127.0.0.1:5432:5432",
+        "[::1]:53:53/udp",
+        "80/tcp",
+    ] {
         assert_eq!(rules::publish(ok), Ok(()), "{ok}");
     }
-    for bad in ["", "0", "a:1", "1:2:3:4", "5432/http", "[zz]:1:1", "localhost:80:80"] {
+    for bad in [
+        "",
+        "0",
+        "a:1",
+        "1:2:3:4",
+        "5432/http",
+        "[zz]:1:1",
+        "localhost:80:80",
+    ] {
         assert!(rules::publish(bad).is_err(), "{bad}");
     }
 }

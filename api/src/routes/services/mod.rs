@@ -1,6 +1,7 @@
 //! Per-service state that outlives any one deployment: the inventory of what is live,
 //! the deploy lock, the recurring windows.
 
+pub mod accessories;
 pub mod list;
 pub mod lock;
 pub mod show;
