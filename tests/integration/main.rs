@@ -3,6 +3,7 @@
 
 mod support;
 
+mod accessories_sim;
 mod api_auth;
 mod api_deployments;
 mod api_engine_controls;

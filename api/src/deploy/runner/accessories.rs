@@ -149,15 +149,15 @@ impl Run<'_> {
                     Err(e) => Err(e),
                 };
                 let meta = json!({"host": name, "accessory": accessory.name,
-                    "container": commands.name()});
+                    "container": commands.container_name()});
                 let (kind, message) = match booted {
                     Ok(true) => (
                         "accessory_booted",
-                        format!("booted {} on {name}", commands.name()),
+                        format!("booted {} on {name}", commands.container_name()),
                     ),
                     Ok(false) => (
                         "accessory_present",
-                        format!("{} runs on {name}", commands.name()),
+                        format!("{} runs on {name}", commands.container_name()),
                     ),
                     Err(e) => {
                         sink.flush().await;

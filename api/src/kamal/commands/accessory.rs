@@ -21,7 +21,7 @@ impl<'a> AccessoryCommands<'a> {
     }
 
     /// The container's name, `S-NAME`.
-    pub fn name(&self) -> &'a str {
+    pub fn container_name(&self) -> &'a str {
         &self.accessory.service_name
     }
 
@@ -60,19 +60,19 @@ impl<'a> AccessoryCommands<'a> {
         if local.starts_with('/') {
             local.to_string()
         } else {
-            format!("{}/{local}", self.name())
+            format!("{}/{local}", self.container_name())
         }
     }
 
     /// `docker container ls --all --filter name=^S-NAME$ --quiet`: empty when none exists.
     pub fn container_id(&self) -> Cmd {
-        container_id_of(self.name())
+        container_id_of(self.container_name())
     }
 
     /// Kamal's `accessory.run`.
     pub fn run(&self) -> Cmd {
         let a = self.accessory;
-        let mut cmd = Cmd::docker(["run", "--name", self.name(), "--detach"])
+        let mut cmd = Cmd::docker(["run", "--name", self.container_name(), "--detach"])
             .args(["--restart", "unless-stopped", "--network", &a.network])
             .args(logging_args(&Logging::default()));
         if let Some(port) = &a.port {
@@ -93,11 +93,11 @@ impl<'a> AccessoryCommands<'a> {
                 // Docker wants an absolute source; Kamal writes `$(pwd)/S-NAME/local`.
                 false => cmd.arg("--volume").shell(format!(
                     "\"$(pwd)\"/{}",
-                    quote(&format!("{}/{mount}", self.name()))
+                    quote(&format!("{}/{mount}", self.container_name()))
                 )),
             };
         }
-        cmd = cmd.args(["--label", &format!("service={}", self.name())]);
+        cmd = cmd.args(["--label", &format!("service={}", self.container_name())]);
         for (key, value) in &a.labels {
             cmd = cmd.args(["--label", &format!("{key}={value}")]);
         }
@@ -108,12 +108,12 @@ impl<'a> AccessoryCommands<'a> {
 
     /// `docker container start S-NAME`
     pub fn start(&self) -> Cmd {
-        Cmd::docker(["container", "start", self.name()])
+        Cmd::docker(["container", "start", self.container_name()])
     }
 
     /// `docker container stop S-NAME`
     pub fn stop(&self) -> Cmd {
-        Cmd::docker(["container", "stop", self.name()])
+        Cmd::docker(["container", "stop", self.container_name()])
     }
 
     /// `docker container prune --force --filter label=service=S-NAME`: the stopped
@@ -129,7 +129,7 @@ impl<'a> AccessoryCommands<'a> {
 
     /// `rm -rf S-NAME` (Kamal's `remove_service_directory`) and the env file.
     pub fn remove_files(&self) -> Cmd {
-        Cmd::new(["rm", "-rf", self.name()]).and(Cmd::new(["rm", "-f", &self.env_file()]))
+        Cmd::new(["rm", "-rf", self.container_name()]).and(Cmd::new(["rm", "-f", &self.env_file()]))
     }
 
     /// `docker ps --filter label=service=S-NAME` (Kamal's `accessory details`).
@@ -138,7 +138,10 @@ impl<'a> AccessoryCommands<'a> {
     }
 
     fn service_filter(&self) -> [String; 2] {
-        ["--filter".into(), format!("label=service={}", self.name())]
+        [
+            "--filter".into(),
+            format!("label=service={}", self.container_name()),
+        ]
     }
 }
 
@@ -217,7 +220,7 @@ mod tests {
     fn a_destination_moves_the_env_file_not_the_container() {
         let config = db().with_destination(Some("staging")).unwrap();
         let c = commands(&config);
-        assert_eq!(c.name(), "shop-db");
+        assert_eq!(c.container_name(), "shop-db");
         assert_eq!(
             c.env_file(),
             ".kamal/apps/shop-staging/env/accessories/db.env"

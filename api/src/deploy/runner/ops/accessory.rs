@@ -147,7 +147,7 @@ impl Run<'_> {
             sink.flush().await;
             match result {
                 Ok(event) => {
-                    let text = format!("{event}: {} on {host}", commands.name());
+                    let text = format!("{event}: {} on {host}", commands.container_name());
                     store
                         .end_targets(&redactor, &[target.id], TargetStatus::Succeeded, None)
                         .await?;
