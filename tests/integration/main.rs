@@ -3,6 +3,7 @@
 
 mod support;
 
+mod accessories_sim;
 mod api_auth;
 mod api_deployments;
 mod api_engine_controls;
@@ -15,8 +16,8 @@ mod api_servers;
 mod api_templates;
 mod fleet_deploy;
 mod fleet_engine;
-mod fleet_ops;
 mod fleet_observe;
+mod fleet_ops;
 mod fleet_preflight;
 mod fleet_proxy;
 mod fleet_reach;

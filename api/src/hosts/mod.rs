@@ -6,8 +6,8 @@
 
 pub mod bootstrap;
 mod check;
-mod jump;
 mod drift;
+mod jump;
 mod lock;
 mod logs;
 pub mod preflight;
@@ -15,10 +15,10 @@ pub mod registry;
 
 pub use crate::ssh::{is_private_key, CheckReport};
 pub use check::check_server;
-pub use jump::check_jump_host;
 pub use drift::{
     check_periodically, inspect, inspect_all, Drift, HostInspection, Inspection, HOST_TIMEOUT,
 };
+pub use jump::check_jump_host;
 pub use lock::{primary_host, HostLockStatus, PrimaryHost};
 pub use logs::{
     service_logs, ContainerLine, Followed, Following, LogQuery, LogSource, ServiceLogs, SourceError,

@@ -12,6 +12,8 @@ use super::config::{Credential, DeployConfig, DockerOption, Env, Logging, Role};
 use super::naming::{self, NETWORK, PROXY_CONTAINER};
 use crate::secret::Secret;
 
+pub mod accessory;
+
 /// Kamal's `DOCKER_HEALTH_STATUS_FORMAT`: the health status, or the state without one.
 pub const HEALTH_STATUS_FORMAT: &str =
     "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}";

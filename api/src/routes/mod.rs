@@ -52,7 +52,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(services::windows::put_service_windows)
         .service(services::inspect::inspect_service)
         .service(services::events::list_service_events)
-        .service(services::logs::get_service_logs);
+        .service(services::logs::get_service_logs)
+        .service(services::accessories::boot_accessory)
+        .service(services::accessories::reboot_accessory)
+        .service(services::accessories::remove_accessory);
 }
 
 /// Parses an id from the path; a malformed one is a 404 like any unknown id.

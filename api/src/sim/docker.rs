@@ -90,6 +90,10 @@ impl Container {
 }
 
 impl Docker {
+    pub(super) fn has_image(&self, reference: &str) -> bool {
+        self.images.contains_key(reference)
+    }
+
     /// A container by name or unique id prefix.
     pub(super) fn find(&self, key: &str) -> Option<usize> {
         if let Some(i) = self.containers.iter().position(|c| c.name == key) {
@@ -315,7 +319,26 @@ impl Shell<'_> {
                 Some(name) => self.logs(name),
                 None => self.unrecognised(&format!("docker {}", args.join(" "))),
             },
-            _ => self.unrecognised(&format!("docker {}", args.join(" "))),
+            _ => match self.accessory_docker(args) {
+                Some(out) => out,
+                None => self.unrecognised(&format!("docker {}", args.join(" "))),
+            },
+        }
+    }
+
+    /// `docker container stop NAME`
+    pub(super) fn stop_container(&mut self, name: &str) -> Outcome {
+        self.stop(name)
+    }
+
+    /// `docker image rm --force IMAGE`: the tag goes even if a container uses it.
+    pub(super) fn remove_image(&mut self, image: &str) -> Outcome {
+        match self.host.docker.images.remove(image) {
+            Some(_) => Outcome::ok(format!("Untagged: {image}\n")),
+            None => Outcome::fail(
+                1,
+                format!("Error response from daemon: No such image: {image}"),
+            ),
         }
     }
 

@@ -20,6 +20,7 @@
 //! when its `docker run` returns). A host is a small struct behind a mutex, with no task
 //! or thread of its own.
 
+mod accessories;
 mod docker;
 mod faults;
 mod host;
@@ -37,6 +38,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+pub use accessories::SimContainer;
 pub use faults::Fault;
 
 use self::docker::{Container, Health};

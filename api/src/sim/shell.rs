@@ -262,6 +262,7 @@ impl<'a> Shell<'a> {
             }
             ("mkdir", [dir]) => Outcome::from_result(self.host.files.mkdir(dir, false)),
             ("umask", [_]) => Outcome::ok(""),
+            ("pwd", []) => self.pwd(),
             ("touch", [path]) => {
                 let result = match self.host.files.exists(path) {
                     true => Ok(()),

@@ -3,8 +3,8 @@
 
 pub mod deployments;
 pub mod intake;
-pub mod operations;
 pub mod observe;
+pub mod operations;
 pub mod page;
 pub mod rollout;
 pub mod servers;

@@ -255,7 +255,10 @@ impl Run<'_> {
         })
     }
 
-    fn open_secrets(&self, row: &Deployment) -> Result<BTreeMap<String, Secret<String>>, String> {
+    pub(super) fn open_secrets(
+        &self,
+        row: &Deployment,
+    ) -> Result<BTreeMap<String, Secret<String>>, String> {
         let Some(sealed) = &row.secrets else {
             return Ok(BTreeMap::new());
         };

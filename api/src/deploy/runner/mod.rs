@@ -13,12 +13,14 @@
 //! - `resume.rs`: what a worker taking over an abandoned deployment finds and does.
 //! - `blue_green.rs`: the previous version kept running, the switch-back, the retirement.
 //! - `window.rs`: deployment windows: waiting in `paused` for the next, or `expired`.
+//! - `accessories.rs`: accessories booted before a rollout's first wave; their commands.
 //! - `ops/`: runs of the other kinds (SPEC §10): restart, stop, start, remove, exec and the
 //!   accessory operations, under the same lock, logs and events.
 //!
 //! Every state change is stored as it happens (status, wave, gate, each target's end), so
 //! that a worker taking over an abandoned deployment knows where it was.
 
+mod accessories;
 mod blue_green;
 mod failure;
 mod hosts;
@@ -50,6 +52,7 @@ use crate::state::{AppState, TargetError};
 
 pub use blue_green::BLUE_GREEN_GATE;
 pub use lifecycle::give_up;
+pub use ops::ACCESSORY_ROLE;
 
 /// What the worker should do with the job once the deployment returns.
 #[derive(Debug, PartialEq, Eq)]

@@ -111,6 +111,10 @@ impl Run<'_> {
                 store
                     .event(row, &loaded.redactor, "deploy_started", &message, meta)
                     .await?;
+                if let Err(reason) = self.boot_accessories(loaded, sink).await? {
+                    self.accessories_failed(loaded).await?;
+                    return Ok(End::Final(Status::Failed, Some(reason)));
+                }
             }
             Status::AwaitingPromotion => {
                 let asked = store.requests(row.id).await?;

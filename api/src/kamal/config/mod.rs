@@ -3,10 +3,14 @@
 //! expanded, or returns all errors at once, each with its path (`servers/web/hosts/0`).
 //!
 //! Keys Kamal accepts but Convoy does not act on are validated for shape and kept in
-//! [`DeployConfig::ignored`]: `builder`, `accessories`, `aliases`, `asset_path` (also per
+//! [`DeployConfig::ignored`]: `builder`, `aliases`, `asset_path` (also per
 //! role), `hooks_path`, `hooks_output`, `secrets_path`, `error_pages_path`, `run_directory`
 //! (Kamal 2.11 itself always uses `.kamal`), `minimum_version`, `sshkit`, and the SSH
 //! client settings other than `user`, `port` and `proxy`.
+//!
+//! `accessories` are parsed into [`DeployConfig::accessories`] (Kamal 2's accessory
+//! section); an accessory's `proxy` section is checked but not acted on, and `files` and
+//! an accessory's own `registry` are refused.
 //!
 //! Keys Convoy adds to Kamal's: `on_failure` (`rollback` | `halt`), `stop_timeout` (root
 //! and per role, default `drain_timeout`), `destination`, and from the seed templates a
@@ -88,6 +92,9 @@ pub struct DeployConfig {
     pub on_failure: OnFailure,
     /// Per-host env overlays (`env.tags`), applied to hosts carrying the tag.
     pub env_tags: BTreeMap<String, Env>,
+    /// Kamal's accessories by name: containers booted beside the app (SPEC §10).
+    #[serde(default)]
+    pub accessories: BTreeMap<String, Accessory>,
     /// Accepted Kamal keys Convoy does not act on, kept verbatim.
     pub ignored: BTreeMap<String, Value>,
     /// Every duration the document wrote, at its path; set by the parser only.
@@ -109,6 +116,56 @@ pub struct WrittenDurations(pub Vec<(String, u64)>);
 impl PartialEq for WrittenDurations {
     fn eq(&self, _: &Self) -> bool {
         true
+    }
+}
+
+/// One of Kamal's `accessories`: a long-running container (a database, a cache) booted
+/// once on its hosts, not rolled out with each version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accessory {
+    pub name: String,
+    /// The container's name and its `service` label: `S-NAME`, or the `service` key.
+    pub service_name: String,
+    /// As written (`postgres:16`); pulled by `docker run`.
+    pub image: String,
+    /// Where it runs: `host`/`hosts` as written, `role`/`roles` and `tag`/`tags` resolved
+    /// to the config's host entries. Each entry's `path` is where it was written.
+    pub hosts: Vec<HostEntry>,
+    /// Docker's `--publish` value: `5432`, `5432:5432`, `127.0.0.1:5432:5432`, `…/udp`.
+    pub port: Option<String>,
+    /// The container command, split into words (empty: the image's default).
+    pub cmd: Vec<String>,
+    pub env: Env,
+    /// `--volume` values as written (`pg:/var/lib/postgresql/data`).
+    pub volumes: Vec<String>,
+    /// Host directories under `$PWD/S-NAME/` (or absolute), created before the boot.
+    pub directories: Vec<AccessoryDirectory>,
+    /// Custom labels; `service=S-NAME` is added when running.
+    pub labels: BTreeMap<String, String>,
+    pub options: Vec<DockerOption>,
+    /// `kamal` unless written.
+    pub network: String,
+}
+
+/// `local:remote[:options]` of an accessory's `directories`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessoryDirectory {
+    /// As written: relative to the accessory's own directory `S-NAME/`, or absolute.
+    pub local: String,
+    pub remote: String,
+    pub options: Option<String>,
+}
+
+impl Accessory {
+    /// The distinct host strings, in the order written.
+    pub fn host_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for h in &self.hosts {
+            if !names.contains(&h.host.as_str()) {
+                names.push(&h.host);
+            }
+        }
+        names
     }
 }
 
@@ -422,7 +479,35 @@ impl DeployConfig {
                     .or_insert_with(|| format!("env/tags/{tag}/secret"));
             }
         }
+        for (name, accessory) in &self.accessories {
+            for s in &accessory.env.secret {
+                needed
+                    .entry(s.secret.clone())
+                    .or_insert_with(|| format!("accessories/{name}/env/secret"));
+            }
+        }
         needed
+    }
+
+    /// Accessory hosts that are not hosts of the app's roles: Convoy reaches a host
+    /// through the servers a deployment targets, so an accessory runs on those only.
+    pub fn accessory_hosts_outside_roles(&self) -> Vec<ConfigError> {
+        let app_hosts = self.all_hosts();
+        self.accessories
+            .values()
+            .flat_map(|a| &a.hosts)
+            .filter(|h| !app_hosts.contains(&h.host.as_str()))
+            .map(|h| {
+                ConfigError::new(
+                    &h.path,
+                    format!(
+                        "{} is not a host of any role in servers; an accessory runs on the \
+                         service's own hosts",
+                        h.host
+                    ),
+                )
+            })
+            .collect()
     }
 
     /// Errors for every required secret `provided` does not know.

@@ -167,6 +167,7 @@ fn parse_root(e: &mut Errors, value: &Value) -> Option<DeployConfig> {
         .unwrap_or_default();
     let explicit_primary = root.string(e, "primary_role");
     take_ignored(e, &mut root, &mut ignored);
+    let raw_accessories = root.take("accessories");
 
     let defaults = RootDefaults {
         env,
@@ -190,6 +191,12 @@ fn parse_root(e: &mut Errors, value: &Value) -> Option<DeployConfig> {
     });
     let roles = required(e, "servers", roles, has_servers);
     root.finish(e, true);
+    let accessories = raw_accessories
+        .map(|(p, v)| {
+            let service = service.as_deref().unwrap_or_default();
+            parse_accessories(e, &p, v, service, roles.as_deref())
+        })
+        .unwrap_or_default();
 
     let roles = roles?;
     let primary_role =
@@ -215,6 +222,7 @@ fn parse_root(e: &mut Errors, value: &Value) -> Option<DeployConfig> {
         allow_empty_roles,
         on_failure: on_failure.unwrap_or_default(),
         env_tags,
+        accessories,
         ignored,
         durations: WrittenDurations::default(),
         keep_previous: false,
@@ -921,76 +929,210 @@ fn take_ignored(e: &mut Errors, root: &mut Obj, ignored: &mut BTreeMap<String, V
         walk::string_map(e, &p, v);
         ignored.insert(p, v.clone());
     }
-    if let Some((p, v)) = root.take("accessories") {
-        check_accessories(e, &p, v);
-        ignored.insert(p, v.clone());
-    }
 }
 
-fn check_accessories(e: &mut Errors, path: &str, v: &Value) {
-    const KEYS: &[&str] = &[
-        "service",
-        "image",
-        "registry",
-        "host",
-        "hosts",
-        "role",
-        "roles",
-        "tag",
-        "tags",
-        "cmd",
-        "port",
-        "labels",
-        "options",
-        "env",
-        "files",
-        "directories",
-        "volumes",
-        "network",
-        "proxy",
-    ];
+/// Kamal's placement keys of an accessory; exactly one is written.
+const PLACEMENT: [&str; 6] = ["host", "hosts", "role", "roles", "tag", "tags"];
+
+fn parse_accessories(
+    e: &mut Errors,
+    path: &str,
+    v: &Value,
+    service: &str,
+    roles: Option<&[Role]>,
+) -> BTreeMap<String, Accessory> {
     let Value::Object(map) = v else {
         e.add(path, "should be a hash");
-        return;
+        return BTreeMap::new();
     };
+    let mut accessories = BTreeMap::new();
     for (name, accessory) in map {
         let ap = child(path, name);
-        let Some(mut obj) = Obj::new(e, &ap, accessory) else {
+        if let Err(m) = rules::role_name(name) {
+            e.add(&ap, m);
             continue;
-        };
-        let placement = ["host", "hosts", "role", "roles", "tag", "tags"]
-            .iter()
-            .filter(|k| obj.has(k))
-            .count();
-        if placement != 1 {
-            e.add(
-                &ap,
-                "specify one of `host`, `hosts`, `role`, `roles`, `tag` or `tags`",
-            );
         }
-        if !obj.has("image") {
-            e.add(&child(&ap, "image"), "is required");
+        if let Some(parsed) = parse_accessory(e, &ap, name, accessory, service, roles) {
+            accessories.insert(name.clone(), parsed);
         }
-        if let Some((p, v)) = obj.take("labels") {
-            parse_labels(e, &p, v);
-        }
-        if let Some((p, v)) = obj.take("proxy") {
-            accessory_proxy_durations(e, &p, v);
-        }
-        if let Some((p, v)) = obj.take("options") {
-            if v.get("restart").is_some() {
-                e.add(
-                    &child(&p, "restart"),
-                    "Cannot set restart policy in docker options, unless-stopped is required",
-                );
-            }
-        }
-        KEYS.iter().for_each(|k| drop(obj.take(k)));
-        obj.finish(e, false);
     }
+    accessories
 }
 
-/// Convoy does not run accessories, but the durations of their proxy section are read
+fn parse_accessory(
+    e: &mut Errors,
+    ap: &str,
+    name: &str,
+    v: &Value,
+    service: &str,
+    roles: Option<&[Role]>,
+) -> Option<Accessory> {
+    let mut obj = Obj::new(e, ap, v)?;
+    let placement = PLACEMENT.iter().filter(|k| obj.has(k)).count();
+    if placement != 1 {
+        e.add(
+            ap,
+            "specify one of `host`, `hosts`, `role`, `roles`, `tag` or `tags`",
+        );
+    }
+    let has_image = obj.has("image");
+    let image = obj.take("image").and_then(|(p, v)| {
+        let image = walk::string(e, &p, v)?;
+        rules::image(&image).map_err(|m| e.add(&p, m)).ok()?;
+        Some(image)
+    });
+    let image = required(e, &child(ap, "image"), image, has_image);
+    let service_name = obj
+        .string(e, "service")
+        .and_then(|s| checked(e, &child(ap, "service"), s, rules::service_name))
+        .unwrap_or_else(|| format!("{service}-{name}"));
+    let hosts = accessory_hosts(e, &mut obj, roles);
+    let port = obj.take("port").and_then(|(p, v)| {
+        let port = walk::string(e, &p, v)?;
+        checked(e, &p, port, rules::publish)
+    });
+    let cmd = obj
+        .take("cmd")
+        .and_then(|(p, v)| parse_cmd(e, &p, v))
+        .unwrap_or_default();
+    let env = obj
+        .take("env")
+        .and_then(|(p, v)| parse_env(e, &p, v, false))
+        .map(|(env, _)| env)
+        .unwrap_or_default();
+    let volumes: Vec<String> = obj
+        .strings(e, "volumes")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(p, volume)| {
+            let before = e.0.len();
+            check_volume(e, &p, &volume);
+            (e.0.len() == before).then_some(volume)
+        })
+        .collect();
+    let directories = obj
+        .take("directories")
+        .map(|(p, v)| accessory_directories(e, &p, v))
+        .unwrap_or_default();
+    let labels = obj
+        .take("labels")
+        .and_then(|(p, v)| parse_labels(e, &p, v))
+        .unwrap_or_default();
+    let options = obj
+        .take("options")
+        .and_then(|(p, v)| parse_options(e, &p, v))
+        .unwrap_or_default();
+    let network = obj
+        .string(e, "network")
+        .and_then(|n| checked(e, &child(ap, "network"), n, rules::role_name))
+        .unwrap_or_else(|| super::super::naming::NETWORK.to_string());
+    if let Some((p, v)) = obj.take("proxy") {
+        accessory_proxy_durations(e, &p, v);
+    }
+    for (key, why) in [
+        ("files", "files are not supported: mount a directory (directories) or a volume"),
+        ("registry", "an accessory's own registry is not supported: use a public image or the service's registry"),
+    ] {
+        if let Some((p, _)) = obj.take(key) {
+            e.add(&p, why);
+        }
+    }
+    obj.finish(e, false);
+    Some(Accessory {
+        name: name.to_string(),
+        service_name,
+        image: image?,
+        hosts,
+        port,
+        cmd,
+        env,
+        volumes,
+        directories,
+        labels,
+        options,
+        network,
+    })
+}
+
+/// `host`/`hosts` as written; `role`/`roles` the roles' host entries; `tag`/`tags` the
+/// role host entries carrying the tag (Kamal's `extract_hosts_from_config_with_tag`).
+fn accessory_hosts(e: &mut Errors, obj: &mut Obj, roles: Option<&[Role]>) -> Vec<HostEntry> {
+    let entry = |host: String, path: String| HostEntry {
+        host,
+        tags: Vec::new(),
+        path,
+    };
+    let mut hosts = Vec::new();
+    let listed = |e: &mut Errors, obj: &mut Obj, one: &'static str, many: &'static str| {
+        let mut items: Vec<(String, String)> = obj
+            .take(one)
+            .and_then(|(p, v)| walk::string(e, &p, v).map(|s| vec![(p, s)]))
+            .unwrap_or_default();
+        items.extend(obj.strings(e, many).unwrap_or_default());
+        items
+    };
+    for (p, host) in listed(e, obj, "host", "hosts") {
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            e.add(&p, "should be a server name or hostname");
+        } else {
+            hosts.push(entry(host, p));
+        }
+    }
+    for (p, role) in listed(e, obj, "role", "roles") {
+        let Some(roles) = roles else { continue };
+        match roles.iter().find(|r| r.name == role) {
+            Some(r) => hosts.extend(r.hosts.iter().map(|h| entry(h.host.clone(), p.clone()))),
+            None => e.add(&p, format!("unknown role {role}")),
+        }
+    }
+    for (p, tag) in listed(e, obj, "tag", "tags") {
+        let Some(roles) = roles else { continue };
+        let tagged: Vec<HostEntry> = roles
+            .iter()
+            .flat_map(|r| &r.hosts)
+            .filter(|h| h.tags.contains(&tag))
+            .map(|h| entry(h.host.clone(), p.clone()))
+            .collect();
+        if tagged.is_empty() {
+            e.add(&p, format!("no host in servers carries the tag {tag}"));
+        }
+        hosts.extend(tagged);
+    }
+    let mut seen: Vec<String> = Vec::new();
+    hosts.retain(|h| {
+        let new = !seen.contains(&h.host);
+        seen.push(h.host.clone());
+        new
+    });
+    hosts
+}
+
+/// Kamal's string form `local:remote[:options]`.
+fn accessory_directories(e: &mut Errors, path: &str, v: &Value) -> Vec<AccessoryDirectory> {
+    let Some(items) = walk::strings(e, path, v) else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|(p, item)| {
+            let mut parts = item.splitn(3, ':');
+            let (local, remote) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let options = parts.next().map(str::to_string);
+            let shell_safe = |s: &str| !s.contains(['$', '`', '\\', '"', '\'', '\n']);
+            if local.is_empty() || !remote.starts_with('/') || !shell_safe(local) {
+                e.add(&p, "should be local_directory:/container/path[:options]");
+                return None;
+            }
+            Some(AccessoryDirectory {
+                local: local.to_string(),
+                remote: remote.to_string(),
+                options,
+            })
+        })
+        .collect()
+}
+
+/// Convoy does not act on an accessory's proxy section, but its durations are read
 /// (and so bounded) like a role's: nothing a tenant writes escapes the operator's limit.
 fn accessory_proxy_durations(e: &mut Errors, path: &str, v: &Value) {
     let Value::Object(proxy) = v else { return };

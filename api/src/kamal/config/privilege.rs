@@ -5,8 +5,6 @@
 //! network and any change to the shared kamal-proxy container is an admin's. Unknown or
 //! new Docker options are therefore admin-only until someone judges them harmless.
 
-use serde_json::Value;
-
 use super::parse::default_proxy_run;
 use super::rules;
 use super::walk::child;
@@ -91,9 +89,7 @@ pub fn admin_only_settings(config: &DeployConfig) -> Vec<ConfigError> {
         volume_check(&mut found, &child("volumes", i), volume);
     }
     proxy_run_check(&mut found, config);
-    if let Some(accessories) = config.ignored.get("accessories") {
-        accessories_check(&mut found, accessories);
-    }
+    accessories_check(&mut found, config);
     // Root options are copied into every role: one error per place written.
     found.sort_by(|a, b| a.path.cmp(&b.path));
     found.dedup();
@@ -196,42 +192,21 @@ fn proxy_run_check(found: &mut Vec<ConfigError>, config: &DeployConfig) {
     }
 }
 
-/// Accessories are kept as written (Convoy does not boot them yet), so their options,
-/// volumes, directories, network and port are read from the raw config.
-fn accessories_check(found: &mut Vec<ConfigError>, accessories: &Value) {
-    let Value::Object(accessories) = accessories else {
-        return;
-    };
-    for (name, accessory) in accessories {
+/// An accessory's options, volumes and directories are checked like a role's; its network
+/// and a published port reach beyond the container, so they are an admin's too.
+fn accessories_check(found: &mut Vec<ConfigError>, config: &DeployConfig) {
+    for (name, accessory) in &config.accessories {
         let path = child("accessories", name);
-        if let Some(Value::Object(options)) = accessory.get("options") {
-            for (option, value) in options {
-                let values: Vec<(String, &Value)> = match value {
-                    Value::Array(items) => items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| (child(&child(&child(&path, "options"), option), i), v))
-                        .collect(),
-                    v => vec![(child(&child(&path, "options"), option), v)],
-                };
-                for (p, v) in values {
-                    let text = match v {
-                        Value::Bool(true) => None,
-                        Value::String(s) => Some(s.clone()),
-                        other => Some(other.to_string()),
-                    };
-                    if !deployer_may_set(option, text.as_deref()) {
-                        found.push(option_error(p, option));
-                    }
-                }
-            }
+        let options = child(&path, "options");
+        for option in &accessory.options {
+            option_check(found, option, &options);
         }
-        for (i, volume) in strings(accessory.get("volumes")) {
+        for (i, volume) in accessory.volumes.iter().enumerate() {
             volume_check(found, &child(&child(&path, "volumes"), i), volume);
         }
         // Kamal puts a relative directory under the accessory's own `$PWD/S-NAME/`.
-        for (i, directory) in strings(accessory.get("directories")) {
-            let host = directory.split(':').next().unwrap_or_default();
+        for (i, directory) in accessory.directories.iter().enumerate() {
+            let host = &directory.local;
             if host.starts_with(['/', '~']) || host.split('/').any(|part| part == "..") {
                 found.push(ConfigError::new(
                     child(&child(&path, "directories"), i),
@@ -242,30 +217,19 @@ fn accessories_check(found: &mut Vec<ConfigError>, accessories: &Value) {
                 ));
             }
         }
-        if let Some(network) = accessory.get("network") {
-            if network.as_str() != Some(crate::kamal::naming::NETWORK) {
-                found.push(ConfigError::new(
-                    child(&path, "network"),
-                    "only an admin may attach an accessory to a network other than kamal",
-                ));
-            }
+        if accessory.network != crate::kamal::naming::NETWORK {
+            found.push(ConfigError::new(
+                child(&path, "network"),
+                "only an admin may attach an accessory to a network other than kamal",
+            ));
         }
-        if accessory.get("port").is_some() {
+        if accessory.port.is_some() {
             found.push(ConfigError::new(
                 child(&path, "port"),
                 "publishes a port on the host: only an admin may",
             ));
         }
     }
-}
-
-fn strings(value: Option<&Value>) -> impl Iterator<Item = (usize, &str)> {
-    value
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .filter_map(|(i, v)| v.as_str().map(|s| (i, s)))
 }
 
 #[cfg(test)]

@@ -132,6 +132,40 @@ pub fn tag(value: &str) -> Check {
     })
 }
 
+/// Docker's `--publish` forms Kamal passes through from an accessory's `port`:
+/// `PORT`, `HOST_PORT:PORT`, `IP:HOST_PORT:PORT` (`[v6]` in brackets), each with an
+/// optional `/tcp`, `/udp` or `/sctp`.
+pub fn publish(value: &str) -> Check {
+    let bad = || {
+        format!(
+            "invalid port {value:?}: expected PORT, HOST_PORT:PORT or IP:HOST_PORT:PORT \
+             (e.g. \"127.0.0.1:5432:5432\"), optionally with /tcp or /udp"
+        )
+    };
+    let (ports, protocol) = value.split_once('/').unwrap_or((value, "tcp"));
+    if !["tcp", "udp", "sctp"].contains(&protocol) {
+        return Err(bad());
+    }
+    let port = |p: &str| p.parse::<u16>().is_ok_and(|n| n > 0);
+    let (ip, rest) = match ports.strip_prefix('[') {
+        Some(v6) => {
+            let (ip, rest) = v6.split_once("]:").ok_or_else(bad)?;
+            let ip = ip.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
+            (Some(ip.to_string()), rest)
+        }
+        None => (None, ports),
+    };
+    let parts: Vec<&str> = rest.split(':').collect();
+    let valid = match (ip, parts.as_slice()) {
+        (None, [p]) => port(p),
+        (None, [h, p]) => port(h) && port(p),
+        (None, [ip, h, p]) => ip.parse::<std::net::Ipv4Addr>().is_ok() && port(h) && port(p),
+        (Some(_), [h, p]) => port(h) && port(p),
+        _ => false,
+    };
+    valid.then_some(()).ok_or_else(bad)
+}
+
 pub fn hostname(value: &str) -> Check {
     matches(&HOSTNAME, value, || format!("invalid host name {value:?}"))
 }

@@ -388,3 +388,166 @@ fn a_custom_certificate_is_two_required_secrets_and_a_role_can_drop_it() {
         serde_json::from_value(serde_json::to_value(&config).unwrap()).unwrap();
     assert_eq!(stored, config);
 }
+
+#[test]
+fn accessories_are_parsed_with_hosts_resolved() {
+    let config = parse_yaml(
+        r#"
+service: shop
+image: acme/shop
+servers:
+  web:
+    hosts: [web-1, {web-2: [db]}]
+  job:
+    hosts: [job-1]
+    proxy: false
+accessories:
+  db:
+    image: postgres:16
+    tag: db
+    port: 5432
+    cmd: postgres -c fsync=off
+    env:
+      clear: {POSTGRES_DB: shop}
+      secret: [POSTGRES_PASSWORD, "PGUSER:DB_USER"]
+    volumes: ["pg:/var/lib/postgresql/data"]
+    directories: ["conf:/etc/pg:ro"]
+    labels: {team: data}
+    options: {memory: 1g}
+  cache:
+    image: redis:7
+    service: shop-redis
+    roles: [web, job]
+    port: "127.0.0.1:6379:6379"
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let db = &config.accessories["db"];
+    assert_eq!(db.service_name, "shop-db");
+    assert_eq!(db.host_names(), ["web-2"]);
+    assert_eq!(db.port.as_deref(), Some("5432"));
+    assert_eq!(db.cmd, ["postgres", "-c", "fsync=off"]);
+    assert_eq!(db.env.clear["POSTGRES_DB"], "shop");
+    assert_eq!(db.env.secret[1].name, "PGUSER");
+    assert_eq!(db.env.secret[1].secret, "DB_USER");
+    assert_eq!(
+        db.directories,
+        [AccessoryDirectory {
+            local: "conf".into(),
+            remote: "/etc/pg".into(),
+            options: Some("ro".into()),
+        }]
+    );
+    assert_eq!(db.network, "kamal");
+    assert_eq!(db.options[0].name, "memory");
+    let cache = &config.accessories["cache"];
+    assert_eq!(cache.service_name, "shop-redis");
+    assert_eq!(cache.host_names(), ["web-1", "web-2", "job-1"]);
+    assert!(!config.ignored.contains_key("accessories"));
+    let secrets = config.required_secrets();
+    assert_eq!(secrets["POSTGRES_PASSWORD"], "accessories/db/env/secret");
+    assert_eq!(secrets["DB_USER"], "accessories/db/env/secret");
+    assert!(config.accessory_hosts_outside_roles().is_empty());
+    let stored = serde_json::to_value(&config).unwrap();
+    let read: DeployConfig = serde_json::from_value(stored).unwrap();
+    assert_eq!(read, config);
+}
+
+#[test]
+fn bad_accessories_are_named_by_path() {
+    let accessory = |patch: Value| {
+        let mut db = json!({"image": "postgres:16", "host": "web-1"});
+        for (k, v) in patch.as_object().unwrap() {
+            db[k] = v.clone();
+        }
+        errors(with(json!({"accessories": {"db": db}})))
+    };
+    let cases = [
+        (json!({"port": "http"}), "accessories/db/port: invalid port \"http\""),
+        (json!({"port": "1.2.3:80:80"}), "accessories/db/port: invalid port"),
+        (json!({"port": 70000}), "accessories/db/port: invalid port"),
+        (json!({"image": "Not An Image"}), "accessories/db/image: "),
+        (json!({"host": null, "role": "api"}), "accessories/db/role: unknown role api"),
+        (json!({"host": null, "tag": "gpu"}), "accessories/db/tag: no host in servers carries the tag gpu"),
+        (json!({"env": {"clear": {"1X": "y"}}}), "accessories/db/env/clear/1X: invalid environment variable name"),
+        (json!({"env": {"secret": ["A B"]}}), "accessories/db/env/secret/0: invalid environment variable name"),
+        (json!({"volumes": ["data"]}), "accessories/db/volumes/0: should be host_path_or_volume:/container/path[:options]"),
+        (json!({"directories": ["data"]}), "accessories/db/directories/0: should be local_directory:/container/path[:options]"),
+        (json!({"directories": ["$(id):/x"]}), "accessories/db/directories/0: should be local_directory"),
+        (json!({"labels": {"service": "other"}}), "accessories/db/labels/service: invalid label. destination, role, and service are reserved labels"),
+        (json!({"options": {"restart": "always"}}), "accessories/db/options/restart: Cannot set restart policy"),
+        (json!({"files": ["a.cnf:/etc/a.cnf"]}), "accessories/db/files: files are not supported"),
+        (json!({"registry": {"server": "r.example.com"}}), "accessories/db/registry: an accessory's own registry is not supported"),
+        (json!({"cmd": "echo 'x"}), "accessories/db/cmd: unterminated single quote"),
+        (json!({"size": 3}), "accessories/db/size: unknown key"),
+    ];
+    for (patch, expected) in cases {
+        let patch = Value::Object(
+            patch
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        );
+        let removed = patch.get("role").or(patch.get("tag")).is_some();
+        let got = if removed {
+            let mut db = json!({"image": "postgres:16"});
+            for (k, v) in patch.as_object().unwrap() {
+                db[k] = v.clone();
+            }
+            errors(with(json!({"accessories": {"db": db}})))
+        } else {
+            accessory(patch.clone())
+        };
+        assert!(
+            got.len() == 1 && got[0].starts_with(expected),
+            "{patch}: {got:?}"
+        );
+    }
+    assert_eq!(
+        errors(with(json!({"accessories": {"Bad Name": {"image": "x", "host": "web-1"}}}))),
+        ["accessories/Bad Name: must match ^[a-z0-9][a-z0-9_-]*$ (lowercase letters, digits, hyphens, underscores)"]
+    );
+}
+
+#[test]
+fn accessory_hosts_must_be_the_services_own() {
+    let config = parse_config(&with(json!({"accessories": {"db": {
+        "image": "postgres:16", "hosts": ["web-1", "db-9"]}}})))
+    .unwrap();
+    let outside: Vec<String> = config
+        .accessory_hosts_outside_roles()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        outside,
+        ["accessories/db/hosts/1: db-9 is not a host of any role in servers; an accessory runs on the service's own hosts"]
+    );
+}
+
+#[test]
+fn publish_accepts_dockers_forms() {
+    for ok in [
+        "5432",
+        "5432:5432",
+        "127.0.0.1:5432:5432",
+        "[::1]:53:53/udp",
+        "80/tcp",
+    ] {
+        assert_eq!(rules::publish(ok), Ok(()), "{ok}");
+    }
+    for bad in [
+        "",
+        "0",
+        "a:1",
+        "1:2:3:4",
+        "5432/http",
+        "[zz]:1:1",
+        "localhost:80:80",
+    ] {
+        assert!(rules::publish(bad).is_err(), "{bad}");
+    }
+}

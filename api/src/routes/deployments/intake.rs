@@ -144,6 +144,12 @@ pub async fn prepare(
     let servers = server::find_by_names(conn, org, &host_names(&config)).await?;
     let mut hosts = BTreeMap::new();
     let targets = resolve_targets(&config, &servers, &mut hosts, &mut errors);
+    errors.extend(
+        config
+            .accessory_hosts_outside_roles()
+            .into_iter()
+            .map(field_error),
+    );
     check_secrets(&config, &input.secrets, secret_values, &mut errors);
     // A strategy is planned only once it parsed and every host is a known server: an
     // unknown host is already reported, not again as a server without labels.

@@ -2,12 +2,13 @@
 //! the deploy lock, the recurring windows; what the hosts run (inspect, events) and print
 //! (logs).
 
+pub mod accessories;
 pub mod events;
 pub mod inspect;
 pub mod list;
 pub mod lock;
-pub mod ops;
 pub mod logs;
+pub mod ops;
 pub mod show;
 pub mod windows;
 
