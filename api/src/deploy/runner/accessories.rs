@@ -61,8 +61,8 @@ impl OnHost<'_> {
         Ok(!ids.trim().is_empty())
     }
 
-    /// Kamal's `accessory boot` on one host: the `kamal` network, the env file, the
-    /// directories, `docker run`.
+    /// Kamal's `accessory boot` on one host: the registry credentials, the `kamal`
+    /// network, the env file, the directories, `docker run`.
     pub(super) async fn boot(
         &self,
         commands: &AccessoryCommands<'_>,
@@ -71,6 +71,12 @@ impl OnHost<'_> {
         let contents =
             env_file_contents(&commands.accessory.env, |name| secrets.get(name).cloned())
                 .map_err(|missing| format!("the secret {missing} was not provided"))?;
+        let login = commands
+            .registry_login(|name| secrets.get(name).cloned())
+            .map_err(|missing| format!("the secret {missing} was not provided"))?;
+        if let Some(login) = login {
+            self.run(&login).await?;
+        }
         self.run(&Commands::create_network()).await?;
         self.run(&commands.write_env_file(contents)).await?;
         if let Some(mkdir) = commands.make_directories() {

@@ -3,9 +3,11 @@
 //! its env file `.kamal/apps/S[-D]/env/accessories/NAME.env` (secret values only, written
 //! from stdin with mode 0600) and its directories under `S-NAME/` in the SSH user's home.
 
-use super::{container_id_of, logging_args, option_args, write_private_file};
+use super::{
+    container_id_of, docker_client, logging_args, option_args, write_private_file, Commands,
+};
 use crate::kamal::cmd::{quote, Cmd};
-use crate::kamal::config::{Accessory, DeployConfig, Logging};
+use crate::kamal::config::{Accessory, Credential, DeployConfig, Logging};
 use crate::kamal::naming::{self, RUN_DIRECTORY};
 use crate::secret::Secret;
 
@@ -44,6 +46,29 @@ impl<'a> AccessoryCommands<'a> {
         write_private_file(&self.env_directory(), &self.env_file(), contents)
     }
 
+    /// The service's registry credentials, written as for the app (Kamal logs in to the
+    /// registry before it boots an accessory), so that [`Self::run`] can pull a private
+    /// image on a host the app never reached; `Ok(None)` without credentials, `Err` names
+    /// a secret that was not provided.
+    pub fn registry_login(
+        &self,
+        secret: impl Fn(&str) -> Option<Secret<String>>,
+    ) -> Result<Option<Cmd>, String> {
+        let Some(registry) = &self.config.registry else {
+            return Ok(None);
+        };
+        let Some(password) = &registry.password_secret else {
+            return Ok(None);
+        };
+        let get = |name: &str| secret(name).ok_or_else(|| name.to_string());
+        let password = Secret::new(get(password)?.expose().clone().into_bytes());
+        let username = match &registry.username {
+            Some(Credential::Secret(name)) => Some(get(name)?),
+            _ => None,
+        };
+        Ok(Commands::new(self.config, "").registry_login(username, password))
+    }
+
     /// `mkdir -p S-NAME/local …` for each directory (absolute ones as written), as
     /// Kamal's `accessory boot` does before running; `None` without directories.
     pub fn make_directories(&self) -> Option<Cmd> {
@@ -69,10 +94,12 @@ impl<'a> AccessoryCommands<'a> {
         container_id_of(self.container_name())
     }
 
-    /// Kamal's `accessory.run`.
+    /// Kamal's `accessory.run`, through `docker --config` when the service has registry
+    /// credentials (see [`Self::registry_login`]).
     pub fn run(&self) -> Cmd {
         let a = self.accessory;
-        let mut cmd = Cmd::docker(["run", "--name", self.container_name(), "--detach"])
+        let mut cmd = docker_client(self.config)
+            .args(["run", "--name", self.container_name(), "--detach"])
             .args(["--restart", "unless-stopped", "--network", &a.network])
             .args(logging_args(&Logging::default()));
         if let Some(port) = &a.port {
@@ -264,6 +291,45 @@ mod tests {
             c.details().render(),
             "docker ps --filter label=service=cache"
         );
+    }
+
+    #[test]
+    fn a_private_registry_is_logged_in_to_before_the_run_pulls() {
+        let config = parse_config(&json!({
+            "service": "shop", "image": "acme/shop", "servers": ["h1"],
+            "registry": {"server": "registry.example:5000", "username": "deploy",
+                "password": ["REGISTRY_PASSWORD"]},
+            "accessories": {"db": {"image": "registry.example:5000/acme/db:1", "host": "h1"}},
+        }))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let c = commands(&config);
+        let secret =
+            |name: &str| (name == "REGISTRY_PASSWORD").then(|| Secret::new("reg-pw-9".to_string()));
+        let login = c.registry_login(secret).unwrap().expect("a login");
+        let line = login.render();
+        assert!(!line.contains("reg-pw-9"), "{line}");
+        assert!(
+            line.contains("chmod 600 .kamal/apps/shop/docker/config.json"),
+            "{line}"
+        );
+        let stdin = String::from_utf8(login.stdin_bytes().unwrap().expose().clone()).unwrap();
+        assert!(stdin.contains("registry.example:5000"), "{stdin}");
+        assert!(c
+            .run()
+            .render()
+            .starts_with("docker --config .kamal/apps/shop/docker run --name shop-db "));
+        assert_eq!(
+            c.registry_login(|_| None).unwrap_err(),
+            "REGISTRY_PASSWORD",
+            "the missing secret is named"
+        );
+        // Without credentials: no login, a plain `docker run`.
+        let config = db();
+        assert!(commands(&config)
+            .registry_login(|_| None)
+            .unwrap()
+            .is_none());
+        assert!(commands(&config).run().render().starts_with("docker run "));
     }
 
     #[test]
