@@ -7,7 +7,7 @@ DEV_ENV := .convoy/dev.env
 # Where cargo puts binaries: honours CARGO_TARGET_DIR like cargo itself.
 CONVOY := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/convoy
 
-.PHONY: run test lint integration fleet-up smoke openapi openapi-check schema bench clean-dev
+.PHONY: run test lint integration fleet-suites convoy-bin fleet-up smoke openapi openapi-check schema bench clean-dev
 
 ## Start PostgreSQL (when DATABASE_URL is unset), migrate, print a token, serve.
 run:
@@ -21,22 +21,32 @@ run:
 	echo "Try:"; echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" http://$$CONVOY_BIND/v1/templates"; echo; \
 	exec $(CONVOY) serve
 
-## Everything CI runs.
-test: lint integration openapi-check smoke
+## Everything CI runs: the fleet stays up for the integration tests and the suites that
+## run against a served Convoy (`fleet-suites`), then goes down unless FLEET_KEEP=1.
+test: lint openapi-check
+	@status=0; $(MAKE) --no-print-directory integration fleet-suites || status=$$?; \
+	[ -n "$${FLEET_KEEP:-}" ] || tests/fleet/fleet down; \
+	exit $$status
+	$(MAKE) --no-print-directory smoke
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## Unit and integration tests against PostgreSQL and the real fleet (brought up here,
-## and down afterwards unless FLEET_KEEP=1).
+## Unit and integration tests against PostgreSQL and the real fleet (brought up here).
 integration: fleet-up
 	@deploy/dev-env.sh
 	@set -a; . $(DEV_ENV); set +a; \
 	export TEST_DATABASE_URL="$${DATABASE_URL%/*}/postgres"; \
-	status=0; $(CARGO) test --workspace || status=$$?; \
-	[ -n "$${FLEET_KEEP:-}" ] || tests/fleet/fleet down; \
-	exit $$status
+	$(CARGO) test --workspace
+
+## Suites that run against a served Convoy and the fleet (tests/support/serve.sh); each
+## suite's target depends on `convoy-bin fleet-up` and adds itself with a
+## `fleet-suites: NAME` line below.
+fleet-suites: fleet-up convoy-bin
+
+convoy-bin:
+	$(CARGO) build -p convoy
 
 ## The test fleet with the proxy image built from this tree (tests/fleet/README.md).
 fleet-up:
