@@ -7,7 +7,7 @@ DEV_ENV := .convoy/dev.env
 # Where cargo puts binaries: honours CARGO_TARGET_DIR like cargo itself.
 CONVOY := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/convoy
 
-.PHONY: run test lint integration fleet-suites convoy-bin fleet-up smoke openapi openapi-check schema bench clean-dev
+.PHONY: run test lint integration fleet-suites convoy-bin fleet-up smoke openapi openapi-check schema bench clean-dev demo
 
 ## Start PostgreSQL (when DATABASE_URL is unset), migrate, print a token, serve.
 run:
@@ -20,6 +20,12 @@ run:
 	echo "Token (org dev, admin, 24 h):"; echo "  export TOKEN=$$token"; \
 	echo "Try:"; echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" http://$$CONVOY_BIND/v1/templates"; echo; \
 	exec $(CONVOY) serve
+
+## A first deployment: two local fleet hosts (DEMO_HOSTS, default "h1 h2") registered in
+## org dev, the sample app v1 then v2 deployed with the `generic` template, through the
+## Convoy of `make run` or one started in the background (deploy/demo).
+demo: convoy-bin
+	CONVOY_BIN=$(CONVOY) deploy/demo
 
 ## Everything CI runs: the fleet stays up for the integration tests and the suites that
 ## run against a served Convoy (`fleet-suites`), then goes down unless FLEET_KEEP=1.
@@ -59,9 +65,10 @@ openapi-check:
 	@python3 -c 'import openapi_spec_validator' 2>/dev/null || python3 -m pip install -q --break-system-packages openapi-spec-validator
 	python3 -m openapi_spec_validator openapi/openapi.json
 
-## A fresh clone's `make run` answers /readyz.
+## A fresh clone's `make run` answers /readyz; its `make demo` deploys v1 then v2.
 smoke:
 	tests/smoke/make-run
+	tests/smoke/demo
 
 ## Requests/s and p50/p99 latency through convoy-proxy, direct and through nginx, and the
 ## proxy's peak memory (docs/PROXY.md).
