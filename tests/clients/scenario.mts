@@ -7,6 +7,7 @@
 // CLIENT_HOSTS (fleet host names; the first is the canary), CLIENT_SERVICE (the service to deploy).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { get } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { parse as parseYaml } from "yaml";
@@ -14,7 +15,15 @@ import { parse as parseYaml } from "yaml";
 import { createConvoyClient, type Schemas } from "../../clients/typescript/src/index.ts";
 
 type Deployment = Schemas["DeploymentView"];
-type FleetHost = { name: string; address: string; ssh_port: number; ssh_user: string; ssh_private_key_path: string; host_key: string };
+type FleetHost = {
+  name: string;
+  address: string;
+  ssh_port: number;
+  ssh_user: string;
+  ssh_private_key_path: string;
+  host_key: string;
+  http_port: number;
+};
 type Fleet = {
   hosts: FleetHost[];
   registry: { address: string; username: string; password: string };
@@ -61,6 +70,27 @@ async function follow(id: string, until: (d: Deployment) => boolean): Promise<De
     assert.ok(Date.now() < deadline, `deployment ${id} still ${d.status}`);
     await sleep(500);
   }
+}
+
+/** The version each host's proxy serves for the service (the app prints it at `/`): plain
+ * HTTP to the app on the hosts, not to Convoy. */
+async function served(): Promise<string[]> {
+  const versions = await Promise.all(
+    hosts.map(
+      (host) =>
+        new Promise<string>((resolve, reject) => {
+          const options = { host: host.address, port: host.http_port, path: "/", headers: { Host: `${service}.test` }, timeout: 5000 };
+          get(options, (answer) => {
+            let body = "";
+            answer.setEncoding("utf8");
+            answer.on("data", (chunk) => (body += chunk));
+            answer.on("end", () => resolve(body.trim()));
+          }).on("error", reject);
+        }),
+    ),
+  );
+  say("serve", hosts.map((h, i) => `${h.name} ${versions[i]}`).join(", "));
+  return versions;
 }
 
 async function eventKinds(id: string): Promise<string[]> {
@@ -147,6 +177,7 @@ async function deploy(version: string, strategy?: Record<string, unknown>): Prom
 // v1 everywhere first: the version the rollback returns to.
 const v1 = await deploy("v1");
 await follow(v1.id, (d) => d.status === "deployed");
+assert.deepEqual(await served(), ["v1", "v1"]);
 
 // v2 as a canary on the first host that waits for its promotion.
 const v2 = await deploy("v2", { canary: { hosts: 1, bake_seconds: 2, promotion: "manual" } });
@@ -156,6 +187,7 @@ assert.deepEqual(
   Object.fromEntries(parked.targets.map((t) => [t.server_name, t.status])),
   Object.fromEntries(names.map((name) => [name, name === canaryHost ? "succeeded" : "pending"])),
 );
+assert.deepEqual(await served(), ["v2", "v1"]);
 const kinds = await eventKinds(v2.id);
 assert.ok(kinds.includes("bake_started") && kinds.includes("bake_passed"), kinds.join());
 say("events", kinds.join(", "));
@@ -166,6 +198,7 @@ const done = await follow(v2.id, (d) => d.status === "deployed");
 assert.equal(done.previous_version, "v1");
 assert.ok(done.targets.every((t) => t.status === "succeeded"));
 assert.ok((await eventKinds(v2.id)).includes("promoted"));
+assert.deepEqual(await served(), ["v2", "v2"]);
 
 // Roll v2 back: a new deployment of v1; v2 ends rolled_back.
 const rollback = ok(await convoy.POST("/v1/deployments/{id}/rollback", { params: { path: { id: v2.id } } }), 202);
@@ -174,6 +207,7 @@ assert.equal(rollback.rollback_of, v2.id);
 say("rollback", `${v2.id} -> deployment ${rollback.id} of ${rollback.version}`);
 await follow(rollback.id, (d) => d.status === "deployed");
 assert.equal((await show(v2.id)).status, "rolled_back");
+assert.deepEqual(await served(), ["v1", "v1"]);
 
 // The history, newest first, and what runs now.
 const history = ok(await convoy.GET("/v1/deployments", { params: { query: { service } } }), 200);

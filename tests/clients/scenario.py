@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+import urllib.request
 from typing import Any, Callable
 
 import yaml
@@ -29,9 +30,6 @@ from convoy_client.api.templates import list_templates, render_template
 from convoy_client.models import (
     CreateServer,
     DeploymentInput,
-    DeploymentInputConfigType0,
-    DeploymentInputSecrets,
-    DeploymentInputStrategyType0,
     OperationInput,
     Problem,
     RenderInput,
@@ -73,6 +71,19 @@ def follow(client: AuthenticatedClient, deployment_id, until: Callable[[Any], bo
         assert d.status not in ENDED, f"deployment {deployment_id} ended {d.status}: {d.error}"
         assert time.monotonic() < deadline, f"deployment {deployment_id} still {d.status}"
         time.sleep(0.5)
+
+
+def served(hosts: list[dict], service: str) -> list[str]:
+    """The version each host's proxy serves for the service (the app prints it at `/`):
+    plain HTTP to the app on the hosts, not to Convoy."""
+    versions = []
+    for host in hosts:
+        url = f"http://{host['address']}:{host['http_port']}/"
+        request = urllib.request.Request(url, headers={"Host": f"{service}.test"})
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            versions.append(answer.read().decode().strip())
+    say("serve", ", ".join(f"{h['name']} {v}" for h, v in zip(hosts, versions, strict=True)))
+    return versions
 
 
 def event_kinds(client: AuthenticatedClient, deployment_id) -> list[str]:
@@ -156,14 +167,12 @@ def main() -> None:
         "version": proxy_version,
     }
     config.update({"readiness_delay": 1, "deploy_timeout": 20, "drain_timeout": 2})
-    secrets = DeploymentInputSecrets.from_dict({"KAMAL_REGISTRY_PASSWORD": registry["password"]})
+    secrets = {"KAMAL_REGISTRY_PASSWORD": registry["password"]}
 
     def deploy(version: str, strategy: dict | None):
-        body = DeploymentInput(
-            config=DeploymentInputConfigType0.from_dict(config),
-            secrets=secrets,
-            version=version,
-            strategy=None if strategy is None else DeploymentInputStrategyType0.from_dict(strategy),
+        # from_dict builds the nested models, whatever the generator names them.
+        body = DeploymentInput.from_dict(
+            {"config": config, "secrets": secrets, "version": version, "strategy": strategy}
         )
         created = ok(create_deployment.sync_detailed(client=client, body=body), 202)
         assert created.service == service and created.version == version
@@ -173,6 +182,7 @@ def main() -> None:
     # v1 everywhere first: the version the rollback returns to.
     v1 = deploy("v1", None)
     follow(client, v1.id, lambda d: d.status == "deployed")
+    assert served(hosts, service) == ["v1"] * len(hosts)
 
     # v2 as a canary on the first host that waits for its promotion.
     canary = {"canary": {"hosts": 1, "bake_seconds": 2, "promotion": "manual"}}
@@ -183,6 +193,7 @@ def main() -> None:
     assert {t.server_name: t.status for t in parked.targets} == {
         name: "succeeded" if name == canary_host else "pending" for name in names
     }, parked.targets
+    assert served(hosts, service) == ["v2"] + ["v1"] * (len(hosts) - 1)
     kinds = event_kinds(client, v2.id)
     assert {"bake_started", "bake_passed"} <= set(kinds), kinds
     say("events", ", ".join(kinds))
@@ -192,6 +203,7 @@ def main() -> None:
     done = follow(client, v2.id, lambda d: d.status == "deployed")
     assert done.previous_version == "v1" and all(t.status == "succeeded" for t in done.targets)
     assert "promoted" in event_kinds(client, v2.id)
+    assert served(hosts, service) == ["v2"] * len(hosts)
 
     # Roll v2 back: a new deployment of v1; v2 ends rolled_back.
     rollback = ok(rollback_deployment.sync_detailed(v2.id, client=client), 202)
@@ -200,6 +212,7 @@ def main() -> None:
     follow(client, rollback.id, lambda d: d.status == "deployed")
     rolled = ok(get_deployment.sync_detailed(v2.id, client=client), 200)
     assert rolled.status == "rolled_back", rolled.status
+    assert served(hosts, service) == ["v1"] * len(hosts)
 
     # The history, newest first, and what runs now.
     history = ok(list_deployments.sync_detailed(client=client, service=service), 200)
