@@ -44,6 +44,11 @@ def say(step: str, text: str) -> None:
     print(f"python: {step:<9} {text}", flush=True)
 
 
+def text(field: Any) -> str:
+    """A status or kind as text, whether the spec types it as a string or a string enum."""
+    return getattr(field, "value", field)
+
+
 def ok(response: Response, status: int) -> Any:
     """The parsed body of a response that must have `status`."""
     body = response.parsed
@@ -61,15 +66,15 @@ def follow(client: AuthenticatedClient, deployment_id, until: Callable[[Any], bo
     while True:
         d = ok(get_deployment.sync_detailed(deployment_id, client=client), 200)
         p = d.progress
-        steps = ", ".join(f"{t.server_name}/{t.role} {t.status} {t.step or '-'}" for t in d.targets)
-        now = f"{d.status} (hosts {p.hosts_done}/{p.hosts_total}, wave {p.wave}/{p.waves}) {steps}"
+        steps = ", ".join(f"{t.server_name}/{t.role} {text(t.status)} {t.step or '-'}" for t in d.targets)
+        now = f"{text(d.status)} (hosts {p.hosts_done}/{p.hosts_total}, wave {p.wave}/{p.waves}) {steps}"
         if now != seen:
             say("progress", now)
             seen = now
         if until(d):
             return d
-        assert d.status not in ENDED, f"deployment {deployment_id} ended {d.status}: {d.error}"
-        assert time.monotonic() < deadline, f"deployment {deployment_id} still {d.status}"
+        assert text(d.status) not in ENDED, f"deployment {deployment_id} ended {text(d.status)}: {d.error}"
+        assert time.monotonic() < deadline, f"deployment {deployment_id} still {text(d.status)}"
         time.sleep(0.5)
 
 
@@ -88,7 +93,7 @@ def served(hosts: list[dict], service: str) -> list[str]:
 
 def event_kinds(client: AuthenticatedClient, deployment_id) -> list[str]:
     page = ok(list_deployment_events.sync_detailed(deployment_id, client=client, limit=200), 200)
-    return [e.kind for e in page.items]
+    return [text(e.kind) for e in page.items]
 
 
 def register(client: AuthenticatedClient, host: dict):
@@ -176,7 +181,7 @@ def main() -> None:
         )
         created = ok(create_deployment.sync_detailed(client=client, body=body), 202)
         assert created.service == service and created.version == version
-        say("deploy", f"{version} -> deployment {created.id} ({created.status})")
+        say("deploy", f"{version} -> deployment {created.id} ({text(created.status)})")
         return created
 
     # v1 everywhere first: the version the rollback returns to.
@@ -190,7 +195,7 @@ def main() -> None:
     parked = follow(client, v2.id, lambda d: d.status == "awaiting_promotion")
     stored = parked.strategy if isinstance(parked.strategy, dict) else parked.strategy.to_dict()
     assert stored["canary"]["promotion"] == "manual", stored
-    assert {t.server_name: t.status for t in parked.targets} == {
+    assert {t.server_name: text(t.status) for t in parked.targets} == {
         name: "succeeded" if name == canary_host else "pending" for name in names
     }, parked.targets
     assert served(hosts, service) == ["v2"] + ["v1"] * (len(hosts) - 1)
@@ -199,7 +204,7 @@ def main() -> None:
     say("events", ", ".join(kinds))
 
     promoted = ok(promote_deployment.sync_detailed(v2.id, client=client), 202)
-    say("promote", f"{promoted.id} ({promoted.status})")
+    say("promote", f"{promoted.id} ({text(promoted.status)})")
     done = follow(client, v2.id, lambda d: d.status == "deployed")
     assert done.previous_version == "v1" and all(t.status == "succeeded" for t in done.targets)
     assert "promoted" in event_kinds(client, v2.id)
@@ -216,7 +221,7 @@ def main() -> None:
 
     # The history, newest first, and what runs now.
     history = ok(list_deployments.sync_detailed(client=client, service=service), 200)
-    lines = [(d.version, d.status, d.live) for d in history.items]
+    lines = [(d.version, text(d.status), d.live) for d in history.items]
     assert lines == [("v1", "deployed", True), ("v2", "rolled_back", False), ("v1", "deployed", False)], lines
     say("history", "; ".join(f"{v} {s}{' live' if live else ''}" for v, s, live in lines))
     live = ok(get_service.sync_detailed(service, client=client), 200)
