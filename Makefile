@@ -93,6 +93,21 @@ bench:
 openapi:
 	$(CARGO) run -q -p convoy -- openapi > openapi/openapi.json
 
+## The generated Python and TypeScript clients (clients/README.md): `clients` regenerates
+## them from openapi/openapi.json with the pinned generators (installed on first use),
+## `clients-check` fails when the committed ones differ, `clients-live` runs their live
+## scenarios against a served Convoy and fleet hosts h6 and h7.
+.PHONY: clients clients-check clients-live
+test: clients-check
+fleet-suites: clients-live
+clients:
+	clients/generate
+clients-check:
+	clients/generate --check
+clients-live: convoy-bin fleet-up
+	@deploy/dev-env.sh
+	tests/clients/run
+
 ## Regenerate api/src/db/schema.rs from the migrated development database.
 schema:
 	@deploy/dev-env.sh

@@ -1,0 +1,204 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.service_windows_view import ServiceWindowsView
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    service: str,
+    *,
+    destination: None | str | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_destination: None | str | Unset
+    if isinstance(destination, Unset):
+        json_destination = UNSET
+    else:
+        json_destination = destination
+    params["destination"] = json_destination
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/services/{service}/windows".format(
+            service=quote(str(service), safe=""),
+        ),
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | ServiceWindowsView | None:
+    if response.status_code == 200:
+        response_200 = ServiceWindowsView.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | ServiceWindowsView]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    service: str,
+    *,
+    client: AuthenticatedClient,
+    destination: None | str | Unset = UNSET,
+) -> Response[Problem | ServiceWindowsView]:
+    """A service's recurring deployment windows.
+
+     `{"windows": []}` when none were set (a wave may then start at any time its
+    deployment's own window allows).
+
+    Args:
+        service (str):
+        destination (None | str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | ServiceWindowsView]
+    """
+
+    kwargs = _get_kwargs(
+        service=service,
+        destination=destination,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    service: str,
+    *,
+    client: AuthenticatedClient,
+    destination: None | str | Unset = UNSET,
+) -> Problem | ServiceWindowsView | None:
+    """A service's recurring deployment windows.
+
+     `{"windows": []}` when none were set (a wave may then start at any time its
+    deployment's own window allows).
+
+    Args:
+        service (str):
+        destination (None | str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | ServiceWindowsView
+    """
+
+    return sync_detailed(
+        service=service,
+        client=client,
+        destination=destination,
+    ).parsed
+
+
+async def asyncio_detailed(
+    service: str,
+    *,
+    client: AuthenticatedClient,
+    destination: None | str | Unset = UNSET,
+) -> Response[Problem | ServiceWindowsView]:
+    """A service's recurring deployment windows.
+
+     `{"windows": []}` when none were set (a wave may then start at any time its
+    deployment's own window allows).
+
+    Args:
+        service (str):
+        destination (None | str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | ServiceWindowsView]
+    """
+
+    kwargs = _get_kwargs(
+        service=service,
+        destination=destination,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    service: str,
+    *,
+    client: AuthenticatedClient,
+    destination: None | str | Unset = UNSET,
+) -> Problem | ServiceWindowsView | None:
+    """A service's recurring deployment windows.
+
+     `{"windows": []}` when none were set (a wave may then start at any time its
+    deployment's own window allows).
+
+    Args:
+        service (str):
+        destination (None | str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | ServiceWindowsView
+    """
+
+    return (
+        await asyncio_detailed(
+            service=service,
+            client=client,
+            destination=destination,
+        )
+    ).parsed

@@ -1,0 +1,246 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.service_windows_input import ServiceWindowsInput
+from ...models.service_windows_view import ServiceWindowsView
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    service: str,
+    *,
+    body: ServiceWindowsInput,
+    destination: None | str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    json_destination: None | str | Unset
+    if isinstance(destination, Unset):
+        json_destination = UNSET
+    else:
+        json_destination = destination
+    params["destination"] = json_destination
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/v1/services/{service}/windows".format(
+            service=quote(str(service), safe=""),
+        ),
+        "params": params,
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | ServiceWindowsView | None:
+    if response.status_code == 200:
+        response_200 = ServiceWindowsView.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | ServiceWindowsView]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    service: str,
+    *,
+    client: AuthenticatedClient,
+    body: ServiceWindowsInput,
+    destination: None | str | Unset = UNSET,
+) -> Response[Problem | ServiceWindowsView]:
+    """Replace a service's recurring deployment windows.
+
+     The list replaces the old one; an empty list removes them. Deployments already
+    waiting for a window keep the opening they were given.
+
+    Args:
+        service (str):
+        destination (None | str | Unset):
+        body (ServiceWindowsInput): `PUT /v1/services/{service}/windows`: the new list, replacing
+            the old (empty: none). Example: {'windows': [{'days': ['mon', 'tue', 'wed', 'thu'], 'end':
+            '02:00', 'start': '22:00', 'time_zone': 'Europe/Berlin'}, {'days': ['sat'], 'end':
+            '12:00', 'start': '09:00', 'time_zone': 'UTC'}]}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | ServiceWindowsView]
+    """
+
+    kwargs = _get_kwargs(
+        service=service,
+        body=body,
+        destination=destination,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    service: str,
+    *,
+    client: AuthenticatedClient,
+    body: ServiceWindowsInput,
+    destination: None | str | Unset = UNSET,
+) -> Problem | ServiceWindowsView | None:
+    """Replace a service's recurring deployment windows.
+
+     The list replaces the old one; an empty list removes them. Deployments already
+    waiting for a window keep the opening they were given.
+
+    Args:
+        service (str):
+        destination (None | str | Unset):
+        body (ServiceWindowsInput): `PUT /v1/services/{service}/windows`: the new list, replacing
+            the old (empty: none). Example: {'windows': [{'days': ['mon', 'tue', 'wed', 'thu'], 'end':
+            '02:00', 'start': '22:00', 'time_zone': 'Europe/Berlin'}, {'days': ['sat'], 'end':
+            '12:00', 'start': '09:00', 'time_zone': 'UTC'}]}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | ServiceWindowsView
+    """
+
+    return sync_detailed(
+        service=service,
+        client=client,
+        body=body,
+        destination=destination,
+    ).parsed
+
+
+async def asyncio_detailed(
+    service: str,
+    *,
+    client: AuthenticatedClient,
+    body: ServiceWindowsInput,
+    destination: None | str | Unset = UNSET,
+) -> Response[Problem | ServiceWindowsView]:
+    """Replace a service's recurring deployment windows.
+
+     The list replaces the old one; an empty list removes them. Deployments already
+    waiting for a window keep the opening they were given.
+
+    Args:
+        service (str):
+        destination (None | str | Unset):
+        body (ServiceWindowsInput): `PUT /v1/services/{service}/windows`: the new list, replacing
+            the old (empty: none). Example: {'windows': [{'days': ['mon', 'tue', 'wed', 'thu'], 'end':
+            '02:00', 'start': '22:00', 'time_zone': 'Europe/Berlin'}, {'days': ['sat'], 'end':
+            '12:00', 'start': '09:00', 'time_zone': 'UTC'}]}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | ServiceWindowsView]
+    """
+
+    kwargs = _get_kwargs(
+        service=service,
+        body=body,
+        destination=destination,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    service: str,
+    *,
+    client: AuthenticatedClient,
+    body: ServiceWindowsInput,
+    destination: None | str | Unset = UNSET,
+) -> Problem | ServiceWindowsView | None:
+    """Replace a service's recurring deployment windows.
+
+     The list replaces the old one; an empty list removes them. Deployments already
+    waiting for a window keep the opening they were given.
+
+    Args:
+        service (str):
+        destination (None | str | Unset):
+        body (ServiceWindowsInput): `PUT /v1/services/{service}/windows`: the new list, replacing
+            the old (empty: none). Example: {'windows': [{'days': ['mon', 'tue', 'wed', 'thu'], 'end':
+            '02:00', 'start': '22:00', 'time_zone': 'Europe/Berlin'}, {'days': ['sat'], 'end':
+            '12:00', 'start': '09:00', 'time_zone': 'UTC'}]}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | ServiceWindowsView
+    """
+
+    return (
+        await asyncio_detailed(
+            service=service,
+            client=client,
+            body=body,
+            destination=destination,
+        )
+    ).parsed

@@ -1,0 +1,208 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
+from ...models.template_input import TemplateInput
+from ...models.template_view import TemplateView
+from ...types import Response
+
+
+def _get_kwargs(
+    id: UUID,
+    *,
+    body: TemplateInput,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/v1/templates/{id}".format(
+            id=quote(str(id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | TemplateView | None:
+    if response.status_code == 200:
+        response_200 = TemplateView.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | TemplateView]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: TemplateInput,
+) -> Response[Problem | TemplateView]:
+    """Replace one of the org's templates. Built-ins are read-only (403).
+
+    Args:
+        id (UUID):
+        body (TemplateInput): An org's own Kamal config template (handlebars producing
+            deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
+            host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | TemplateView]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: TemplateInput,
+) -> Problem | TemplateView | None:
+    """Replace one of the org's templates. Built-ins are read-only (403).
+
+    Args:
+        id (UUID):
+        body (TemplateInput): An org's own Kamal config template (handlebars producing
+            deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
+            host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | TemplateView
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: TemplateInput,
+) -> Response[Problem | TemplateView]:
+    """Replace one of the org's templates. Built-ins are read-only (403).
+
+    Args:
+        id (UUID):
+        body (TemplateInput): An org's own Kamal config template (handlebars producing
+            deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
+            host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | TemplateView]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: TemplateInput,
+) -> Problem | TemplateView | None:
+    """Replace one of the org's templates. Built-ins are read-only (403).
+
+    Args:
+        id (UUID):
+        body (TemplateInput): An org's own Kamal config template (handlebars producing
+            deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
+            host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | TemplateView
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+            body=body,
+        )
+    ).parsed

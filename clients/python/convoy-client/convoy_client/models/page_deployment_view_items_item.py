@@ -1,0 +1,445 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from uuid import UUID
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.deployment_links import DeploymentLinks
+    from ..models.gate_view import GateView
+    from ..models.progress_view import ProgressView
+    from ..models.target_view import TargetView
+
+
+T = TypeVar("T", bound="PageDeploymentViewItemsItem")
+
+
+@_attrs_define
+class PageDeploymentViewItemsItem:
+    """
+    Attributes:
+        config (Any): The normalised deploy config; secret values are never part of it.
+        created_at (datetime.datetime):
+        created_by (str):
+        destination (str): Kamal destination; empty when none.
+        id (UUID):
+        kind (str): What the run does: deploy, rollback, or an operation on what runs (restart, stop,
+            start, remove, exec, accessory_boot, accessory_reboot, accessory_remove; SPEC §10). Example: deploy.
+        links (DeploymentLinks):
+        live (bool): The deployment is the one running on at least one of its servers and roles
+            (docs/OPERATIONS.md, "What is live"): the history's Running, against Rolled back
+            and Failed.
+        on_failure (str): rollback (default) or halt.
+        progress (ProgressView): How far a deployment got.
+        service (str):
+        status (str): pending, scheduled, deploying, awaiting_promotion (a canary waits for
+            `promote` or `abort`), monitoring (the watch after the last wave), paused (waiting
+            for a deployment window), deployed, failed, cancelled, rolled_back, aborted or
+            expired (no window left).
+        targets (list[TargetView]):
+        updated_at (datetime.datetime):
+        version (str):
+        cancel_requested_at (datetime.datetime | None | Unset): When a cancel was requested; the worker running it stops
+            at the next step.
+        error (None | str | Unset):
+        finished_at (datetime.datetime | None | Unset):
+        gate (GateView | None | Unset):
+        operation (Any | Unset): An operation's parameters and result (exec: `command`, `host`, `role`,
+            `exit_code`; accessory operations: `accessory`); null for deploy and rollback.
+        previous_version (None | str | Unset):
+        rollback_of (None | Unset | UUID): Set on a deployment that rolls back another one.
+        scheduled_at (datetime.datetime | None | Unset):
+        started_at (datetime.datetime | None | Unset):
+        strategy (Any | Unset): The rollout strategy as stored (SPEC §9); null: Kamal's boot groups.
+    """
+
+    config: Any
+    created_at: datetime.datetime
+    created_by: str
+    destination: str
+    id: UUID
+    kind: str
+    links: DeploymentLinks
+    live: bool
+    on_failure: str
+    progress: ProgressView
+    service: str
+    status: str
+    targets: list[TargetView]
+    updated_at: datetime.datetime
+    version: str
+    cancel_requested_at: datetime.datetime | None | Unset = UNSET
+    error: None | str | Unset = UNSET
+    finished_at: datetime.datetime | None | Unset = UNSET
+    gate: GateView | None | Unset = UNSET
+    operation: Any | Unset = UNSET
+    previous_version: None | str | Unset = UNSET
+    rollback_of: None | Unset | UUID = UNSET
+    scheduled_at: datetime.datetime | None | Unset = UNSET
+    started_at: datetime.datetime | None | Unset = UNSET
+    strategy: Any | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        from ..models.gate_view import GateView  # noqa: PLC0415
+
+        config = self.config
+
+        created_at = self.created_at.isoformat()
+
+        created_by = self.created_by
+
+        destination = self.destination
+
+        id = str(self.id)
+
+        kind = self.kind
+
+        links = self.links.to_dict()
+
+        live = self.live
+
+        on_failure = self.on_failure
+
+        progress = self.progress.to_dict()
+
+        service = self.service
+
+        status = self.status
+
+        targets = []
+        for targets_item_data in self.targets:
+            targets_item = targets_item_data.to_dict()
+            targets.append(targets_item)
+
+        updated_at = self.updated_at.isoformat()
+
+        version = self.version
+
+        cancel_requested_at: None | str | Unset
+        if isinstance(self.cancel_requested_at, Unset):
+            cancel_requested_at = UNSET
+        elif isinstance(self.cancel_requested_at, datetime.datetime):
+            cancel_requested_at = self.cancel_requested_at.isoformat()
+        else:
+            cancel_requested_at = self.cancel_requested_at
+
+        error: None | str | Unset
+        if isinstance(self.error, Unset):
+            error = UNSET
+        else:
+            error = self.error
+
+        finished_at: None | str | Unset
+        if isinstance(self.finished_at, Unset):
+            finished_at = UNSET
+        elif isinstance(self.finished_at, datetime.datetime):
+            finished_at = self.finished_at.isoformat()
+        else:
+            finished_at = self.finished_at
+
+        gate: dict[str, Any] | None | Unset
+        if isinstance(self.gate, Unset):
+            gate = UNSET
+        elif isinstance(self.gate, GateView):
+            gate = self.gate.to_dict()
+        else:
+            gate = self.gate
+
+        operation = self.operation
+
+        previous_version: None | str | Unset
+        if isinstance(self.previous_version, Unset):
+            previous_version = UNSET
+        else:
+            previous_version = self.previous_version
+
+        rollback_of: None | str | Unset
+        if isinstance(self.rollback_of, Unset):
+            rollback_of = UNSET
+        elif isinstance(self.rollback_of, UUID):
+            rollback_of = str(self.rollback_of)
+        else:
+            rollback_of = self.rollback_of
+
+        scheduled_at: None | str | Unset
+        if isinstance(self.scheduled_at, Unset):
+            scheduled_at = UNSET
+        elif isinstance(self.scheduled_at, datetime.datetime):
+            scheduled_at = self.scheduled_at.isoformat()
+        else:
+            scheduled_at = self.scheduled_at
+
+        started_at: None | str | Unset
+        if isinstance(self.started_at, Unset):
+            started_at = UNSET
+        elif isinstance(self.started_at, datetime.datetime):
+            started_at = self.started_at.isoformat()
+        else:
+            started_at = self.started_at
+
+        strategy = self.strategy
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "config": config,
+                "created_at": created_at,
+                "created_by": created_by,
+                "destination": destination,
+                "id": id,
+                "kind": kind,
+                "links": links,
+                "live": live,
+                "on_failure": on_failure,
+                "progress": progress,
+                "service": service,
+                "status": status,
+                "targets": targets,
+                "updated_at": updated_at,
+                "version": version,
+            }
+        )
+        if cancel_requested_at is not UNSET:
+            field_dict["cancel_requested_at"] = cancel_requested_at
+        if error is not UNSET:
+            field_dict["error"] = error
+        if finished_at is not UNSET:
+            field_dict["finished_at"] = finished_at
+        if gate is not UNSET:
+            field_dict["gate"] = gate
+        if operation is not UNSET:
+            field_dict["operation"] = operation
+        if previous_version is not UNSET:
+            field_dict["previous_version"] = previous_version
+        if rollback_of is not UNSET:
+            field_dict["rollback_of"] = rollback_of
+        if scheduled_at is not UNSET:
+            field_dict["scheduled_at"] = scheduled_at
+        if started_at is not UNSET:
+            field_dict["started_at"] = started_at
+        if strategy is not UNSET:
+            field_dict["strategy"] = strategy
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.deployment_links import DeploymentLinks  # noqa: PLC0415
+        from ..models.gate_view import GateView  # noqa: PLC0415
+        from ..models.progress_view import ProgressView  # noqa: PLC0415
+        from ..models.target_view import TargetView  # noqa: PLC0415
+
+        d = dict(src_dict)
+        config = d.pop("config")
+
+        created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
+
+        created_by = d.pop("created_by")
+
+        destination = d.pop("destination")
+
+        id = UUID(d.pop("id"))
+
+        kind = d.pop("kind")
+
+        links = DeploymentLinks.from_dict(d.pop("links"))
+
+        live = d.pop("live")
+
+        on_failure = d.pop("on_failure")
+
+        progress = ProgressView.from_dict(d.pop("progress"))
+
+        service = d.pop("service")
+
+        status = d.pop("status")
+
+        targets = []
+        _targets = d.pop("targets")
+        for targets_item_data in _targets:
+            targets_item = TargetView.from_dict(targets_item_data)
+
+            targets.append(targets_item)
+
+        updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
+
+        version = d.pop("version")
+
+        def _parse_cancel_requested_at(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                cancel_requested_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return cancel_requested_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
+
+        cancel_requested_at = _parse_cancel_requested_at(d.pop("cancel_requested_at", UNSET))
+
+        def _parse_error(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        error = _parse_error(d.pop("error", UNSET))
+
+        def _parse_finished_at(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                finished_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return finished_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
+
+        finished_at = _parse_finished_at(d.pop("finished_at", UNSET))
+
+        def _parse_gate(data: object) -> GateView | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                gate_type_1 = GateView.from_dict(data)
+
+                return gate_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(GateView | None | Unset, data)
+
+        gate = _parse_gate(d.pop("gate", UNSET))
+
+        operation = d.pop("operation", UNSET)
+
+        def _parse_previous_version(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        previous_version = _parse_previous_version(d.pop("previous_version", UNSET))
+
+        def _parse_rollback_of(data: object) -> None | Unset | UUID:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                rollback_of_type_0 = UUID(data)
+
+                return rollback_of_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Unset | UUID, data)
+
+        rollback_of = _parse_rollback_of(d.pop("rollback_of", UNSET))
+
+        def _parse_scheduled_at(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                scheduled_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return scheduled_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
+
+        scheduled_at = _parse_scheduled_at(d.pop("scheduled_at", UNSET))
+
+        def _parse_started_at(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                started_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return started_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
+
+        started_at = _parse_started_at(d.pop("started_at", UNSET))
+
+        strategy = d.pop("strategy", UNSET)
+
+        page_deployment_view_items_item = cls(
+            config=config,
+            created_at=created_at,
+            created_by=created_by,
+            destination=destination,
+            id=id,
+            kind=kind,
+            links=links,
+            live=live,
+            on_failure=on_failure,
+            progress=progress,
+            service=service,
+            status=status,
+            targets=targets,
+            updated_at=updated_at,
+            version=version,
+            cancel_requested_at=cancel_requested_at,
+            error=error,
+            finished_at=finished_at,
+            gate=gate,
+            operation=operation,
+            previous_version=previous_version,
+            rollback_of=rollback_of,
+            scheduled_at=scheduled_at,
+            started_at=started_at,
+            strategy=strategy,
+        )
+
+        page_deployment_view_items_item.additional_properties = d
+        return page_deployment_view_items_item
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
