@@ -125,6 +125,10 @@ fn parameter_grammar(location: &ParameterIn, name: &str) -> Option<ObjectBuilder
         (ParameterIn::Query, "cursor") => text("Opaque cursor", CURSOR, 512),
         (ParameterIn::Query, "since") => text("Go duration", DURATION, 64),
         (ParameterIn::Header, "Idempotency-Key") => text("Visible ASCII", IDEMPOTENCY_KEY, 255),
+        (ParameterIn::Query, "min_free_mib") => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(MAX_MIN_FREE_MIB as f64)),
         _ => return None,
     };
     Some(rule)

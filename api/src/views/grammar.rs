@@ -42,6 +42,8 @@ pub const HOST_KEY: &str = "^((ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)
 pub const DURATION: &str = "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$";
 /// `Idempotency-Key`: visible ASCII.
 pub const IDEMPOTENCY_KEY: &str = "^[!-~]+$";
+/// The largest `min_free_mib` of a plan's disk check (1 PiB): more is no disk.
+pub const MAX_MIN_FREE_MIB: u64 = 1 << 30;
 /// A page cursor: base64url without padding, as `next_cursor` gives it.
 pub const CURSOR: &str = "^[A-Za-z0-9_-]+$";
 
