@@ -7,7 +7,7 @@ DEV_ENV := .convoy/dev.env
 # Where cargo puts binaries: honours CARGO_TARGET_DIR like cargo itself.
 CONVOY := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug/convoy
 
-.PHONY: run test lint integration fleet-suites convoy-bin fleet-up smoke openapi openapi-check schema bench clean-dev demo
+.PHONY: run test lint integration fleet-suites convoy-bin fleet-up smoke openapi openapi-check schema bench clean-dev demo contract fuzz
 
 ## Start PostgreSQL (when DATABASE_URL is unset), migrate, print a token, serve.
 run:
@@ -50,6 +50,16 @@ integration: fleet-up
 ## suite's target depends on `convoy-bin fleet-up` and adds itself with a
 ## `fleet-suites: NAME` line below.
 fleet-suites: fleet-up convoy-bin
+
+## Schemathesis against a served Convoy and fleet hosts h4, h5 (docs/API.md, "Fuzzing"):
+## >= 2,000 cases, fixed seed, every check, 0 failures. `make fuzz`: >= 10,000 cases.
+fleet-suites: contract
+contract: convoy-bin fleet-up
+	@deploy/dev-env.sh
+	tests/contract/run
+fuzz: convoy-bin fleet-up
+	@deploy/dev-env.sh
+	CONTRACT_CASES=10000 tests/contract/run
 
 convoy-bin:
 	$(CARGO) build -p convoy

@@ -169,6 +169,15 @@ impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => Self::NotFound("not found".into()),
+            // PostgreSQL text cannot hold U+0000; a request that carries one is invalid input
+            // wherever it went unchecked, not a server fault.
+            diesel::result::Error::DatabaseError(_, ref info)
+                if info
+                    .message()
+                    .contains("invalid byte sequence for encoding") =>
+            {
+                Self::invalid_field("body", "text must not hold a NUL character (\\u0000)")
+            }
             other => Self::Internal(other.into()),
         }
     }

@@ -115,7 +115,7 @@ async fn bad_query_parameters_are_400() {
     for path in [
         "/v1/servers?limit=abc",
         "/v1/servers?limit=0",
-        "/v1/servers?limit=201",
+        "/v1/servers?limit=1001",
         "/v1/servers?cursor=%%%",
         "/v1/deployments?status=sleeping",
         "/v1/deployments?server_id=xyz",

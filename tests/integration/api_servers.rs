@@ -220,9 +220,10 @@ async fn pagination_walks_120_servers_without_loss_or_repetition() {
     // Newest first.
     let first = app.get("/v1/servers?limit=1", &admin).await.json();
     assert_eq!(first["items"][0]["name"], "web-119");
-    // Default page size is 50.
+    // The default page size is the lists' rule (docs/API.md).
     let default = app.get("/v1/servers", &admin).await.json();
-    assert_eq!(default["items"].as_array().unwrap().len(), 50);
+    assert_eq!(default["items"].as_array().unwrap().len(), 100);
+    assert!(default["next_cursor"].is_string());
 }
 
 /// Registers `name` (optionally through `ssh_proxy`); the reply.

@@ -44,7 +44,9 @@ convoy_serve() {
   psql "${DATABASE_URL%/*}/postgres" -qtAc "CREATE DATABASE \"$convoy_serve_db\"" >/dev/null
   export DATABASE_URL="${DATABASE_URL%/*}/$convoy_serve_db"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  export CONVOY_BIND="127.0.0.1:$port"
+  # CONVOY_SERVE_ADDR: the address to serve on (default loopback; the contract suite
+  # serves from a network namespace on the fleet's bridge).
+  export CONVOY_BIND="${CONVOY_SERVE_ADDR:-127.0.0.1}:$port"
   export CONVOY_ALLOWED_NETWORKS="${CONVOY_ALLOWED_NETWORKS:-10.77.0.0/24}"
   export CONVOY_LOG_FORMAT=json
   "$CONVOY_BIN" migrate >/dev/null

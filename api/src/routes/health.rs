@@ -37,5 +37,5 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
 #[get("/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::spec())
+    HttpResponse::Ok().json(crate::openapi::spec_value())
 }

@@ -19,15 +19,15 @@ pub struct DeploymentFilter {
     /// Only deployments with a target on this server.
     #[param(value_type = Option<Uuid>)]
     pub server_id: Option<String>,
-    /// Only this status (pending, scheduled, deploying, awaiting_promotion, monitoring,
-    /// paused, deployed, failed, cancelled, rolled_back, aborted or expired).
+    /// Only this status.
+    #[param(value_type = Option<crate::views::enums::DeploymentStatus>)]
     pub status: Option<String>,
     /// `true`: only deployments live on some server and role (on `server_id` when it is
     /// given: what runs there); `false`: only those live nowhere (there).
     #[param(value_type = Option<bool>)]
     pub live: Option<String>,
-    /// Only runs of this kind (deploy, rollback, restart, stop, start, remove, exec,
-    /// accessory_boot, accessory_reboot, accessory_remove); all kinds when absent.
+    /// Only runs of this kind; all kinds when absent.
+    #[param(value_type = Option<crate::views::enums::DeploymentKind>)]
     pub kind: Option<String>,
 }
 
@@ -37,7 +37,7 @@ pub struct TargetView {
     pub server_id: Uuid,
     pub server_name: String,
     pub role: String,
-    /// pending, running, succeeded, failed, cancelled or skipped.
+    #[schema(value_type = crate::views::enums::TargetStatus)]
     pub status: String,
     /// The step the host is at (or ended at).
     pub step: Option<String>,
@@ -146,7 +146,7 @@ pub struct DeploymentView {
     pub version: String,
     /// What the run does: deploy, rollback, or an operation on what runs (restart, stop,
     /// start, remove, exec, accessory_boot, accessory_reboot, accessory_remove; SPEC §10).
-    #[schema(example = "deploy")]
+    #[schema(value_type = crate::views::enums::DeploymentKind, example = "deploy")]
     pub kind: String,
     /// An operation's parameters and result (exec: `command`, `host`, `role`,
     /// `exit_code`; accessory operations: `accessory`); null for deploy and rollback.
@@ -155,8 +155,10 @@ pub struct DeploymentView {
     /// `promote` or `abort`), monitoring (the watch after the last wave), paused (waiting
     /// for a deployment window), deployed, failed, cancelled, rolled_back, aborted or
     /// expired (no window left).
+    #[schema(value_type = crate::views::enums::DeploymentStatus)]
     pub status: String,
     /// rollback (default) or halt.
+    #[schema(value_type = crate::views::enums::OnFailure)]
     pub on_failure: String,
     /// Set on a deployment that rolls back another one.
     pub rollback_of: Option<Uuid>,
@@ -318,8 +320,8 @@ pub struct LogParams {
     /// Return lines with a sequence number greater than this (default 0).
     #[param(value_type = Option<i64>)]
     pub after: Option<String>,
-    /// At most this many lines (1 to 1000, default 1000).
-    #[param(value_type = Option<i64>)]
+    /// At most this many lines, 1 to 1000 (default 100): the lists' rule.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000, default = 100)]
     pub limit: Option<String>,
 }
 

@@ -2,6 +2,8 @@
 //! never leave `db/`; handlers convert them into these.
 
 pub mod deployments;
+pub mod enums;
+pub mod grammar;
 pub mod intake;
 pub mod observe;
 pub mod operations;

@@ -12,12 +12,15 @@ use utoipa::{IntoParams, ToSchema};
 pub struct OperationInput {
     /// Kamal destination; empty or absent for none.
     #[serde(default)]
+    #[schema(pattern = "^([a-z0-9][a-z0-9_-]*)?$", max_length = 63)]
     pub destination: Option<String>,
     /// Server names (each must run the service).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<crate::views::grammar::ServerName>>)]
     pub hosts: Option<Vec<String>>,
     /// Roles (each must be live on the chosen hosts).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<crate::views::grammar::RoleName>>)]
     pub roles: Option<Vec<String>>,
 }
 
@@ -26,16 +29,19 @@ pub struct OperationInput {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"command": ["bin/rails", "db:migrate"], "role": "web"}))]
 pub struct ExecInput {
-    /// The argv: each word is passed as is (quoted for the remote shell).
+    #[schema(value_type = crate::views::grammar::Command)]
     pub command: Vec<String>,
     /// The server to run on; by default the first (by name) the role is live on.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length = 253)]
     pub host: Option<String>,
     /// The role whose env, options and image it runs with; by default the primary role.
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]*$", max_length = 63)]
     pub role: Option<String>,
     /// Kamal destination; empty or absent for none.
     #[serde(default)]
+    #[schema(pattern = "^([a-z0-9][a-z0-9_-]*)?$", max_length = 63)]
     pub destination: Option<String>,
 }
 
@@ -44,5 +50,6 @@ pub struct ExecInput {
 pub struct OperationParams {
     /// `false`: answer 409 instead of queueing behind a held lock or another run of the
     /// service (default `true`).
+    #[param(value_type = Option<bool>)]
     pub wait: Option<String>,
 }

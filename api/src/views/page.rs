@@ -5,14 +5,28 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::ApiError;
 use crate::extract::parse_param;
 
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 200;
+/// The one `limit` rule of every list, logs included (docs/API.md, "Lists"): 1 to
+/// `MAX_LIMIT` items, `DEFAULT_LIMIT` when absent. The `#[param]` attributes repeat them
+/// (a literal is needed there); a test checks the document against these.
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+
+/// Reads `limit` by the one rule; out of range is a 400 naming it.
+pub fn parse_limit(raw: Option<&str>) -> Result<i64, ApiError> {
+    let limit = parse_param::<i64>("limit", raw)?.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "query parameter `limit` must be between 1 and {MAX_LIMIT}, got {limit}"
+        )));
+    }
+    Ok(limit)
+}
 
 /// `?limit=&cursor=` of every list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct PageParams {
-    /// Page size, 1 to 200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    /// At most this many items, 1 to 1000 (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000, default = 100)]
     pub limit: Option<String>,
     /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -20,13 +34,7 @@ pub struct PageParams {
 
 impl PageParams {
     pub fn limit(&self) -> Result<i64, ApiError> {
-        let limit = parse_param::<i64>("limit", self.limit.as_deref())?.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::BadRequest(format!(
-                "query parameter `limit` must be between 1 and {MAX_LIMIT}, got {limit}"
-            )));
-        }
-        Ok(limit)
+        parse_limit(self.limit.as_deref())
     }
 
     /// Decodes the cursor into the key type the list is ordered by.
@@ -50,7 +58,7 @@ pub fn encode_cursor(key: impl std::fmt::Display) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("c1:{key}"))
 }
 
-/// A page of a list.
+/// A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -90,7 +98,7 @@ mod tests {
         };
         assert_eq!(params.cursor::<uuid::Uuid>().unwrap(), Some(id));
         let bad = PageParams {
-            limit: Some("500".into()),
+            limit: Some("1001".into()),
             cursor: Some("!!".into()),
         };
         assert!(bad.cursor::<uuid::Uuid>().is_err());

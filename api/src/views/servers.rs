@@ -29,29 +29,45 @@ use crate::views::deployments::EventView;
 }))]
 pub struct CreateServer {
     /// Unique within the org; deploy configs may name the server by it.
+    #[schema(
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        min_length = 1,
+        max_length = 63
+    )]
     pub name: String,
     /// DNS name or IP address. Loopback, link-local and cloud-metadata addresses (and
     /// `localhost`) are refused unless the operator allows their range
     /// (`CONVOY_ALLOWED_NETWORKS`); a name resolving there is refused when contacted.
+    #[schema(
+        pattern = "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+        max_length = 253
+    )]
     pub hostname: String,
     /// SSH port (default 22).
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<i64>,
     /// SSH user (default `root`, as Kamal).
+    #[schema(pattern = "^[A-Za-z0-9._-]+$", min_length = 1, max_length = 32)]
     pub ssh_user: Option<String>,
-    /// Unencrypted private key in OpenSSH or PEM form. Write-only: never returned.
-    #[schema(value_type = String, format = Password)]
+    /// Unencrypted private key in OpenSSH or PEM form (`-----BEGIN OPENSSH PRIVATE
+    /// KEY-----` …); it must parse. Write-only: never returned.
+    #[schema(value_type = String, format = Password, pattern = "^-----BEGIN ([A-Z]+ )?PRIVATE KEY-----\r?\n")]
     pub ssh_private_key: Secret<String>,
-    /// The host's public key (`ssh-ed25519 AAAA…`) or its `SHA256:…` fingerprint. When
-    /// omitted, the key is pinned on first contact.
+    /// The host's public key (`ssh-ed25519 AAAA…`) or its `SHA256:…` fingerprint; it must
+    /// parse. When omitted, the key is pinned on first contact.
+    #[schema(
+        pattern = "^((ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) AAAA[A-Za-z0-9+/]+={0,2}( .*)?|SHA256:[A-Za-z0-9+/]{43}=?)$"
+    )]
     pub host_key: Option<String>,
     #[serde(default)]
+    #[schema(value_type = crate::views::grammar::Labels)]
     pub labels: BTreeMap<String, String>,
     /// Jump host the server is reached through: `{"server_id": "<uuid>"}`, another
     /// registered server of the org (itself reached directly; logged into with its own user,
     /// key and pin), or `{"user", "host", "port", "host_key"}` (port 22 by default; logged
     /// into with this server's key, as Kamal's `ssh.proxy`; `host_key` pinned on first
     /// contact when omitted).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::views::grammar::SshProxyInput>)]
     pub ssh_proxy: Option<Value>,
 }
 
@@ -59,19 +75,31 @@ pub struct CreateServer {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateServer {
+    #[schema(
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        min_length = 1,
+        max_length = 63
+    )]
     pub name: Option<String>,
+    #[schema(
+        pattern = "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+        max_length = 253
+    )]
     pub hostname: Option<String>,
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<i64>,
+    #[schema(pattern = "^[A-Za-z0-9._-]+$", min_length = 1, max_length = 32)]
     pub ssh_user: Option<String>,
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = Option<String>, format = Password, pattern = "^-----BEGIN ([A-Z]+ )?PRIVATE KEY-----\r?\n")]
     pub ssh_private_key: Option<Secret<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^((ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) AAAA[A-Za-z0-9+/]+={0,2}( .*)?|SHA256:[A-Za-z0-9+/]{43}=?)$")]
     pub host_key: Option<Option<String>>,
+    #[schema(value_type = Option<crate::views::grammar::Labels>)]
     pub labels: Option<BTreeMap<String, String>>,
     /// A jump host as on create; `null` removes it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::views::grammar::SshProxyInput>)]
     pub ssh_proxy: Option<Option<Value>>,
 }
 

@@ -106,10 +106,13 @@ pub struct LockReleaseView {
     "time_zone": "Europe/Berlin"}))]
 pub struct RecurringWindowView {
     /// `mon` … `sun`, each at most once, at least one.
+    #[schema(value_type = Vec<crate::views::enums::Weekday>, min_items = 1, max_items = 7)]
     pub days: Vec<String>,
     /// `HH:MM` or `HH:MM:SS`, 24-hour, local time.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")]
     pub start: String,
     /// `HH:MM` or `HH:MM:SS`, 24-hour, local time; the window ends just before it.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")]
     pub end: String,
     /// IANA time zone name.
     pub time_zone: String,

@@ -19,12 +19,15 @@ use crate::kamal::template::APP_TYPES;
 }))]
 pub struct TemplateInput {
     /// Unique within the org (`^[a-z0-9][a-z0-9-]*$`, at most 63).
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]*$", min_length = 1, max_length = 63)]
     pub name: String,
     /// One of rails, nextjs, postgres, redis, mysql, worker, generic.
+    #[schema(value_type = crate::views::enums::AppType)]
     pub app_type: String,
     #[serde(default)]
     pub description: String,
     /// Handlebars source of a Kamal `deploy.yml`.
+    #[schema(min_length = 1)]
     pub template: String,
 }
 

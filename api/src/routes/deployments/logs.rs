@@ -7,10 +7,10 @@ use crate::extract::parse_param;
 use crate::routes::{not_found, parse_id};
 use crate::state::AppState;
 use crate::views::deployments::{LogLineView, LogParams};
+use crate::views::page::parse_limit;
 
 use super::live::Watcher;
 
-const MAX_LINES: i64 = 1000;
 /// What a client refused a live stream is told to wait: streams free their slot as soon as
 /// they end, so a short wait usually finds one.
 const STREAM_RETRY_AFTER_SECS: u64 = 10;
@@ -43,8 +43,8 @@ pub(crate) fn too_many_streams(cap: usize) -> ApiError {
 #[utoipa::path(get, path = "/v1/deployments/{id}/logs", operation_id = "get_deployment_logs", tag = "deployments",
     params(("id" = uuid::Uuid, Path, description = "Deployment id"), LogParams),
     responses(
-        (status = 200, description = "JSON lines, each a LogLineView", body = LogLineView, content_type = "application/x-ndjson"),
-        (status = 200, description = "Live Server-Sent Events (log, target, status, end, reconnect)", content_type = "text/event-stream"),
+        (status = 200, description = "JSON lines (`application/x-ndjson`, the default), one LogLineView per line; or, with `Accept: text/event-stream`, live Server-Sent Events (log, target, status, end, reconnect)",
+            content((LogLineView = "application/x-ndjson"), (String = "text/event-stream"))),
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "The org holds its maximum of live streams", body = crate::error::Problem, content_type = "application/problem+json")),
@@ -64,12 +64,7 @@ pub async fn get_deployment_logs(
         .and_then(|v| v.to_str().ok());
     let after =
         parse_param::<i64>("after", params.after.as_deref().or(last_event_id))?.unwrap_or(0);
-    let limit = parse_param::<i64>("limit", params.limit.as_deref())?.unwrap_or(MAX_LINES);
-    if !(1..=MAX_LINES).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "query parameter `limit` must be between 1 and {MAX_LINES}"
-        )));
-    }
+    let limit = parse_limit(params.limit.as_deref())?;
     let mut conn = state.conn().await?;
     deployment::find(&mut conn, &user.org, id)
         .await

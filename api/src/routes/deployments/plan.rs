@@ -14,6 +14,7 @@ use crate::kamal::plan::{plan, PlanInput};
 use crate::routes::deployments::intake::{prepare, SecretValues};
 use crate::routes::templates::render::{config_json, config_problem};
 use crate::state::AppState;
+use crate::views::grammar::MAX_MIN_FREE_MIB;
 use crate::views::intake::{DeploymentInput, PlanParams, PlanView, PreflightCheckView};
 
 /// Dry run: the normalised config and, per host, the exact commands a deployment of this
@@ -47,6 +48,14 @@ pub async fn plan_deployment(
     params: web::Query<PlanParams>,
     Body(input): Body<DeploymentInput>,
 ) -> Result<HttpResponse, ApiError> {
+    if params
+        .min_free_mib
+        .is_some_and(|mib| mib > MAX_MIN_FREE_MIB)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "query parameter `min_free_mib` must be at most {MAX_MIN_FREE_MIB}"
+        )));
+    }
     let mut conn = state.conn().await?;
     let intake = prepare(
         &mut conn,

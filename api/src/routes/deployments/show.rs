@@ -15,7 +15,8 @@ use crate::views::deployments::DeploymentView;
         (status = 200, body = DeploymentView),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = ["viewer"])))]
-#[get("/v1/deployments/{id}")]
+// Only id-shaped segments: `GET /v1/deployments/plan` is a 405 of the plan route.
+#[get("/v1/deployments/{id:[0-9a-fA-F-]+}")]
 pub async fn get_deployment(
     user: Viewer,
     state: web::Data<AppState>,
