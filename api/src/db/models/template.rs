@@ -19,6 +19,8 @@ pub struct Template {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The declared variables (`kamal::template::Variable`s); NULL: inferred when read.
+    pub variables: Option<serde_json::Value>,
 }
 
 #[derive(Insertable, AsChangeset)]
@@ -31,6 +33,7 @@ pub struct NewTemplate<'a> {
     pub description: &'a str,
     pub template: &'a str,
     pub builtin: bool,
+    pub variables: Option<&'a serde_json::Value>,
 }
 
 /// A template the caller may read: its org's own, or a built-in.
@@ -99,6 +102,7 @@ pub async fn replace(
     app_type: &str,
     description: &str,
     template: &str,
+    variables: &serde_json::Value,
 ) -> QueryResult<Template> {
     diesel::update(
         templates::table
@@ -111,6 +115,7 @@ pub async fn replace(
         templates::app_type.eq(app_type),
         templates::description.eq(description),
         templates::template.eq(template),
+        templates::variables.eq(variables),
         templates::updated_at.eq(Utc::now()),
     ))
     .returning(Template::as_returning())
@@ -149,6 +154,7 @@ pub async fn sync_builtins(
             description,
             template: body,
             builtin: true,
+            variables: None,
         };
         diesel::insert_into(templates::table)
             .values(&row)

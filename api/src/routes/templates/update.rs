@@ -3,7 +3,7 @@ use actix_web::{put, web, HttpResponse};
 use crate::auth::Admin;
 use crate::db::models::template;
 use crate::error::ApiError;
-use crate::extract::Body;
+use crate::extract::Lenient;
 use crate::routes::{name_conflict, parse_id};
 use crate::state::AppState;
 use crate::views::templates::{TemplateInput, TemplateView};
@@ -24,10 +24,10 @@ pub async fn update_template(
     user: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    Body(input): Body<TemplateInput>,
+    Lenient(input, shape): Lenient<TemplateInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id, "template")?;
-    let input = super::validated(input).await?;
+    let (input, variables) = super::validated(input, shape).await?;
     let mut conn = state.conn().await?;
     let existing = template::find(&mut conn, &user.org, id)
         .await
@@ -45,6 +45,7 @@ pub async fn update_template(
         &input.app_type,
         &input.description,
         &input.template,
+        &variables,
     )
     .await
     .map_err(|e| name_conflict(e, "template", &input.name))?;
