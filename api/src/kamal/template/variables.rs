@@ -86,7 +86,6 @@ pub struct Declaration {
     /// Default: true when there is no `default`. A variable with a default is optional.
     pub required: Option<bool>,
     /// Used when the variable is not given; must be of the variable's type.
-    #[schema(value_type = Option<Object>)]
     pub default: Option<Value>,
     #[serde(default)]
     pub description: String,
@@ -103,7 +102,6 @@ pub struct Variable {
     #[serde(rename = "type")]
     pub kind: VariableType,
     pub required: bool,
-    #[schema(value_type = Option<Object>)]
     pub default: Option<Value>,
     pub description: String,
     pub secret: bool,
