@@ -93,16 +93,23 @@ pub async fn list(
         .map(|rows| Rows::from_overfetch(rows, limit))
 }
 
+/// What a replacement of an org's template sets.
+#[derive(AsChangeset)]
+#[diesel(table_name = templates)]
+pub struct TemplateChanges<'a> {
+    pub name: &'a str,
+    pub app_type: &'a str,
+    pub description: &'a str,
+    pub template: &'a str,
+    pub variables: &'a serde_json::Value,
+}
+
 /// Replaces an org's own template; built-ins are read-only and never match.
 pub async fn replace(
     conn: &mut AsyncPgConnection,
     org: &str,
     id: Uuid,
-    name: &str,
-    app_type: &str,
-    description: &str,
-    template: &str,
-    variables: &serde_json::Value,
+    changes: TemplateChanges<'_>,
 ) -> QueryResult<Template> {
     diesel::update(
         templates::table
@@ -110,14 +117,7 @@ pub async fn replace(
             .filter(templates::id.eq(id))
             .filter(templates::deleted_at.is_null()),
     )
-    .set((
-        templates::name.eq(name),
-        templates::app_type.eq(app_type),
-        templates::description.eq(description),
-        templates::template.eq(template),
-        templates::variables.eq(variables),
-        templates::updated_at.eq(Utc::now()),
-    ))
+    .set((changes, templates::updated_at.eq(Utc::now())))
     .returning(Template::as_returning())
     .get_result(conn)
     .await

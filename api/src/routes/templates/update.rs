@@ -1,7 +1,7 @@
 use actix_web::{put, web, HttpResponse};
 
 use crate::auth::Admin;
-use crate::db::models::template;
+use crate::db::models::template::{self, TemplateChanges};
 use crate::error::ApiError;
 use crate::extract::Lenient;
 use crate::routes::{name_conflict, parse_id};
@@ -37,17 +37,15 @@ pub async fn update_template(
             "built-in templates are read-only".into(),
         ));
     }
-    let row = template::replace(
-        &mut conn,
-        &user.org,
-        id,
-        &input.name,
-        &input.app_type,
-        &input.description,
-        &input.template,
-        &variables,
-    )
-    .await
-    .map_err(|e| name_conflict(e, "template", &input.name))?;
+    let changes = TemplateChanges {
+        name: &input.name,
+        app_type: &input.app_type,
+        description: &input.description,
+        template: &input.template,
+        variables: &variables,
+    };
+    let row = template::replace(&mut conn, &user.org, id, changes)
+        .await
+        .map_err(|e| name_conflict(e, "template", &input.name))?;
     Ok(HttpResponse::Ok().json(TemplateView::from(row)))
 }
