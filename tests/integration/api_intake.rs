@@ -71,7 +71,7 @@ fn fields(problem: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn field_names(problem: &Value) -> Vec<String> {
+pub(crate) fn field_names(problem: &Value) -> Vec<String> {
     fields(problem).into_iter().map(|(f, _)| f).collect()
 }
 

@@ -5,17 +5,8 @@ use actix_web::test::TestRequest;
 use convoy::auth::Role;
 use serde_json::{json, Value};
 
-use crate::api_intake::seed_builtins;
+use crate::api_intake::{field_names as fields, seed_builtins};
 use crate::support::{bearer, private_key, token, TestApp};
-
-fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_string())
-        .collect()
-}
 
 fn variable<'a>(template: &'a Value, name: &str) -> &'a Value {
     template["variables"]
@@ -286,6 +277,12 @@ async fn one_422_answers_problems_of_every_kind() {
     let body = json!({"variables": {"name": "web", "hosts": ["web-1"], "nope": 1}, "colour": 1});
     let p = app.post(&path, &admin, &body).await.problem(422);
     assert_eq!(fields(&p), ["colour", "variables/nope"]);
+
+    // Servers too: an unknown key beside an invalid name.
+    let body = json!({"name": "Bad Name", "hostname": "h.example.com",
+        "ssh_private_key": private_key(), "colour": 1});
+    let p = app.post("/v1/servers", &admin, &body).await.problem(422);
+    assert_eq!(fields(&p), ["colour", "name"]);
 
     // The role is checked before the body is read; malformed JSON stays a 400.
     let viewer = token("acme", Role::Viewer);
