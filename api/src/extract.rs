@@ -56,7 +56,23 @@ fn field_error(err: serde_path_to_error::Error<serde_json::Error>) -> FieldError
     if field.is_empty() || field == "." {
         field = "body".into();
     }
-    FieldError::new(field, message)
+    FieldError::new(field, without_value(&message))
+}
+
+/// serde quotes the offending value (`invalid type: string "…", expected a map`); the
+/// value may be a secret (a mistyped `secrets` entry), so only its kind is kept. The last
+/// `, expected ` is serde's own, whatever the value contains.
+fn without_value(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((found, expected)) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.rsplit_once(", expected "))
+        {
+            let kind = found.split(['`', '"']).next().unwrap_or(found).trim();
+            return format!("{prefix}{kind}, expected {expected}");
+        }
+    }
+    message.to_string()
 }
 
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
@@ -259,6 +275,8 @@ pub fn parse_param<T: std::str::FromStr>(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use serde::Deserialize;
     use serde_json::json;
 
@@ -302,6 +320,26 @@ mod tests {
         assert_eq!(
             fields(err),
             ["extra", "inner/typo", "more", "port", "hosts/0"]
+        );
+    }
+
+    #[test]
+    fn messages_never_quote_the_value() {
+        let err =
+            from_value::<BTreeMap<String, u16>>(json!({"A": "s3cret, expected x", "B": 7654321}))
+                .unwrap_err();
+        let text = serde_json::to_string(&err.problem()).unwrap();
+        assert!(
+            !text.contains("7654321") && !text.contains("s3cret"),
+            "{text}"
+        );
+        assert!(
+            text.contains("invalid type: string, expected u16"),
+            "{text}"
+        );
+        assert!(
+            text.contains("invalid value: integer, expected u16"),
+            "{text}"
         );
     }
 
