@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::support::{bearer, jwt, private_key, token, Reply, TestApp};
 
 /// Test databases hold the schema only; `convoy serve` seeds the built-in templates.
-async fn seed_builtins(app: &TestApp) {
+pub(crate) async fn seed_builtins(app: &TestApp) {
     let config = convoy::config::Config {
         database_url: app.db.url.clone(),
         bind: "127.0.0.1:0".parse().unwrap(),
@@ -71,7 +71,7 @@ fn fields(problem: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn field_names(problem: &Value) -> Vec<String> {
+pub(crate) fn field_names(problem: &Value) -> Vec<String> {
     fields(problem).into_iter().map(|(f, _)| f).collect()
 }
 
@@ -81,6 +81,36 @@ fn sample_variables() -> Value {
         "../../api/src/kamal/fixtures/template-variables.json"
     ))
     .unwrap()
+}
+
+/// The sample values of the variables a built-in lists (`GET /v1/templates`), as a form
+/// drawn from the listing would send them; secret ones are not rendered.
+async fn sample_for(app: &TestApp, app_type: &str) -> Value {
+    let list = app
+        .get("/v1/templates?limit=200", &token("acme", Role::Viewer))
+        .await
+        .json();
+    let template = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["builtin"] == true && t["app_type"] == app_type)
+        .unwrap()
+        .clone();
+    let sample = sample_variables();
+    let picked: serde_json::Map<String, Value> = template["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["secret"] == false)
+        .filter_map(|v| {
+            let name = v["name"].as_str().unwrap();
+            sample
+                .get(name)
+                .map(|value| (name.to_string(), value.clone()))
+        })
+        .collect();
+    Value::Object(picked)
 }
 
 const SAMPLE_HOSTS: [&str; 3] = [
@@ -124,7 +154,7 @@ async fn every_builtin_renders_and_its_result_plans() {
     assert_eq!(builtins.len(), 7);
     for (app_type, id) in builtins {
         let path = format!("/v1/templates/{id}/render");
-        let body = json!({"variables": sample_variables()});
+        let body = json!({"variables": sample_for(&app, &app_type).await});
         let rendered = app.post(&path, &viewer, &body).await;
         assert_eq!(rendered.status, 200, "{app_type}: {}", rendered.text);
         let rendered = rendered.json();
@@ -139,8 +169,7 @@ async fn every_builtin_renders_and_its_result_plans() {
         assert_eq!(planned["config"], rendered["config"], "{app_type}");
         assert!(!planned["plan"]["hosts"].as_array().unwrap().is_empty());
 
-        let by_name =
-            json!({"template": app_type, "variables": sample_variables(), "version": "v9"});
+        let by_name = json!({"template": app_type, "variables": sample_for(&app, &app_type).await, "version": "v9"});
         let again = app.post("/v1/deployments/plan", &deployer, &by_name).await;
         assert_eq!(again.status, 200, "{app_type}: {}", again.text);
         assert_eq!(again.json()["config"], rendered["config"], "{app_type}");
@@ -153,7 +182,7 @@ async fn render_names_missing_variables_and_bad_input() {
     let viewer = token("acme", Role::Viewer);
     let path = builtin_render_path(&app, "rails").await;
 
-    let mut variables = sample_variables();
+    let mut variables = sample_for(&app, "rails").await;
     variables.as_object_mut().unwrap().remove("domain");
     let p = app
         .post(&path, &viewer, &json!({"variables": variables}))
@@ -167,7 +196,7 @@ async fn render_names_missing_variables_and_bad_input() {
         .problem(422);
     assert_eq!(field_names(&p), ["variables"]);
 
-    let mut invalid = sample_variables();
+    let mut invalid = sample_for(&app, "rails").await;
     invalid["service_name"] = json!("Not A Name");
     let p = app
         .post(&path, &viewer, &json!({"variables": invalid}))
@@ -187,7 +216,7 @@ async fn a_variable_cannot_inject_yaml() {
     let viewer = token("acme", Role::Viewer);
     let path = builtin_render_path(&app, "generic").await;
     let render = async |value: &str| {
-        let mut variables = sample_variables();
+        let mut variables = sample_for(&app, "generic").await;
         variables["registry_username"] = json!(value);
         variables["clear_env_vars"] = json!({"NOTE": value});
         let reply = app

@@ -14,6 +14,7 @@ mod api_progress;
 mod api_rollout_plan;
 mod api_servers;
 mod api_templates;
+mod api_variables;
 mod fleet_accessories;
 mod fleet_deploy;
 mod fleet_engine;

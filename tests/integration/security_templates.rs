@@ -44,6 +44,7 @@ async fn stored(app: &TestApp, org: &str, name: &str, source: &str) -> Uuid {
             description: "",
             template: source,
             builtin: false,
+            variables: None,
         },
     )
     .await

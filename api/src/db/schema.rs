@@ -186,6 +186,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        variables -> Nullable<Jsonb>,
     }
 }
 

@@ -6,12 +6,14 @@
 
 mod budget;
 mod guard;
+pub mod variables;
 
 use handlebars::{Context, Handlebars, RenderContext, RenderErrorReason, Renderable};
-use serde::Serialize;
 use serde_json::Value;
 
 pub use budget::Limits;
+use variables::{bind, declare};
+pub use variables::{Declaration, Problem, Variable, VariableType};
 
 use super::config::{parse_yaml, ConfigError, DeployConfig};
 
@@ -27,6 +29,10 @@ pub enum TemplateError {
     Limit(String),
     #[error("missing variable: {0}")]
     MissingVariable(String),
+    /// Given values that do not match the declarations: unknown, mistyped, missing
+    /// or secret, each at the variable's name.
+    #[error("the variables do not match the template's declarations")]
+    Variables(Vec<Problem>),
     #[error("variables must be a JSON object")]
     VariablesNotObject,
     #[error("rendering failed: {0}")]
@@ -45,33 +51,13 @@ pub struct Rendered {
     pub config: DeployConfig,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VariableKind {
-    String,
-    /// A list of strings, e.g. servers or secret names.
-    List,
-    /// A map of strings, e.g. clear environment variables.
-    Map,
-}
-
-/// A variable a built-in template uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Variable {
-    pub name: &'static str,
-    pub kind: VariableKind,
-    pub description: &'static str,
-    /// JSON text of the value used when the variable is not given; `None`: required.
-    pub default: Option<&'static str>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BuiltinTemplate {
     pub name: &'static str,
     pub app_type: &'static str,
     pub description: &'static str,
-    pub variables: &'static [Variable],
-    #[serde(skip)]
+    /// The YAML list of [`Declaration`]s beside the template (`templates/<type>.vars.yml`).
+    pub declarations: &'static str,
     pub source: &'static str,
 }
 
@@ -79,140 +65,54 @@ pub const APP_TYPES: [&str; 7] = [
     "rails", "nextjs", "postgres", "redis", "mysql", "worker", "generic",
 ];
 
-const fn var(name: &'static str, kind: VariableKind, description: &'static str) -> Variable {
-    Variable {
-        name,
-        kind,
-        description,
-        default: None,
-    }
-}
-
-const fn optional(
-    name: &'static str,
-    kind: VariableKind,
-    description: &'static str,
-    default: &'static str,
-) -> Variable {
-    Variable {
-        name,
-        kind,
-        description,
-        default: Some(default),
-    }
-}
-
-use VariableKind::{List, Map as MapKind, String as Str};
-
-const SERVICE_NAME: Variable = var("service_name", Str, "Service name (^[a-z0-9][a-z0-9-]*$)");
-const IMAGE_URL: Variable = var(
-    "image_url",
-    Str,
-    "Image reference, e.g. ghcr.io/acme/app:v1",
-);
-const SERVERS: Variable = var("servers", List, "Server names or hostnames");
-const SERVER: Variable = var("server", Str, "Server name or hostname");
-const REGISTRY_SERVER: Variable = var("registry_server", Str, "Registry host, e.g. ghcr.io");
-const REGISTRY_USERNAME: Variable = var(
-    "registry_username",
-    Str,
-    "Registry user (password: secret KAMAL_REGISTRY_PASSWORD)",
-);
-const SECRET_ENV: Variable = optional(
-    "secret_env_vars",
-    List,
-    "Names of extra secret env variables",
-    "[]",
-);
-const CLEAR_ENV: Variable = optional("clear_env_vars", MapKind, "Extra clear env variables", "{}");
-const DOMAIN: Variable = var("domain", Str, "Public host name served through kamal-proxy");
-const DATA_PATH: Variable = var(
-    "data_path",
-    Str,
-    "Host directory or volume name for the data",
-);
-
 pub static BUILTINS: [BuiltinTemplate; 7] = [
     BuiltinTemplate {
         name: "Rails application",
         app_type: "rails",
         description: "A Rails app behind kamal-proxy with TLS, storage volume and /up health check",
-        variables: &[SERVICE_NAME, IMAGE_URL, SERVERS, REGISTRY_SERVER, REGISTRY_USERNAME, SECRET_ENV, CLEAR_ENV, DOMAIN],
+        declarations: include_str!("../../../templates/rails.vars.yml"),
         source: include_str!("../../../templates/rails.yml.hbs"),
     },
     BuiltinTemplate {
         name: "Next.js application",
         app_type: "nextjs",
         description: "A Next.js app on port 3000 behind kamal-proxy with TLS and /api/health check",
-        variables: &[SERVICE_NAME, IMAGE_URL, SERVERS, REGISTRY_SERVER, REGISTRY_USERNAME, CLEAR_ENV, DOMAIN],
+        declarations: include_str!("../../../templates/nextjs.vars.yml"),
         source: include_str!("../../../templates/nextjs.yml.hbs"),
     },
     BuiltinTemplate {
         name: "PostgreSQL database",
         app_type: "postgres",
         description: "postgres:16-alpine on one server, not proxied, pg_isready health check (secret POSTGRES_PASSWORD)",
-        variables: &[
-            SERVICE_NAME,
-            SERVER,
-            var("db_user", Str, "Database user"),
-            var("db_name", Str, "Database name"),
-            DATA_PATH,
-        ],
+        declarations: include_str!("../../../templates/postgres.vars.yml"),
         source: include_str!("../../../templates/postgres.yml.hbs"),
     },
     BuiltinTemplate {
         name: "Redis cache",
         app_type: "redis",
         description: "redis:7-alpine with append-only persistence, not proxied (secret REDIS_PASSWORD)",
-        variables: &[SERVICE_NAME, SERVER, DATA_PATH],
+        declarations: include_str!("../../../templates/redis.vars.yml"),
         source: include_str!("../../../templates/redis.yml.hbs"),
     },
     BuiltinTemplate {
         name: "MySQL database",
         app_type: "mysql",
         description: "mysql:8.4 on one server, not proxied, mysqladmin ping health check (secrets MYSQL_ROOT_PASSWORD, MYSQL_PASSWORD)",
-        variables: &[
-            SERVICE_NAME,
-            SERVER,
-            var("db_user", Str, "Application database user"),
-            var("db_name", Str, "Database name"),
-            DATA_PATH,
-        ],
+        declarations: include_str!("../../../templates/mysql.vars.yml"),
         source: include_str!("../../../templates/mysql.yml.hbs"),
     },
     BuiltinTemplate {
         name: "Background workers",
         app_type: "worker",
         description: "A job role running a command on several servers, no proxy",
-        variables: &[
-            SERVICE_NAME,
-            IMAGE_URL,
-            SERVERS,
-            var("cmd", Str, "The worker command, e.g. bundle exec sidekiq"),
-            REGISTRY_SERVER,
-            REGISTRY_USERNAME,
-            SECRET_ENV,
-            CLEAR_ENV,
-        ],
+        declarations: include_str!("../../../templates/worker.vars.yml"),
         source: include_str!("../../../templates/worker.yml.hbs"),
     },
     BuiltinTemplate {
         name: "Generic web service",
         app_type: "generic",
         description: "Any HTTP container behind kamal-proxy on a chosen port and health check path",
-        variables: &[
-            SERVICE_NAME,
-            IMAGE_URL,
-            SERVERS,
-            REGISTRY_SERVER,
-            REGISTRY_USERNAME,
-            DOMAIN,
-            optional("app_port", Str, "Port the container listens on", "\"80\""),
-            optional("ssl", Str, "Terminate TLS with Let's Encrypt (true/false)", "\"true\""),
-            optional("healthcheck_path", Str, "HTTP health check path", "\"/up\""),
-            SECRET_ENV,
-            CLEAR_ENV,
-        ],
+        declarations: include_str!("../../../templates/generic.vars.yml"),
         source: include_str!("../../../templates/generic.yml.hbs"),
     },
 ];
@@ -222,19 +122,16 @@ pub fn builtin(app_type: &str) -> Option<&'static BuiltinTemplate> {
 }
 
 impl BuiltinTemplate {
-    /// Renders with the declared defaults filled in for variables not given.
+    /// The declared variables (their file is checked by the tests, so it parses).
+    pub fn variables(&self) -> Vec<Variable> {
+        let declarations: Vec<Declaration> =
+            serde_yaml::from_str(self.declarations).expect("built-in declarations parse");
+        declare(&declarations).expect("built-in declarations are valid")
+    }
+
+    /// Renders with the values checked against the declarations, defaults filled in.
     pub fn render(&self, variables: &Value) -> Result<Rendered, TemplateError> {
-        let Value::Object(given) = variables else {
-            return Err(TemplateError::VariablesNotObject);
-        };
-        let mut all = given.clone();
-        for v in self.variables {
-            if let (false, Some(default)) = (all.contains_key(v.name), v.default) {
-                let value = serde_json::from_str(default).expect("built-in defaults are JSON");
-                all.insert(v.name.to_string(), value);
-            }
-        }
-        render(self.source, &Value::Object(all))
+        render_declared(self.source, Some(&self.variables()), variables)
     }
 }
 
@@ -246,9 +143,26 @@ fn registry(budget: &std::sync::Arc<budget::Budget>) -> Handlebars<'static> {
     hb
 }
 
-/// Checks a template's size, syntax and constructs, without rendering it.
-pub fn check(source: &str) -> Result<(), TemplateError> {
-    guard::compile(source).map(drop)
+/// Checks a template's size, syntax and constructs, without rendering it; then its
+/// variables: the declarations given, checked and matched against what the source uses,
+/// or, when none are given, those inferred from the source. Variable problems are at
+/// paths inside `variables`.
+pub fn check(
+    source: &str,
+    declarations: Option<&[Declaration]>,
+) -> Result<Result<Vec<Variable>, Vec<Problem>>, TemplateError> {
+    let template = guard::compile(source)?;
+    let Some(declarations) = declarations else {
+        return Ok(Ok(variables::infer(&template)));
+    };
+    Ok(declare(declarations).and_then(|declared| {
+        let problems = variables::match_source(&declared, &variables::references(&template));
+        if problems.is_empty() {
+            Ok(declared)
+        } else {
+            Err(problems)
+        }
+    }))
 }
 
 /// Renders `source` with `variables` (a JSON object) and parses the result. The render
@@ -258,16 +172,55 @@ pub fn render(source: &str, variables: &Value) -> Result<Rendered, TemplateError
     render_within(source, variables, Limits::default())
 }
 
+/// The variables a template declares, else those inferred from its source (a template
+/// that does not compile has none).
+pub fn variables_of(source: &str, declared: Option<Vec<Variable>>) -> Vec<Variable> {
+    declared
+        .or_else(|| guard::compile(source).ok().map(|t| variables::infer(&t)))
+        .unwrap_or_default()
+}
+
+/// Renders `source` after checking the given values against its declared variables
+/// (`None`: inferred from the source, see [`variables::infer`]) and filling defaults.
+pub fn render_declared(
+    source: &str,
+    declared: Option<&[Variable]>,
+    variables: &Value,
+) -> Result<Rendered, TemplateError> {
+    let template = guard::compile(source)?;
+    let Value::Object(given) = variables else {
+        return Err(TemplateError::VariablesNotObject);
+    };
+    let inferred;
+    let declared = match declared {
+        Some(declared) => declared,
+        None => {
+            inferred = variables::infer(&template);
+            &inferred
+        }
+    };
+    let bound = bind(declared, given).map_err(TemplateError::Variables)?;
+    render_compiled(template, &Value::Object(bound), Limits::default())
+}
+
 /// [`render`] within other limits (tests use tight ones).
 pub fn render_within(
     source: &str,
     variables: &Value,
     limits: Limits,
 ) -> Result<Rendered, TemplateError> {
-    let mut template = guard::compile(source)?;
+    let template = guard::compile(source)?;
     if !variables.is_object() {
         return Err(TemplateError::VariablesNotObject);
     }
+    render_compiled(template, variables, limits)
+}
+
+fn render_compiled(
+    mut template: handlebars::Template,
+    variables: &Value,
+    limits: Limits,
+) -> Result<Rendered, TemplateError> {
     budget::meter(&mut template);
     let budget = budget::Budget::new(limits);
     let hb = registry(&budget);

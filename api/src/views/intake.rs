@@ -30,7 +30,9 @@ fn empty_object() -> Value {
     }
 }))]
 pub struct RenderInput {
-    /// The template's variables; built-in templates fill their optional ones with defaults.
+    /// Values of the template's `variables` (as `GET /v1/templates/{id}` lists them): each
+    /// of its type, none unknown, every required one; defaults fill the others. Secret
+    /// variables are never given here (their values go in a deployment's `secrets`).
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
     pub variables: Value,
@@ -62,7 +64,8 @@ pub struct DeploymentInput {
     pub config_yaml: Option<String>,
     /// A template id or name (the org's own, or a built-in's app type such as `rails`).
     pub template: Option<String>,
-    /// The template's variables (only with `template`).
+    /// Values of the template's `variables` (only with `template`), checked as by
+    /// `POST /v1/templates/{id}/render`.
     #[schema(value_type = Option<Object>)]
     pub variables: Option<Value>,
     /// Values of the secrets the config names (`env.secret`, `registry.password`, a

@@ -19,6 +19,8 @@ pub struct Template {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The declared variables (`kamal::template::Variable`s); NULL: inferred when read.
+    pub variables: Option<serde_json::Value>,
 }
 
 #[derive(Insertable, AsChangeset)]
@@ -31,6 +33,7 @@ pub struct NewTemplate<'a> {
     pub description: &'a str,
     pub template: &'a str,
     pub builtin: bool,
+    pub variables: Option<&'a serde_json::Value>,
 }
 
 /// A template the caller may read: its org's own, or a built-in.
@@ -90,15 +93,23 @@ pub async fn list(
         .map(|rows| Rows::from_overfetch(rows, limit))
 }
 
+/// What a replacement of an org's template sets.
+#[derive(AsChangeset)]
+#[diesel(table_name = templates)]
+pub struct TemplateChanges<'a> {
+    pub name: &'a str,
+    pub app_type: &'a str,
+    pub description: &'a str,
+    pub template: &'a str,
+    pub variables: &'a serde_json::Value,
+}
+
 /// Replaces an org's own template; built-ins are read-only and never match.
 pub async fn replace(
     conn: &mut AsyncPgConnection,
     org: &str,
     id: Uuid,
-    name: &str,
-    app_type: &str,
-    description: &str,
-    template: &str,
+    changes: TemplateChanges<'_>,
 ) -> QueryResult<Template> {
     diesel::update(
         templates::table
@@ -106,13 +117,7 @@ pub async fn replace(
             .filter(templates::id.eq(id))
             .filter(templates::deleted_at.is_null()),
     )
-    .set((
-        templates::name.eq(name),
-        templates::app_type.eq(app_type),
-        templates::description.eq(description),
-        templates::template.eq(template),
-        templates::updated_at.eq(Utc::now()),
-    ))
+    .set((changes, templates::updated_at.eq(Utc::now())))
     .returning(Template::as_returning())
     .get_result(conn)
     .await
@@ -149,6 +154,7 @@ pub async fn sync_builtins(
             description,
             template: body,
             builtin: true,
+            variables: None,
         };
         diesel::insert_into(templates::table)
             .values(&row)

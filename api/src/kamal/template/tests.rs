@@ -24,9 +24,9 @@ fn sample(app_type: &str) -> Value {
         "secret_env_vars": ["STRIPE_KEY"],
     });
     let mut vars = serde_json::Map::new();
-    for v in builtin(app_type).unwrap().variables {
-        if let Some(value) = common.get(v.name) {
-            vars.insert(v.name.to_string(), value.clone());
+    for v in builtin(app_type).unwrap().variables() {
+        if let Some(value) = common.get(&v.name) {
+            vars.insert(v.name, value.clone());
         }
     }
     Value::Object(vars)
@@ -124,7 +124,66 @@ fn missing_variables_are_named() {
     vars.as_object_mut().unwrap().remove("domain");
     assert_eq!(
         builtin("rails").unwrap().render(&vars).unwrap_err(),
-        TemplateError::MissingVariable("domain".into())
+        TemplateError::Variables(vec![Problem {
+            at: "domain".into(),
+            message: "is required by the template".into()
+        }])
+    );
+}
+
+/// The declarations beside each built-in are exactly what it uses: every variable its
+/// source refers to is declared (and not secret), every declared one is referred to, and
+/// every secret one is a secret the rendered config names (and only those).
+#[test]
+fn builtins_declare_exactly_what_they_use() {
+    for template in &BUILTINS {
+        let declared = template.variables();
+        let compiled = guard::compile(template.source).unwrap();
+        let used = variables::references(&compiled);
+        assert_eq!(
+            variables::match_source(&declared, &used),
+            [],
+            "{}",
+            template.app_type
+        );
+        let rendered = template.render(&sample(template.app_type)).unwrap();
+        let mut named: Vec<String> = rendered.config.required_secrets().into_keys().collect();
+        // The extra names given in `secret_env_vars` are the caller's, not declarations.
+        named.retain(|n| n != "STRIPE_KEY");
+        let mut secrets: Vec<String> = declared
+            .iter()
+            .filter(|v| v.secret)
+            .map(|v| v.name.clone())
+            .collect();
+        secrets.sort();
+        assert_eq!(secrets, named, "{}", template.app_type);
+    }
+}
+
+#[test]
+fn builtin_defaults_are_applied_and_values_typed() {
+    let generic = builtin("generic").unwrap();
+    let rendered = generic.render(&sample("generic")).unwrap();
+    let web = rendered.config.role("web").unwrap();
+    let proxy = web.proxy.as_ref().unwrap();
+    assert_eq!((proxy.ssl, proxy.app_port), (true, 80));
+    assert_eq!(proxy.healthcheck.path, "/up");
+    let mut vars = sample("generic");
+    vars["app_port"] = json!("8080");
+    vars["servers"] = json!("web-1");
+    vars["colour"] = json!("blue");
+    vars["KAMAL_REGISTRY_PASSWORD"] = json!("hunter2");
+    let TemplateError::Variables(problems) = generic.render(&vars).unwrap_err() else {
+        panic!("variables are checked")
+    };
+    let at: Vec<&str> = problems.iter().map(|p| p.at.as_str()).collect();
+    assert_eq!(
+        at,
+        ["KAMAL_REGISTRY_PASSWORD", "app_port", "colour", "servers"]
+    );
+    assert!(
+        problems.iter().all(|p| !p.message.contains("hunter2")),
+        "{problems:?}"
     );
 }
 
@@ -152,7 +211,7 @@ fn yaml_injection_through_a_variable_is_inert() {
 }
 
 fn refused(source: &str) -> String {
-    match check(source) {
+    match check(source, None) {
         Err(TemplateError::NotAllowed(message)) => {
             // A row stored before a rule existed is checked again when it is rendered.
             assert_eq!(
@@ -179,10 +238,10 @@ fn raw_output_is_refused() {
         assert!(refused(source).contains("raw output"), "{source}");
     }
     assert!(matches!(
-        check("service: {{#if}}"),
+        check("service: {{#if}}", None),
         Err(TemplateError::Syntax(_))
     ));
-    assert!(check("service: {{x}}").is_ok());
+    assert!(check("service: {{x}}", None).is_ok());
 }
 
 #[test]
@@ -223,10 +282,10 @@ fn size_tags_and_nesting_are_capped() {
         "has 1001 {{…}} tags, more than the limit of 1000"
     );
     let nested = |n: usize| format!("{}x{}", "{{#if x}}".repeat(n), "{{/if}}".repeat(n));
-    assert!(check(&nested(24)).is_ok());
+    assert!(check(&nested(24), None).is_ok());
     assert!(refused(&nested(25)).contains("nest deeper than 24 levels"));
     let sub = |n: usize| format!("{{{{concat {}x{}}}}}", "(concat ".repeat(n), ")".repeat(n));
-    assert!(check(&sub(24)).is_ok());
+    assert!(check(&sub(24), None).is_ok());
     assert!(refused(&sub(25)).contains("nest deeper than 24 levels"));
 }
 

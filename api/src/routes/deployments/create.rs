@@ -13,7 +13,7 @@ use crate::db::models::deployment::{self, kind, Deployment, NewDeployment, SECRE
 use crate::db::models::idempotency::{self, IdempotencyKey};
 use crate::db::models::status::DeploymentStatus::{Pending, Scheduled};
 use crate::error::ApiError;
-use crate::extract::{from_value, Body};
+use crate::extract::{from_value_lenient, Body};
 use crate::kamal::config::OnFailure;
 use crate::routes::deployments::intake::{check_required_deployment, prepare, SecretValues};
 use crate::routes::deployments::with_targets;
@@ -52,7 +52,7 @@ pub async fn create_deployment(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let hash = request_hash(&body);
-    let input: DeploymentInput = from_value(body)?;
+    let (input, shape) = from_value_lenient::<DeploymentInput>(body)?;
     // Validated with the rest by `prepare`; stored as given, planned again by the runner.
     let strategy = input.strategy.clone();
     let mut conn = state.conn().await?;
@@ -60,7 +60,8 @@ pub async fn create_deployment(
         let row = replayable(conn, &state.keyring, &user.org, used, &hash, secrets).await?;
         accepted(conn, &user.org, row, true).await
     };
-    if let Some(key) = &key {
+    // A body with shape problems is answered with them (by `prepare`), never replayed.
+    if let (Some(key), true) = (&key, shape.is_empty()) {
         if let Some(used) = idempotency::find(&mut conn, &user.org, key).await? {
             return replay(&mut conn, used, &input.secrets).await;
         }
@@ -68,7 +69,7 @@ pub async fn create_deployment(
     let intake = prepare(
         &mut conn,
         &user.org,
-        input,
+        (input, shape),
         SecretValues::Required,
         user.role,
         &state.policy,

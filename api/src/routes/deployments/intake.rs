@@ -14,6 +14,7 @@ use crate::db::models::deployment;
 use crate::db::models::server::{self, Server};
 use crate::db::models::template;
 use crate::error::{ApiError, FieldError};
+use crate::extract::ShapeErrors;
 use crate::kamal::config::privilege::admin_only_settings;
 use crate::kamal::config::{bounds, parse_config, parse_yaml, ConfigError, DeployConfig};
 use crate::kamal::rollout::{parse_strategy, plan_rollout, HostServer, RolloutPlan, Strategy};
@@ -94,7 +95,20 @@ pub struct Target {
 
 const SOURCES: [&str; 3] = ["config", "config_yaml", "template"];
 
+/// Checks a request read past its shape problems (`shape`: unknown keys, mistyped ones
+/// left out); they are answered with every other problem found, in one 422.
 pub async fn prepare(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    (input, shape): (DeploymentInput, ShapeErrors),
+    secret_values: SecretValues,
+    caller: Role,
+    policy: &Policy,
+) -> Result<Intake, ApiError> {
+    shape.finish(check(conn, org, input, secret_values, caller, policy).await)
+}
+
+async fn check(
     conn: &mut AsyncPgConnection,
     org: &str,
     input: DeploymentInput,

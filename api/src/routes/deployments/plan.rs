@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::auth::Deployer;
 use crate::db::models::server;
 use crate::error::ApiError;
-use crate::extract::Body;
+use crate::extract::Lenient;
 use crate::hosts::preflight::{preflight, Preflight, DEFAULT_MIN_FREE_MIB};
 use crate::kamal::commands::Stamp;
 use crate::kamal::plan::{plan, PlanInput};
@@ -46,7 +46,7 @@ pub async fn plan_deployment(
     user: Deployer,
     state: web::Data<AppState>,
     params: web::Query<PlanParams>,
-    Body(input): Body<DeploymentInput>,
+    Lenient(input, shape): Lenient<DeploymentInput>,
 ) -> Result<HttpResponse, ApiError> {
     if params
         .min_free_mib
@@ -60,7 +60,7 @@ pub async fn plan_deployment(
     let intake = prepare(
         &mut conn,
         &user.org,
-        input,
+        (input, shape),
         SecretValues::Optional,
         user.role,
         &state.policy,

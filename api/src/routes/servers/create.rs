@@ -4,9 +4,9 @@ use uuid::Uuid;
 use crate::auth::Admin;
 use crate::db::models::server::{self, NewServer};
 use crate::error::ApiError;
-use crate::extract::Body;
+use crate::extract::Lenient;
 use crate::hosts::{check_jump_host, host_key_fingerprint};
-use crate::routes::{name_conflict, reject};
+use crate::routes::name_conflict;
 use crate::state::AppState;
 use crate::views::servers::{parse_ssh_proxy, CreateServer, ServerView};
 
@@ -26,9 +26,9 @@ use crate::views::servers::{parse_ssh_proxy, CreateServer, ServerView};
 pub async fn create_server(
     user: Admin,
     state: web::Data<AppState>,
-    Body(input): Body<CreateServer>,
+    Lenient(input, shape): Lenient<CreateServer>,
 ) -> Result<HttpResponse, ApiError> {
-    reject(input.validate(&state.policy))?;
+    shape.reject(input.validate(&state.policy))?;
     let id = Uuid::now_v7();
     let fingerprint = input.host_key.as_deref().and_then(host_key_fingerprint);
     let sealed = state.keyring.seal(

@@ -3,9 +3,9 @@ use actix_web::{patch, web, HttpResponse};
 use crate::auth::Admin;
 use crate::db::models::server::{self, ServerChanges};
 use crate::error::ApiError;
-use crate::extract::Body;
+use crate::extract::Lenient;
 use crate::hosts::{check_jump_host, host_key_fingerprint};
-use crate::routes::{name_conflict, not_found, parse_id, reject};
+use crate::routes::{name_conflict, not_found, parse_id};
 use crate::state::AppState;
 use crate::views::servers::{parse_ssh_proxy, ServerView, UpdateServer};
 
@@ -26,10 +26,10 @@ pub async fn update_server(
     user: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    Body(input): Body<UpdateServer>,
+    Lenient(input, shape): Lenient<UpdateServer>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id, "server")?;
-    reject(input.validate(&state.policy))?;
+    shape.reject(input.validate(&state.policy))?;
     let labels = input
         .labels
         .as_ref()

@@ -4,7 +4,7 @@ use uuid::Uuid;
 use crate::auth::Admin;
 use crate::db::models::template::{self, NewTemplate};
 use crate::error::ApiError;
-use crate::extract::Body;
+use crate::extract::Lenient;
 use crate::routes::name_conflict;
 use crate::state::AppState;
 use crate::views::templates::{TemplateInput, TemplateView};
@@ -23,9 +23,9 @@ use crate::views::templates::{TemplateInput, TemplateView};
 pub async fn create_template(
     user: Admin,
     state: web::Data<AppState>,
-    Body(input): Body<TemplateInput>,
+    Lenient(input, shape): Lenient<TemplateInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = super::validated(input).await?;
+    let (input, variables) = super::validated(input, shape).await?;
     let mut conn = state.conn().await?;
     let row = template::insert(
         &mut conn,
@@ -37,6 +37,7 @@ pub async fn create_template(
             description: &input.description,
             template: &input.template,
             builtin: false,
+            variables: Some(&variables),
         },
     )
     .await

@@ -4,9 +4,9 @@ use serde_json::Value;
 use crate::auth::Viewer;
 use crate::db::models::template::{self, Template};
 use crate::error::{ApiError, FieldError};
-use crate::extract::Body;
+use crate::extract::Lenient;
 use crate::kamal::config::ConfigError;
-use crate::kamal::template::{self as kamal_template, Rendered, TemplateError};
+use crate::kamal::template::{self as kamal_template, Rendered, TemplateError, Variable};
 use crate::routes::{not_found, parse_id};
 use crate::state::AppState;
 use crate::views::intake::{RenderInput, RenderView};
@@ -20,7 +20,7 @@ use crate::views::intake::{RenderInput, RenderView};
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A variable is missing (`variables/NAME`) or the rendered config is invalid (each error at its path)",
+        (status = 422, description = "A variable is missing, unknown, mistyped or secret (each at `variables/NAME`), the body has an unknown key, or the rendered config is invalid: every problem at its path",
             body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = ["viewer"])))]
 #[post("/v1/templates/{id}/render")]
@@ -28,23 +28,33 @@ pub async fn render_template(
     user: Viewer,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    Body(input): Body<RenderInput>,
+    Lenient(input, shape): Lenient<RenderInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&id, "template")?;
-    let mut conn = state.conn().await?;
-    let row = template::find(&mut conn, &user.org, id)
-        .await
-        .map_err(|e| not_found(e, "template"))?;
-    drop(conn);
-    let rendered = render_row(row, input.variables).await?;
+    let rendered = shape.finish(render_by_id(&state, &user.org, &id, input.variables).await)?;
     Ok(HttpResponse::Ok().json(RenderView {
         config: config_json(&rendered.config),
         config_yaml: rendered.yaml,
     }))
 }
 
-/// Renders a template row. A built-in renders from the binary's copy, which declares
-/// defaults for its optional variables; an org's template has no such metadata.
+async fn render_by_id(
+    state: &AppState,
+    org: &str,
+    id: &str,
+    variables: Value,
+) -> Result<Rendered, ApiError> {
+    let id = parse_id(id, "template")?;
+    let mut conn = state.conn().await?;
+    let row = template::find(&mut conn, org, id)
+        .await
+        .map_err(|e| not_found(e, "template"))?;
+    drop(conn);
+    render_row(row, variables).await
+}
+
+/// Renders a template row, the values checked against its variables and defaults
+/// filled in. A built-in renders from the binary's copy and its declarations; an org's
+/// template from its stored declarations, else those inferred from its source.
 /// Rendering is CPU work (bounded by the template limits), so it runs on a blocking
 /// thread, never on the async workers that serve every org's requests.
 pub async fn render_row(row: Template, variables: Value) -> Result<Rendered, ApiError> {
@@ -54,7 +64,11 @@ pub async fn render_row(row: Template, variables: Value) -> Result<Rendered, Api
         .flatten();
     let rendered = tokio::task::spawn_blocking(move || match builtin {
         Some(builtin) => builtin.render(&variables),
-        None => kamal_template::render(&row.template, &variables),
+        None => {
+            let declared: Option<Vec<Variable>> =
+                row.variables.and_then(|v| serde_json::from_value(v).ok());
+            kamal_template::render_declared(&row.template, declared.as_deref(), &variables)
+        }
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("template render task: {e}")))?;
@@ -69,6 +83,12 @@ fn template_problem(e: TemplateError) -> ApiError {
         TemplateError::MissingVariable(_) => {
             ApiError::invalid_field("variables", "a variable the template uses is missing")
         }
+        TemplateError::Variables(problems) => ApiError::invalid(
+            problems
+                .into_iter()
+                .map(|p| FieldError::new(format!("variables/{}", p.at), p.message))
+                .collect(),
+        ),
         TemplateError::VariablesNotObject => ApiError::invalid_field("variables", e.to_string()),
         TemplateError::Syntax(_)
         | TemplateError::NotAllowed(_)

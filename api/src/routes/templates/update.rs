@@ -1,9 +1,9 @@
 use actix_web::{put, web, HttpResponse};
 
 use crate::auth::Admin;
-use crate::db::models::template;
+use crate::db::models::template::{self, TemplateChanges};
 use crate::error::ApiError;
-use crate::extract::Body;
+use crate::extract::Lenient;
 use crate::routes::{name_conflict, parse_id};
 use crate::state::AppState;
 use crate::views::templates::{TemplateInput, TemplateView};
@@ -24,10 +24,10 @@ pub async fn update_template(
     user: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    Body(input): Body<TemplateInput>,
+    Lenient(input, shape): Lenient<TemplateInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id, "template")?;
-    let input = super::validated(input).await?;
+    let (input, variables) = super::validated(input, shape).await?;
     let mut conn = state.conn().await?;
     let existing = template::find(&mut conn, &user.org, id)
         .await
@@ -37,16 +37,15 @@ pub async fn update_template(
             "built-in templates are read-only".into(),
         ));
     }
-    let row = template::replace(
-        &mut conn,
-        &user.org,
-        id,
-        &input.name,
-        &input.app_type,
-        &input.description,
-        &input.template,
-    )
-    .await
-    .map_err(|e| name_conflict(e, "template", &input.name))?;
+    let changes = TemplateChanges {
+        name: &input.name,
+        app_type: &input.app_type,
+        description: &input.description,
+        template: &input.template,
+        variables: &variables,
+    };
+    let row = template::replace(&mut conn, &user.org, id, changes)
+        .await
+        .map_err(|e| name_conflict(e, "template", &input.name))?;
     Ok(HttpResponse::Ok().json(TemplateView::from(row)))
 }
