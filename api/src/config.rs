@@ -275,11 +275,13 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             "CONVOY_WEBHOOK_RETRY_SECONDS",
             d.retry_window.as_secs() as usize,
         )? as u64);
+        let timeout = ms("CONVOY_WEBHOOK_TIMEOUT_MS", d.timeout)?;
         Ok(crate::webhooks::Settings {
             backoff,
             backoff_max,
             retry_window,
-            timeout: ms("CONVOY_WEBHOOK_TIMEOUT_MS", d.timeout)?,
+            timeout,
+            lease: timeout + Duration::from_secs(30),
             ..d
         })
     }

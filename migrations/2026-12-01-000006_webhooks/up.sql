@@ -75,6 +75,13 @@ DECLARE
     d deployments%ROWTYPE;
     event_type text := 'deployment.' || NEW.kind;
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.org = NEW.org AND w.active
+                   AND w.deleted_at IS NULL AND convoy_webhook_matches(w.events, event_type)) THEN
+        RETURN NULL;
+    END IF;
+    -- Held until commit: a delivery of this deployment becomes visible only after the
+    -- ones queued before it, so the senders never see a later one alone.
+    PERFORM pg_advisory_xact_lock(hashtext('convoy_webhooks'), hashtext(NEW.deployment_id::text));
     SELECT * INTO d FROM deployments WHERE id = NEW.deployment_id;
     INSERT INTO webhook_deliveries
         (webhook_id, org, event_type, deployment_id, order_key, payload)
@@ -99,11 +106,16 @@ CREATE TRIGGER deployment_events_webhooks AFTER INSERT ON deployment_events
 CREATE FUNCTION convoy_webhook_service_event() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     event_type text := 'service.' || NEW.kind;
+    key text := 'service:' || NEW.service || '/' || NEW.destination;
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.org = NEW.org AND w.active
+                   AND w.deleted_at IS NULL AND convoy_webhook_matches(w.events, event_type)) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('convoy_webhooks'), hashtext(NEW.org || ':' || key));
     INSERT INTO webhook_deliveries
         (webhook_id, org, event_type, order_key, payload)
-    SELECT w.id, NEW.org, event_type,
-        'service:' || NEW.service || '/' || NEW.destination,
+    SELECT w.id, NEW.org, event_type, key,
         jsonb_build_object(
             'type', event_type,
             'timestamp', to_char(NEW.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),

@@ -29,6 +29,9 @@ pub struct Settings {
     pub retry_window: Duration,
     /// One attempt's limit: connect, TLS, request and the receiver's status line.
     pub timeout: Duration,
+    /// How long a claimed delivery stays with its sender: one whose process died is sent
+    /// again once it runs out. Longer than `timeout`, so a live sender never loses one.
+    pub lease: Duration,
     /// Senders in this process.
     pub senders: usize,
     /// How often an idle sender looks at the queue.
@@ -42,6 +45,7 @@ impl Default for Settings {
             backoff_max: Duration::from_secs(3600),
             retry_window: Duration::from_secs(24 * 3600),
             timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(40),
             senders: 4,
             poll: Duration::from_millis(500),
         }
@@ -58,11 +62,6 @@ impl Settings {
             .checked_mul(1u32 << doublings)
             .unwrap_or(self.backoff_max)
             .min(self.backoff_max)
-    }
-
-    /// A claim outlives an attempt, so a live sender never loses one it is using.
-    fn lease(&self) -> Duration {
-        self.timeout + Duration::from_secs(30)
     }
 }
 
@@ -106,7 +105,7 @@ impl Sender {
     /// Sends the next due delivery, if any; true when there was one.
     pub async fn send_next(&self) -> anyhow::Result<bool> {
         let mut conn = self.pool.get().await.context("database unavailable")?;
-        let Some(claimed) = store::claim(&mut conn, self.settings.lease()).await? else {
+        let Some(claimed) = store::claim(&mut conn, self.settings.lease).await? else {
             return Ok(false);
         };
         drop(conn);
