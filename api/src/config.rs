@@ -343,6 +343,41 @@ mod tests {
     }
 
     #[test]
+    fn webhook_settings_default_to_a_day_of_retries_and_check_their_order() {
+        let base = [
+            ("DATABASE_URL", "postgres://localhost/convoy"),
+            ("CONVOY_MASTER_KEY", KEY),
+            ("CONVOY_JWT_SECRET", SECRET),
+        ];
+        let d = env(&base).config().unwrap().webhooks;
+        assert_eq!(d.retry_window, std::time::Duration::from_secs(86_400));
+        assert_eq!(d.backoff, std::time::Duration::from_secs(5));
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(pairs);
+            env(&all).config().map(|c| c.webhooks)
+        };
+        let fast = with(&[
+            ("CONVOY_WEBHOOK_BACKOFF_MS", "50"),
+            ("CONVOY_WEBHOOK_TIMEOUT_MS", "2000"),
+        ])
+        .unwrap();
+        assert_eq!(fast.backoff, std::time::Duration::from_millis(50));
+        assert_eq!(fast.lease, std::time::Duration::from_secs(32));
+        let err = with(&[
+            ("CONVOY_WEBHOOK_BACKOFF_MS", "5000"),
+            ("CONVOY_WEBHOOK_BACKOFF_MAX_MS", "100"),
+        ])
+        .err()
+        .unwrap();
+        assert_eq!(err.var, "CONVOY_WEBHOOK_BACKOFF_MAX_MS");
+        let err = with(&[("CONVOY_WEBHOOK_RETRY_SECONDS", "1d")])
+            .err()
+            .unwrap();
+        assert_eq!(err.var, "CONVOY_WEBHOOK_RETRY_SECONDS");
+    }
+
+    #[test]
     fn complete_environment_parses() {
         let e = env(&[
             ("DATABASE_URL", "postgres://localhost/convoy"),

@@ -247,6 +247,7 @@ async fn event_types_are_the_recorded_kinds_matched_as_the_trigger_does() {
 
     let app = TestApp::new().await;
     let mut conn = app.state().pool.get().await.unwrap();
+    let quoted = regex::Regex::new(r"'([a-z_]+)'::text").unwrap();
     for (table, kinds) in [
         ("deployment_events", &DEPLOYMENT_KINDS[..]),
         ("service_events", &SERVICE_KINDS[..]),
@@ -258,8 +259,7 @@ async fn event_types_are_the_recorded_kinds_matched_as_the_trigger_does() {
         .get_result(&mut conn)
         .await
         .unwrap();
-        let mut in_db: Vec<String> = regex::Regex::new(r"'([a-z_]+)'::text")
-            .unwrap()
+        let mut in_db: Vec<String> = quoted
             .captures_iter(&def.def)
             .map(|c| c[1].to_string())
             .collect();

@@ -242,11 +242,13 @@ pub async fn settled(app: &TestApp, admin: &str, webhook: &str, limit: Duration)
     }
 }
 
-/// Per deployment, the event ids (and the host an event is about) in the order they
-/// were first answered 2xx.
-pub fn first_success_order(got: &[Received]) -> Vec<(String, Vec<(i64, Option<String>)>)> {
+/// An event id and the host the event is about, if any.
+pub type EventOf = (i64, Option<String>);
+
+/// Per deployment, its events in the order they were first answered 2xx.
+pub fn first_success_order(got: &[Received]) -> Vec<(String, Vec<EventOf>)> {
     let mut seen = std::collections::HashSet::new();
-    let mut per: Vec<(String, Vec<(i64, Option<String>)>)> = Vec::new();
+    let mut per: Vec<(String, Vec<EventOf>)> = Vec::new();
     for r in got.iter().filter(|r| r.status == 200) {
         if !seen.insert(r.webhook_id.clone()) {
             continue;
