@@ -5,4 +5,5 @@ DROP TABLE webhook_deliveries;
 DROP TABLE webhooks;
 DROP FUNCTION convoy_webhook_service_event();
 DROP FUNCTION convoy_webhook_deployment_event();
+DROP FUNCTION convoy_webhook_queue(text, text, uuid, text, timestamptz, jsonb);
 DROP FUNCTION convoy_webhook_matches(text[], text);

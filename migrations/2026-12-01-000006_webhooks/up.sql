@@ -70,33 +70,45 @@ LANGUAGE sql IMMUTABLE AS $$
         OR split_part(event_type, '.', 1) || '.*' = ANY (events)
 $$;
 
+-- Queues one delivery of an event per matching active webhook of the org. The advisory
+-- lock is held until commit: a delivery of an order key becomes visible only after the
+-- ones queued before it, so the senders never see a later one alone.
+CREATE FUNCTION convoy_webhook_queue(
+    org text, event_type text, deployment_id uuid, order_key text, recorded_at timestamptz,
+    data jsonb
+) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.org = convoy_webhook_queue.org
+                   AND w.active AND w.deleted_at IS NULL
+                   AND convoy_webhook_matches(w.events, event_type)) THEN
+        RETURN;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('convoy_webhooks'),
+                                  hashtext(convoy_webhook_queue.org || ':' || order_key));
+    INSERT INTO webhook_deliveries (webhook_id, org, event_type, deployment_id, order_key, payload)
+    SELECT w.id, w.org, event_type, convoy_webhook_queue.deployment_id,
+        convoy_webhook_queue.order_key,
+        jsonb_build_object(
+            'type', event_type,
+            'timestamp', to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+            'data', data)
+    FROM webhooks w
+    WHERE w.org = convoy_webhook_queue.org AND w.active AND w.deleted_at IS NULL
+      AND convoy_webhook_matches(w.events, event_type);
+END $$;
+
 CREATE FUNCTION convoy_webhook_deployment_event() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     d deployments%ROWTYPE;
-    event_type text := 'deployment.' || NEW.kind;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.org = NEW.org AND w.active
-                   AND w.deleted_at IS NULL AND convoy_webhook_matches(w.events, event_type)) THEN
-        RETURN NULL;
-    END IF;
-    -- Held until commit: a delivery of this deployment becomes visible only after the
-    -- ones queued before it, so the senders never see a later one alone.
-    PERFORM pg_advisory_xact_lock(hashtext('convoy_webhooks'), hashtext(NEW.deployment_id::text));
     SELECT * INTO d FROM deployments WHERE id = NEW.deployment_id;
-    INSERT INTO webhook_deliveries
-        (webhook_id, org, event_type, deployment_id, order_key, payload)
-    SELECT w.id, NEW.org, event_type, NEW.deployment_id, 'deployment:' || NEW.deployment_id,
+    PERFORM convoy_webhook_queue(NEW.org, 'deployment.' || NEW.kind, NEW.deployment_id,
+        'deployment:' || NEW.deployment_id, NEW.created_at,
         jsonb_build_object(
-            'type', event_type,
-            'timestamp', to_char(NEW.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-            'data', jsonb_build_object(
-                'event_id', NEW.id, 'kind', NEW.kind, 'message', NEW.message,
-                'metadata', NEW.metadata, 'deployment_id', NEW.deployment_id,
-                'run_kind', d.kind, 'service', d.service, 'destination', d.destination,
-                'version', d.version, 'status', d.status))
-    FROM webhooks w
-    WHERE w.org = NEW.org AND w.active AND w.deleted_at IS NULL
-      AND convoy_webhook_matches(w.events, event_type);
+            'event_id', NEW.id, 'kind', NEW.kind, 'message', NEW.message,
+            'metadata', NEW.metadata, 'deployment_id', NEW.deployment_id,
+            'run_kind', d.kind, 'service', d.service, 'destination', d.destination,
+            'version', d.version, 'status', d.status));
     RETURN NULL;
 END $$;
 
@@ -104,28 +116,13 @@ CREATE TRIGGER deployment_events_webhooks AFTER INSERT ON deployment_events
     FOR EACH ROW EXECUTE FUNCTION convoy_webhook_deployment_event();
 
 CREATE FUNCTION convoy_webhook_service_event() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    event_type text := 'service.' || NEW.kind;
-    key text := 'service:' || NEW.service || '/' || NEW.destination;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.org = NEW.org AND w.active
-                   AND w.deleted_at IS NULL AND convoy_webhook_matches(w.events, event_type)) THEN
-        RETURN NULL;
-    END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('convoy_webhooks'), hashtext(NEW.org || ':' || key));
-    INSERT INTO webhook_deliveries
-        (webhook_id, org, event_type, order_key, payload)
-    SELECT w.id, NEW.org, event_type, key,
+    PERFORM convoy_webhook_queue(NEW.org, 'service.' || NEW.kind, NULL,
+        'service:' || NEW.service || '/' || NEW.destination, NEW.created_at,
         jsonb_build_object(
-            'type', event_type,
-            'timestamp', to_char(NEW.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-            'data', jsonb_build_object(
-                'event_id', NEW.id, 'kind', NEW.kind, 'message', NEW.message,
-                'metadata', NEW.metadata, 'service', NEW.service,
-                'destination', NEW.destination))
-    FROM webhooks w
-    WHERE w.org = NEW.org AND w.active AND w.deleted_at IS NULL
-      AND convoy_webhook_matches(w.events, event_type);
+            'event_id', NEW.id, 'kind', NEW.kind, 'message', NEW.message,
+            'metadata', NEW.metadata, 'service', NEW.service,
+            'destination', NEW.destination));
     RETURN NULL;
 END $$;
 

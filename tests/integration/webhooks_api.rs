@@ -7,19 +7,11 @@ use convoy::auth::Role;
 use diesel::sql_types::{Array, Bool, Text};
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::security_options::field_names as fields;
 use crate::support::{token, TestApp};
 use crate::webhooks_support::SECRET;
-
-fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_string())
-        .collect()
-}
 
 #[actix_web::test]
 async fn an_admin_manages_webhooks_and_never_reads_a_secret_back() {

@@ -12,13 +12,10 @@ use hyper::body::Bytes;
 use hyper::header::{CONNECTION, CONTENT_TYPE, HOST, USER_AGENT};
 use hyper::{Method, Request, Uri};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_rustls::TlsConnector;
 
-use crate::hosts::registry::tls_config;
+use crate::hosts::registry::{host_header, send_plain_or_tls};
 use crate::network;
 use crate::policy::Policy;
-use crate::ssh::send_over;
 
 /// Where a webhook URL points, as parsed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,15 +71,7 @@ impl Endpoint {
     }
 
     fn host_header(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        match (self.https, self.port) {
-            (true, 443) | (false, 80) => host,
-            _ => format!("{host}:{}", self.port),
-        }
+        host_header(&self.host, self.port, self.https)
     }
 
     /// The addresses the host resolves to, refused if any is one the policy forbids.
@@ -140,18 +129,14 @@ pub async fn post(
         let stream = TcpStream::connect(addrs.as_slice())
             .await
             .map_err(|e| format!("cannot connect to {}: {e}", endpoint.host_header()))?;
-        let (response, driver) = if endpoint.https {
-            let name = ServerName::try_from(endpoint.host.clone())
-                .map_err(|e| format!("{:?}: {e}", endpoint.host))?;
-            let tls = TlsConnector::from(tls_config()?)
-                .connect(name, stream)
-                .await
-                .map_err(|e| format!("TLS with {}: {e}", endpoint.host_header()))?;
-            send_over(tls, request).await
-        } else {
-            send_over(stream, request).await
-        }
-        .map_err(|e| format!("{}: {e}", endpoint.host_header()))?;
+        let (response, driver) = send_plain_or_tls(
+            stream,
+            &endpoint.host,
+            endpoint.port,
+            endpoint.https,
+            request,
+        )
+        .await?;
         driver.abort();
         Ok(Answer {
             status: response.status().as_u16(),
