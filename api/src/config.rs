@@ -51,6 +51,8 @@ pub struct Config {
     /// How often the workers inspect every service with live pairs for drift
     /// (`CONVOY_DRIFT_INTERVAL` seconds); `None`: never.
     pub drift_interval: Option<std::time::Duration>,
+    /// How webhook deliveries are sent and retried (`CONVOY_WEBHOOK_*`).
+    pub webhooks: crate::webhooks::Settings,
 }
 
 /// Reads variables through a lookup function so tests need not touch the process environment.
@@ -247,6 +249,40 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             org_max_workers: self.number("CONVOY_ORG_MAX_WORKERS", workers.div_ceil(2))?,
             policy: self.policy()?,
             drift_interval: self.drift_interval()?,
+            webhooks: self.webhooks()?,
+        })
+    }
+
+    /// `CONVOY_WEBHOOK_BACKOFF_MS` (first retry wait, doubled each time),
+    /// `CONVOY_WEBHOOK_BACKOFF_MAX_MS` (its cap), `CONVOY_WEBHOOK_RETRY_SECONDS` (how long
+    /// a delivery is retried), `CONVOY_WEBHOOK_TIMEOUT_MS` (one attempt's limit).
+    fn webhooks(&self) -> Result<crate::webhooks::Settings, ConfigError> {
+        use std::time::Duration;
+        let d = crate::webhooks::Settings::default();
+        let ms = |var, default: Duration| {
+            self.number(var, default.as_millis() as usize)
+                .map(|n| Duration::from_millis(n as u64))
+        };
+        let backoff = ms("CONVOY_WEBHOOK_BACKOFF_MS", d.backoff)?;
+        let backoff_max = ms("CONVOY_WEBHOOK_BACKOFF_MAX_MS", d.backoff_max)?;
+        if backoff_max < backoff {
+            return Err(ConfigError::new(
+                "CONVOY_WEBHOOK_BACKOFF_MAX_MS",
+                "must not be below CONVOY_WEBHOOK_BACKOFF_MS",
+            ));
+        }
+        let retry_window = Duration::from_secs(self.number(
+            "CONVOY_WEBHOOK_RETRY_SECONDS",
+            d.retry_window.as_secs() as usize,
+        )? as u64);
+        let timeout = ms("CONVOY_WEBHOOK_TIMEOUT_MS", d.timeout)?;
+        Ok(crate::webhooks::Settings {
+            backoff,
+            backoff_max,
+            retry_window,
+            timeout,
+            lease: timeout + Duration::from_secs(30),
+            ..d
         })
     }
 
@@ -304,6 +340,41 @@ mod tests {
         );
         let err = with("5m").err().unwrap();
         assert_eq!(err.var, "CONVOY_DRIFT_INTERVAL");
+    }
+
+    #[test]
+    fn webhook_settings_default_to_a_day_of_retries_and_check_their_order() {
+        let base = [
+            ("DATABASE_URL", "postgres://localhost/convoy"),
+            ("CONVOY_MASTER_KEY", KEY),
+            ("CONVOY_JWT_SECRET", SECRET),
+        ];
+        let d = env(&base).config().unwrap().webhooks;
+        assert_eq!(d.retry_window, std::time::Duration::from_secs(86_400));
+        assert_eq!(d.backoff, std::time::Duration::from_secs(5));
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(pairs);
+            env(&all).config().map(|c| c.webhooks)
+        };
+        let fast = with(&[
+            ("CONVOY_WEBHOOK_BACKOFF_MS", "50"),
+            ("CONVOY_WEBHOOK_TIMEOUT_MS", "2000"),
+        ])
+        .unwrap();
+        assert_eq!(fast.backoff, std::time::Duration::from_millis(50));
+        assert_eq!(fast.lease, std::time::Duration::from_secs(32));
+        let err = with(&[
+            ("CONVOY_WEBHOOK_BACKOFF_MS", "5000"),
+            ("CONVOY_WEBHOOK_BACKOFF_MAX_MS", "100"),
+        ])
+        .err()
+        .unwrap();
+        assert_eq!(err.var, "CONVOY_WEBHOOK_BACKOFF_MAX_MS");
+        let err = with(&[("CONVOY_WEBHOOK_RETRY_SECONDS", "1d")])
+            .err()
+            .unwrap();
+        assert_eq!(err.var, "CONVOY_WEBHOOK_RETRY_SECONDS");
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod state;
 pub mod streams;
 pub mod telemetry;
 pub mod views;
+pub mod webhooks;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use anyhow::Context;
@@ -122,6 +123,10 @@ pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
             jobs::worker::WorkerConfig::new(config.workers, config.lease, config.org_max_workers);
         jobs::worker::run(state.clone(), config.database_url.clone(), worker_config)
     });
+    if mode != Mode::Api {
+        let sender = webhooks::Sender::from_state(&state, config.webhooks.clone());
+        tokio::spawn(sender.run());
+    }
     if let (Some(interval), true) = (config.drift_interval, mode != Mode::Api) {
         tokio::spawn(hosts::check_periodically(state.clone(), interval));
     }

@@ -65,6 +65,13 @@ use crate::routes;
         routes::services::accessories::boot_accessory,
         routes::services::accessories::reboot_accessory,
         routes::services::accessories::remove_accessory,
+        routes::webhooks::create::create_webhook,
+        routes::webhooks::list::list_webhooks,
+        routes::webhooks::show::get_webhook,
+        routes::webhooks::update::update_webhook,
+        routes::webhooks::delete::delete_webhook,
+        routes::webhooks::deliveries::list_webhook_deliveries,
+        routes::webhooks::deliveries::redeliver_webhook_delivery,
     ),
     components(schemas(
         crate::error::Problem,
@@ -88,6 +95,7 @@ use crate::routes;
         (name = "templates", description = "Kamal deploy.yml templates"),
         (name = "deployments", description = "Deployments, their targets, events and logs"),
         (name = "services", description = "The service inventory (what is live on each host), its lifecycle operations (restart, stop, start, remove, exec), a service's deploy lock and recurring deployment windows"),
+        (name = "webhooks", description = "Signed, retried, ordered deliveries of deployment and service events (docs/WEBHOOKS.md)"),
     )
 )]
 struct ApiDoc;

@@ -27,6 +27,7 @@ pub(crate) async fn seed_builtins(app: &TestApp) {
         org_max_workers: 1,
         policy: Default::default(),
         drift_interval: None,
+        webhooks: Default::default(),
     };
     convoy::prepare_database(&config).await.unwrap();
 }

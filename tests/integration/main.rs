@@ -42,3 +42,6 @@ mod security_requests;
 mod security_roles;
 mod security_streams;
 mod security_templates;
+mod webhooks_api;
+mod webhooks_delivery;
+mod webhooks_support;

@@ -36,7 +36,7 @@ fn config(patch: Value) -> Value {
     config
 }
 
-fn field_names(problem: &Value) -> Vec<String> {
+pub fn field_names(problem: &Value) -> Vec<String> {
     problem["errors"]
         .as_array()
         .unwrap()

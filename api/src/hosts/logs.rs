@@ -140,7 +140,7 @@ pub async fn service_logs(
 }
 
 /// A deployment's secret values, opened with the keyring.
-fn open_secrets(
+pub(crate) fn open_secrets(
     keyring: &Keyring,
     row: &deployment::Deployment,
 ) -> Result<BTreeMap<String, Secret<String>>, ApiError> {

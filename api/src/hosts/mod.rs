@@ -20,6 +20,7 @@ pub use drift::{
 };
 pub use jump::check_jump_host;
 pub use lock::{primary_host, HostLockStatus, PrimaryHost};
+pub(crate) use logs::open_secrets;
 pub use logs::{
     service_logs, ContainerLine, Followed, Following, LogQuery, LogSource, ServiceLogs, SourceError,
 };

@@ -98,15 +98,7 @@ impl Endpoint {
     }
 
     fn host_header(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        match (self.https, self.port) {
-            (true, 443) | (false, 80) => host,
-            _ => format!("{host}:{}", self.port),
-        }
+        host_header(&self.host, self.port, self.https)
     }
 }
 
@@ -454,18 +446,14 @@ impl Client<'_> {
                 .forward(self.target, &endpoint.host, endpoint.port)
                 .await
                 .map_err(|e| format!("cannot reach {}: {e}", endpoint.host_header()))?;
-            let (response, driver) = if endpoint.https {
-                let name = ServerName::try_from(endpoint.host.clone())
-                    .map_err(|e| format!("{:?}: {e}", endpoint.host))?;
-                let tls = TlsConnector::from(tls_config()?)
-                    .connect(name, stream)
-                    .await
-                    .map_err(|e| format!("TLS with {}: {e}", endpoint.host_header()))?;
-                send_over(tls, request).await
-            } else {
-                send_over(stream, request).await
-            }
-            .map_err(|e| format!("{}: {e}", endpoint.host_header()))?;
+            let (response, driver) = send_plain_or_tls(
+                stream,
+                &endpoint.host,
+                endpoint.port,
+                endpoint.https,
+                request,
+            )
+            .await?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, MAX_BODY).collect().await;
             driver.abort();
@@ -484,6 +472,56 @@ impl Client<'_> {
                     self.timeout
                 ))
             })
+    }
+}
+
+/// Sends one HTTP/1.1 `request` over `stream`, inside TLS with `host` (verified against
+/// the system's roots) when `https`. The returned task drives the connection: abort it
+/// once the response is read. Errors name the host.
+pub(crate) async fn send_plain_or_tls<S, B>(
+    stream: S,
+    host: &str,
+    port: u16,
+    https: bool,
+    request: Request<B>,
+) -> Result<
+    (
+        hyper::Response<hyper::body::Incoming>,
+        tokio::task::JoinHandle<()>,
+    ),
+    String,
+>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let authority = host_header(host, port, https);
+    if https {
+        let name = ServerName::try_from(host.to_string()).map_err(|e| format!("{host:?}: {e}"))?;
+        let tls = TlsConnector::from(tls_config()?)
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("TLS with {authority}: {e}"))?;
+        send_over(tls, request).await
+    } else {
+        send_over(stream, request).await
+    }
+    .map_err(|e| format!("{authority}: {e}"))
+}
+
+/// The `Host` header of an HTTP(S) request: an IPv6 address bracketed, the port left out
+/// when it is the scheme's.
+pub(crate) fn host_header(host: &str, port: u16, https: bool) -> String {
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    match (https, port) {
+        (true, 443) | (false, 80) => host,
+        _ => format!("{host}:{port}"),
     }
 }
 

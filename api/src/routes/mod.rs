@@ -5,6 +5,7 @@ pub mod health;
 pub mod servers;
 pub mod services;
 pub mod templates;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -55,7 +56,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(services::logs::get_service_logs)
         .service(services::accessories::boot_accessory)
         .service(services::accessories::reboot_accessory)
-        .service(services::accessories::remove_accessory);
+        .service(services::accessories::remove_accessory)
+        .service(webhooks::create::create_webhook)
+        .service(webhooks::list::list_webhooks)
+        .service(webhooks::show::get_webhook)
+        .service(webhooks::update::update_webhook)
+        .service(webhooks::delete::delete_webhook)
+        .service(webhooks::deliveries::list_webhook_deliveries)
+        .service(webhooks::deliveries::redeliver_webhook_delivery);
 }
 
 /// Parses an id from the path; a malformed one is a 404 like any unknown id.

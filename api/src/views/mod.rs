@@ -12,3 +12,4 @@ pub mod rollout;
 pub mod servers;
 pub mod services;
 pub mod templates;
+pub mod webhooks;
