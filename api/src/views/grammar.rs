@@ -26,8 +26,6 @@ pub const DESTINATION: &str = "^([a-z0-9][a-z0-9_-]*)?$";
 pub const ROLE: &str = "^[a-z0-9][a-z0-9_-]*$";
 /// Server and label names (`views::servers::is_name`).
 pub const NAME: &str = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
-/// Template names (`views::templates`).
-pub const TEMPLATE_NAME: &str = "^[a-z0-9][a-z0-9-]*$";
 /// An SSH user (`views::servers::is_user`).
 pub const USER: &str = "^[A-Za-z0-9._-]+$";
 /// A DNS name (labels of letters, digits and inner hyphens) or an IPv4 address; IPv6
@@ -168,3 +166,55 @@ impl utoipa::PartialSchema for Command {
 }
 
 impl utoipa::ToSchema for Command {}
+
+#[cfg(test)]
+mod tests {
+    use regex::Regex;
+
+    use super::*;
+    use crate::kamal::config::{validate_destination, validate_service};
+
+    fn matches(pattern: &str, value: &str) -> bool {
+        Regex::new(pattern).unwrap().is_match(value)
+    }
+
+    /// A value the pattern admits (within the length) is one the validator accepts, and
+    /// the other way round, on a sample of edge cases.
+    #[test]
+    fn parameter_patterns_agree_with_their_validators() {
+        let samples = [
+            "web", "a", "0", "shop-1", "my_app", "-web", "Web", "a b", "", "x.y", "é", "web\n",
+        ];
+        for value in samples {
+            assert_eq!(
+                matches(SERVICE, value) && value.len() <= 63,
+                validate_service(value).is_ok(),
+                "service {value:?}"
+            );
+            assert_eq!(
+                matches(DESTINATION, value),
+                value.is_empty() || validate_destination(value).is_ok(),
+                "destination {value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_patterns_admit_real_keys() {
+        let host_key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPGRPTbCc4z7kMrNqj6o4/3/lSDr3Gcziuhpqggd505E";
+        assert!(matches(HOST_KEY, host_key));
+        assert!(matches(
+            HOST_KEY,
+            "SHA256:Xk3bM3FQ0v6o5Yl3kq9oVZ1qv4mS5m7QwJ2r0yZC1aE"
+        ));
+        assert!(!matches(HOST_KEY, "ssh-ed25519"));
+        assert!(matches(
+            PRIVATE_KEY,
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n"
+        ));
+        assert!(matches(DURATION, "1h30m") && matches(DURATION, "5m"));
+        assert!(!matches(DURATION, "-5m") && !matches(DURATION, ""));
+        assert!(matches(IDEMPOTENCY_KEY, "deploy-42") && !matches(IDEMPOTENCY_KEY, "a b"));
+    }
+}
