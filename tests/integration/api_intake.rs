@@ -27,6 +27,7 @@ async fn seed_builtins(app: &TestApp) {
         org_max_workers: 1,
         policy: Default::default(),
         drift_interval: None,
+        metrics_bind: None,
     };
     convoy::prepare_database(&config).await.unwrap();
 }

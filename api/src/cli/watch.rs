@@ -158,7 +158,7 @@ pub fn report(d: &Value) -> Exit {
                 "failed on host {} (role {}) at step {}: {}",
                 text(t, "server_name"),
                 text(t, "role"),
-                t["step"].as_str().unwrap_or("-"),
+                failed_step(t),
                 t["error"].as_str().unwrap_or("no error recorded")
             );
         }
@@ -167,6 +167,19 @@ pub fn report(d: &Value) -> Exit {
         println!("error: {error}");
     }
     Exit::of_status(status)
+}
+
+/// The first step of a failed target that failed (its clean-up steps come after it),
+/// else the step it stopped at.
+fn failed_step(target: &Value) -> &str {
+    target["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| text(s, "outcome") == "failed")
+        .map(|s| text(s, "name"))
+        .or_else(|| target["step"].as_str())
+        .unwrap_or("-")
 }
 
 #[cfg(test)]
@@ -181,6 +194,20 @@ mod tests {
         assert_eq!(e.id.as_deref(), Some("7"));
         assert_eq!(e.name, "log");
         assert_eq!(e.data["line"], "pulling");
+    }
+
+    #[test]
+    fn the_failing_step_is_the_first_that_failed_not_the_clean_up() {
+        let t = json!({
+            "step": "stop_new(web)",
+            "steps": [
+                {"name": "pull_image", "outcome": "succeeded"},
+                {"name": "proxy_deploy(web)", "outcome": "failed"},
+                {"name": "stop_new(web)", "outcome": "failed"},
+            ],
+        });
+        assert_eq!(failed_step(&t), "proxy_deploy(web)");
+        assert_eq!(failed_step(&json!({"step": "pull_image"})), "pull_image");
     }
 
     #[test]

@@ -1,0 +1,32 @@
+//! A test app served over TCP as `convoy serve` serves it (`convoy::http_server`: the
+//! request metrics middleware included), for clients outside the process or over HTTP.
+
+use std::net::TcpListener;
+
+use actix_web::dev::ServerHandle;
+
+use super::{jwt, TestApp};
+
+/// The app listening on a loopback port; stopped when dropped.
+pub struct Served {
+    pub url: String,
+    handle: ServerHandle,
+}
+
+impl Served {
+    pub fn start(app: &TestApp) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = convoy::http_server(app.state(), jwt(), listener).expect("the server starts");
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { url, handle }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        tokio::spawn(async move { handle.stop(false).await });
+    }
+}
