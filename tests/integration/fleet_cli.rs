@@ -9,9 +9,9 @@ use std::process::Output;
 use convoy::auth::Role;
 use serde_json::Value;
 
-use crate::support::engine::{web_role, Engine, EXCLUSIVE, REGISTRY_SECRET, SECRET_VALUE};
+use crate::support::engine::{Engine, EXCLUSIVE, REGISTRY_SECRET, SECRET_VALUE};
 use crate::support::fleet::{fleet, host, FleetHost};
-use crate::support::http::Served;
+use crate::support::http::served_engine;
 use crate::support::kamal::ServiceCleanup;
 use crate::support::token;
 
@@ -74,10 +74,7 @@ async fn deployments(engine: &Engine) -> Vec<Value> {
 async fn deploy_waits_exits_by_outcome_and_a_rerun_creates_nothing() {
     let _shared = EXCLUSIVE.read().await;
     let _cleanup = ServiceCleanup::new(h9(), SERVICE);
-    let engine = Engine::new(&[h9()], true).await;
-    let served = Served::start(&engine.app);
-    let (_, repository) = fleet().images.app.split_once('/').unwrap();
-    let config = web_role(SERVICE, repository, &[h9()]);
+    let (engine, served, config) = served_engine(h9(), SERVICE).await;
     let dir = std::env::temp_dir().join(format!("convoy-cli-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("deploy.yml");

@@ -13,9 +13,9 @@ use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{MetricFamily, PrometheusType, PrometheusValue};
 use serde_json::json;
 
-use crate::support::engine::{web_role, Engine, EXCLUSIVE};
-use crate::support::fleet::{fleet, host, FleetHost};
-use crate::support::http::Served;
+use crate::support::engine::EXCLUSIVE;
+use crate::support::fleet::{host, FleetHost};
+use crate::support::http::served_engine;
 use crate::support::kamal::ServiceCleanup;
 use crate::support::{bearer, test_policy, token, TestApp};
 
@@ -76,6 +76,16 @@ impl Metrics {
             .sum()
     }
 
+    /// Successful `GET /v1/deployments/{id}` requests counted so far.
+    fn deployment_gets(&self) -> f64 {
+        let labels = [
+            ("route", DEPLOYMENT_ROUTE),
+            ("method", "GET"),
+            ("status", "200"),
+        ];
+        self.sum("convoy_http_requests_total", &labels)
+    }
+
     fn has(&self, name: &str) -> bool {
         self.families.contains_key(name)
     }
@@ -85,21 +95,13 @@ impl Metrics {
 async fn a_scrape_during_and_after_a_fleet_deployment_shows_it() {
     let _shared = EXCLUSIVE.read().await;
     let _cleanup = ServiceCleanup::new(h8(), SERVICE);
-    let engine = Engine::new(&[h8()], true).await;
-    let served = Served::start(&engine.app);
+    let (engine, served, config) = served_engine(h8(), SERVICE).await;
     let http = reqwest::Client::new();
     let url = &served.url;
     let deployer = token("acme", Role::Deployer);
 
     let before = Metrics::scrape(&http, url).await;
-    let asked_before = before.sum(
-        "convoy_http_requests_total",
-        &[
-            ("route", DEPLOYMENT_ROUTE),
-            ("method", "GET"),
-            ("status", "200"),
-        ],
-    );
+    let asked_before = before.deployment_gets();
     assert!(
         before.has("convoy_jobs_oldest_due_age_seconds"),
         "{}",
@@ -110,8 +112,6 @@ async fn a_scrape_during_and_after_a_fleet_deployment_shows_it() {
         0.0
     );
 
-    let (_, repository) = fleet().images.app.split_once('/').unwrap();
-    let config = web_role(SERVICE, repository, &[h8()]);
     let id = engine.deploy(&config, "v1").await;
 
     // While it runs: scrape between looks at the deployment over HTTP.
@@ -173,14 +173,7 @@ async fn a_scrape_during_and_after_a_fleet_deployment_shows_it() {
     assert_eq!(unknown.status(), 404);
 
     let after = Metrics::scrape(&http, url).await;
-    let asked_after = after.sum(
-        "convoy_http_requests_total",
-        &[
-            ("route", DEPLOYMENT_ROUTE),
-            ("method", "GET"),
-            ("status", "200"),
-        ],
-    );
+    let asked_after = after.deployment_gets();
     assert!(
         asked_after >= asked_before + asked,
         "{asked} requests to {DEPLOYMENT_ROUTE}: {asked_before} -> {asked_after}"

@@ -5,6 +5,8 @@ use std::net::TcpListener;
 
 use actix_web::dev::ServerHandle;
 
+use super::engine::{web_role, Engine};
+use super::fleet::{fleet, FleetHost};
 use super::{jwt, TestApp};
 
 /// The app listening on a loopback port; stopped when dropped.
@@ -29,4 +31,17 @@ impl Drop for Served {
         let handle = self.handle.clone();
         tokio::spawn(async move { handle.stop(false).await });
     }
+}
+
+/// An engine with fleet host `h` registered and a worker pool, served over TCP, and a
+/// web-role config of `service` on `h` from the fleet's app image.
+pub async fn served_engine(
+    h: &'static FleetHost,
+    service: &str,
+) -> (Engine, Served, serde_json::Value) {
+    let engine = Engine::new(&[h], true).await;
+    let served = Served::start(&engine.app);
+    let (_, repository) = fleet().images.app.split_once('/').unwrap();
+    let config = web_role(service, repository, &[h]);
+    (engine, served, config)
 }
