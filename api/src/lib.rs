@@ -143,6 +143,8 @@ pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
                     .service(routes::metrics::get_metrics)
             })
             .workers(1)
+            // Signals stop the process as before, not only this server.
+            .disable_signals()
             .listen(listener)?
             .run();
             tokio::spawn(server);
