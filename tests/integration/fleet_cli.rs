@@ -21,9 +21,10 @@ fn h9() -> &'static FleetHost {
     host("h9")
 }
 
-/// Runs `convoy ARGS` with the URL and token in the environment, as a CI job would.
-async fn convoy(url: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_convoy"))
+/// Runs `convoy ARGS` with the URL and token in the environment, as a CI job would;
+/// asserts its exit code and returns what it printed.
+async fn convoy(url: &str, args: &[&str], code: i32) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_convoy"))
         .args(args)
         .env("CONVOY_URL", url)
         .env("CONVOY_TOKEN", token("acme", Role::Admin))
@@ -31,7 +32,10 @@ async fn convoy(url: &str, args: &[&str]) -> Output {
         .env("APP_TOKEN", SECRET_VALUE)
         .output()
         .await
-        .expect("the convoy binary runs")
+        .expect("the convoy binary runs");
+    let text = shown(&out);
+    assert_eq!(out.status.code(), Some(code), "convoy {args:?}: {text}");
+    text
 }
 
 fn shown(out: &Output) -> String {
@@ -82,9 +86,7 @@ async fn deploy_waits_exits_by_outcome_and_a_rerun_creates_nothing() {
     let file = file.to_str().unwrap();
     let secrets = [SECRET_VALUE, fleet().registry.password.as_str()];
 
-    let v1 = convoy(&served.url, &deploy_args(file, "v1")).await;
-    let text = shown(&v1);
-    assert_eq!(v1.status.code(), Some(0), "{text}");
+    let text = convoy(&served.url, &deploy_args(file, "v1"), 0).await;
     assert!(
         text.contains("h9 (web): running"),
         "progress is streamed: {text}"
@@ -98,9 +100,7 @@ async fn deploy_waits_exits_by_outcome_and_a_rerun_creates_nothing() {
     assert!(text.contains(&id), "{text}");
 
     // The same command again: the same deployment, nothing new queued.
-    let again = convoy(&served.url, &deploy_args(file, "v1")).await;
-    let again_text = shown(&again);
-    assert_eq!(again.status.code(), Some(0), "{again_text}");
+    let again_text = convoy(&served.url, &deploy_args(file, "v1"), 0).await;
     assert!(
         again_text.contains("created by an earlier run"),
         "{again_text}"
@@ -113,9 +113,7 @@ async fn deploy_waits_exits_by_outcome_and_a_rerun_creates_nothing() {
     );
 
     // The broken v3: exit 1, the failing host and step named.
-    let v3 = convoy(&served.url, &deploy_args(file, "v3")).await;
-    let v3_text = shown(&v3);
-    assert_eq!(v3.status.code(), Some(1), "{v3_text}");
+    let v3_text = convoy(&served.url, &deploy_args(file, "v3"), 1).await;
     assert!(
         v3_text.contains("failed on host h9 (role web) at step proxy_deploy(web)"),
         "{v3_text}"
@@ -123,24 +121,20 @@ async fn deploy_waits_exits_by_outcome_and_a_rerun_creates_nothing() {
     assert_eq!(deployments(&engine).await.len(), 2);
 
     // `status` tells a deployment's outcome by its exit code.
-    let status = convoy(&served.url, &["status", &id]).await;
-    assert_eq!(status.status.code(), Some(0), "{}", shown(&status));
+    convoy(&served.url, &["status", &id], 0).await;
 
     // A secret missing from the environment is a usage error before any request.
-    let missing = convoy(
-        &served.url,
-        &[
-            "deploy",
-            "--config",
-            file,
-            "--version",
-            "v2",
-            "--secret",
-            "NOT_SET_ANYWHERE",
-        ],
-    )
-    .await;
-    assert_eq!(missing.status.code(), Some(2), "{}", shown(&missing));
+    let missing = [
+        "deploy",
+        "--config",
+        file,
+        "--version",
+        "v2",
+        "--secret",
+        "NOT_SET",
+    ];
+    let usage = convoy(&served.url, &missing, 2).await;
+    assert!(usage.contains("NOT_SET is not set"), "{usage}");
     assert_eq!(deployments(&engine).await.len(), 2);
 
     for out in [&text, &again_text, &v3_text] {
