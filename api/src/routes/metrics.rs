@@ -8,6 +8,8 @@ use crate::error::ApiError;
 use crate::secret::Secret;
 use crate::state::AppState;
 
+static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The Prometheus text exposition format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -29,6 +31,9 @@ pub async fn get_metrics(
     if let Some(token) = &state.policy.metrics_token {
         authorize(&req, token)?;
     }
+    // One scrape at a time: the database gauges a scrape sets are the ones it renders,
+    // also when apps over different databases share the process (tests).
+    let _one = SCRAPE.lock().await;
     // The process's own metrics are served even when the database does not answer.
     match state.conn().await {
         Ok(mut conn) => {
