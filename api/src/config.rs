@@ -8,6 +8,7 @@ use base64::Engine;
 use crate::auth::JwtKeys;
 use crate::crypto::Keyring;
 use crate::policy::Policy;
+use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {reason}")]
@@ -53,6 +54,17 @@ pub struct Config {
     pub drift_interval: Option<std::time::Duration>,
     /// How webhook deliveries are sent and retried (`CONVOY_WEBHOOK_*`).
     pub webhooks: crate::webhooks::Settings,
+    /// Where `convoy worker` serves `GET /metrics` (`CONVOY_METRICS_BIND`); `None`: nowhere.
+    pub metrics_bind: Option<SocketAddr>,
+}
+
+fn address(var: &'static str, raw: &str) -> Result<SocketAddr, ConfigError> {
+    raw.parse().map_err(|_| {
+        ConfigError::new(
+            var,
+            format!("must be an address like 127.0.0.1:8080, got {raw:?}"),
+        )
+    })
 }
 
 /// Reads variables through a lookup function so tests need not touch the process environment.
@@ -128,6 +140,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             max_streams_per_org: self
                 .number("CONVOY_MAX_STREAMS_PER_ORG", defaults.max_streams_per_org)?,
             stream_idle: defaults.stream_idle,
+            metrics_token: self.get("CONVOY_METRICS_TOKEN").map(Secret::new),
         })
     }
 
@@ -207,12 +220,13 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         let raw = self
             .get("CONVOY_BIND")
             .unwrap_or_else(|| "127.0.0.1:8080".into());
-        raw.parse().map_err(|_| {
-            ConfigError::new(
-                "CONVOY_BIND",
-                format!("must be an address like 127.0.0.1:8080, got {raw:?}"),
-            )
-        })
+        address("CONVOY_BIND", &raw)
+    }
+
+    /// `CONVOY_METRICS_BIND`: where `convoy worker` serves `GET /metrics`; unset: nowhere.
+    fn metrics_bind(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let var = "CONVOY_METRICS_BIND";
+        self.get(var).map(|raw| address(var, &raw)).transpose()
     }
 
     pub fn log_format(&self) -> Result<LogFormat, ConfigError> {
@@ -250,6 +264,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             policy: self.policy()?,
             drift_interval: self.drift_interval()?,
             webhooks: self.webhooks()?,
+            metrics_bind: self.metrics_bind()?,
         })
     }
 

@@ -5,6 +5,7 @@
 //! `ssh/` reaches the hosts. See docs/ARCHITECTURE.md.
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -14,6 +15,7 @@ pub mod extract;
 pub mod hosts;
 pub mod jobs;
 pub mod kamal;
+pub mod metrics;
 pub mod network;
 pub mod openapi;
 pub mod policy;
@@ -65,6 +67,7 @@ pub fn configure(state: AppState, jwt: JwtKeys) -> impl FnOnce(&mut web::Service
     move |cfg| {
         // Every body is read under the operator's limit, not actix's 256 KiB default.
         let body_limit = web::PayloadConfig::new(state.policy.max_body_bytes);
+        crate::metrics::handle();
         cfg.app_data(body_limit)
             .app_data(web::Data::new(state))
             .app_data(web::Data::new(jwt))
@@ -109,6 +112,8 @@ pub enum Mode {
 
 /// Runs the HTTP API and/or the workers until the process is stopped.
 pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
+    // Installed before anything is recorded.
+    crate::metrics::handle();
     prepare_database(&config).await?;
     let pool = db::pool(&config.database_url, 16 + 2 * config.workers)?;
     let state = AppState {
@@ -131,22 +136,53 @@ pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
         tokio::spawn(hosts::check_periodically(state.clone(), interval));
     }
     if mode == Mode::Worker {
+        // A worker's runs, steps and SSH connections are its own: it serves them on
+        // CONVOY_METRICS_BIND when set (docs/OBSERVABILITY.md).
+        if let Some(bind) = config.metrics_bind {
+            let listener = std::net::TcpListener::bind(bind)
+                .with_context(|| format!("binding CONVOY_METRICS_BIND {bind}"))?;
+            let state = state.clone();
+            let server = actix_web::HttpServer::new(move || {
+                actix_web::App::new()
+                    .app_data(web::Data::new(state.clone()))
+                    .service(routes::metrics::get_metrics)
+            })
+            .workers(1)
+            // Signals stop the process as before, not only this server.
+            .disable_signals()
+            .listen(listener)?
+            .run();
+            tokio::spawn(server);
+            tracing::info!(%bind, "serving the worker's metrics");
+        }
         workers.expect("worker mode runs workers").await;
         return Ok(());
     }
     if let Some(workers) = workers {
         tokio::spawn(workers);
     }
-    let jwt = config.jwt.clone();
+    let listener = std::net::TcpListener::bind(config.bind)
+        .with_context(|| format!("binding CONVOY_BIND {}", config.bind))?;
     tracing::info!(bind = %config.bind, "serving the API");
-    actix_web::HttpServer::new(move || {
+    http_server(state, config.jwt.clone(), listener)?
+        .await
+        .context("running the HTTP server")
+}
+
+/// The API's HTTP server on `listener`, as `convoy serve` and `convoy api` run it: every
+/// request traced and counted by route template (`GET /metrics`).
+pub fn http_server(
+    state: AppState,
+    jwt: JwtKeys,
+    listener: std::net::TcpListener,
+) -> std::io::Result<actix_web::dev::Server> {
+    crate::metrics::handle();
+    Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
+            .wrap(actix_web::middleware::from_fn(crate::metrics::http::record))
             .wrap(tracing_actix_web::TracingLogger::default())
             .configure(configure(state.clone(), jwt.clone()))
     })
-    .bind(config.bind)
-    .with_context(|| format!("binding CONVOY_BIND {}", config.bind))?
-    .run()
-    .await
-    .context("running the HTTP server")
+    .listen(listener)?
+    .run())
 }

@@ -39,6 +39,12 @@ enum Command {
         #[arg(long, default_value_t = 86_400)]
         ttl: u64,
     },
+    /// Deploy through a running Convoy (CI client; docs/CLI.md).
+    Deploy(convoy::cli::DeployArgs),
+    /// Roll a deployment back through a running Convoy.
+    Rollback(convoy::cli::RollbackArgs),
+    /// Print a deployment's state; the exit code tells its status.
+    Status(convoy::cli::StatusArgs),
 }
 
 fn init_logging() -> Result<(), ConfigError> {
@@ -47,9 +53,13 @@ fn init_logging() -> Result<(), ConfigError> {
     Ok(())
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// The client commands print their own outcome and choose their exit code.
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let env = process_env();
-    match cli.command {
+    let served = match cli.command {
+        Command::Deploy(args) => return Ok(convoy::cli::deploy(args).await),
+        Command::Rollback(args) => return Ok(convoy::cli::rollback(args).await),
+        Command::Status(args) => return Ok(convoy::cli::status(args).await),
         Command::Serve => {
             init_logging()?;
             convoy::serve(env.config()?, convoy::Mode::Both).await
@@ -85,13 +95,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-    }
+    };
+    served.map(|()| ExitCode::SUCCESS)
 }
 
 #[actix_web::main]
 async fn main() -> ExitCode {
     match run(Cli::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // One line: configuration errors name their variable.
             eprintln!("convoy: {e:#}");

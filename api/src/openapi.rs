@@ -23,6 +23,7 @@ use crate::routes;
         routes::health::healthz,
         routes::health::readyz,
         routes::health::openapi_json,
+        routes::metrics::get_metrics,
         routes::servers::create::create_server,
         routes::servers::list::list_servers,
         routes::servers::show::get_server,

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::secret::Secret;
+
 /// Default cap on every duration a tenant sets (`deploy_timeout`, `boot.wait`, …).
 pub const DEFAULT_MAX_STEP_SECONDS: u64 = 3_600;
 /// Default cap on a request body.
@@ -34,6 +36,8 @@ pub struct Policy {
     /// waiting for a worker) stays open without a new line or status before it ends with a
     /// `reconnect` event. Not an environment setting: the default suits every client.
     pub stream_idle: Duration,
+    /// `CONVOY_METRICS_TOKEN`: the bearer token `GET /metrics` asks for; `None`: open.
+    pub metrics_token: Option<Secret<String>>,
 }
 
 impl Default for Policy {
@@ -45,6 +49,7 @@ impl Default for Policy {
             allowed_networks: Vec::new(),
             max_streams_per_org: DEFAULT_MAX_STREAMS_PER_ORG,
             stream_idle: DEFAULT_STREAM_IDLE,
+            metrics_token: None,
         }
     }
 }

@@ -28,6 +28,7 @@ pub(crate) async fn seed_builtins(app: &TestApp) {
         policy: Default::default(),
         drift_interval: None,
         webhooks: Default::default(),
+        metrics_bind: None,
     };
     convoy::prepare_database(&config).await.unwrap();
 }

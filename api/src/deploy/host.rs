@@ -77,12 +77,17 @@ impl HostFailure {
 
 /// `run_container(web)` style name of a step, as stored in `deployment_targets.step`.
 pub fn step_name(step: &HostStep) -> String {
-    let value = serde_json::to_value(step).expect("steps serialise");
-    let name = value["step"].as_str().unwrap_or("step").to_string();
+    let name = step_kind(step);
     match step.role() {
         Some(role) => format!("{name}({role})"),
         None => name,
     }
+}
+
+/// `run_container` style kind of a step, without its role: a bounded metric label.
+pub fn step_kind(step: &HostStep) -> String {
+    let value = serde_json::to_value(step).expect("steps serialise");
+    value["step"].as_str().unwrap_or("step").to_string()
 }
 
 /// Steps after the traffic switch whose failure leaves the new version serving: they are
@@ -141,6 +146,7 @@ impl HostRun<'_> {
             let result = self.run_step(&step, &mut progress).await;
             progress.proxy_switched |= matches!(step, HostStep::ProxyDeploy(_));
             self.log.step_end(&name, started.elapsed(), result.is_ok());
+            crate::metrics::step_finished(&step_kind(&step), started.elapsed(), result.is_ok());
             match result {
                 Ok(()) => {}
                 Err(e) if is_housekeeping(&step) => {

@@ -218,6 +218,38 @@ impl Queue {
     }
 }
 
+/// The queue at one moment, per job kind (`GET /metrics`).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct KindDepth {
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    /// Queued, due or not.
+    #[diesel(sql_type = BigInt)]
+    pub queued: i64,
+    /// Held by a worker (a lease that expired still counts until it is claimed again).
+    #[diesel(sql_type = BigInt)]
+    pub running: i64,
+    /// Seconds since the oldest queued job of the kind became due; 0 when none is due.
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    pub oldest_due_seconds: f64,
+}
+
+/// The depth of the queue by kind: only kinds with a queued or running job appear.
+pub async fn depth(conn: &mut AsyncPgConnection) -> diesel::QueryResult<Vec<KindDepth>> {
+    diesel::sql_query(
+        "SELECT kind,
+                count(*) FILTER (WHERE status = 'queued') AS queued,
+                count(*) FILTER (WHERE status = 'running') AS running,
+                COALESCE(EXTRACT(EPOCH FROM now() - min(run_at)
+                    FILTER (WHERE status = 'queued' AND run_at <= now())), 0)::float8
+                    AS oldest_due_seconds
+         FROM jobs WHERE status IN ('queued', 'running')
+         GROUP BY kind ORDER BY kind",
+    )
+    .load(conn)
+    .await
+}
+
 /// Exponential backoff for transient failures: 2 s, 4 s, 8 s … capped at 5 minutes.
 pub fn backoff(attempts: i32) -> Duration {
     let exp = attempts.clamp(1, 12) as u32;

@@ -2,6 +2,7 @@
 
 pub mod deployments;
 pub mod health;
+pub mod metrics;
 pub mod servers;
 pub mod services;
 pub mod templates;
@@ -15,6 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(health::openapi_json)
+        .service(metrics::get_metrics)
         .service(servers::create::create_server)
         .service(servers::list::list_servers)
         .service(servers::show::get_server)

@@ -30,6 +30,8 @@ pub(crate) struct Connection {
     host_keys: Connected,
     /// The tunnel lives on the jump host's connection, which must outlive it.
     bastion: Option<Box<Connection>>,
+    /// Counted in `convoy_ssh_connections` while the connection lives.
+    _open: crate::metrics::SshConnectionOpen,
 }
 
 impl Connection {
@@ -106,6 +108,7 @@ pub(crate) fn establish<'a>(
                 proxy: bastion.as_ref().map(|b| Box::new(b.host_keys.clone())),
             },
             bastion,
+            _open: crate::metrics::SshConnectionOpen::new(),
         })
     })
 }

@@ -296,6 +296,7 @@ impl SshPool {
         let connection = match result {
             Ok(connection) => Arc::new(connection),
             Err(e) => {
+                crate::metrics::ssh_handshake_failed(&e);
                 host.failures += 1;
                 host.last_failure = Some(e.clone());
                 drop(state);

@@ -3,6 +3,7 @@
 pub mod db;
 pub mod engine;
 pub mod fleet;
+pub mod http;
 pub mod kamal;
 pub mod load;
 pub mod sim;

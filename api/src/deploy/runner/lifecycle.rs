@@ -421,6 +421,11 @@ impl Run<'_> {
         store
             .finish(row, redactor, status, error.as_deref(), previous)
             .await?;
+        // From the request (queueing included) to the final status.
+        let elapsed = (chrono::Utc::now() - row.created_at)
+            .to_std()
+            .unwrap_or_default();
+        crate::metrics::deployment_finished(&row.kind, status.as_str(), elapsed);
         let kind = match status {
             Status::Deployed => "deploy_completed",
             Status::Cancelled => "cancelled",
