@@ -21,6 +21,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics in the Prometheus text format: HTTP requests by route template, deployments
+         *     by status, deployment and step durations, the job queue, SSH connections, webhook
+         *     deliveries. Open unless the operator sets `CONVOY_METRICS_TOKEN`; then it asks for
+         *     `Authorization: Bearer <that token>` (not a JWT).
+         */
+        get: operations["get_metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -760,10 +782,117 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The org's webhooks, newest first. */
+        get: operations["list_webhooks"];
+        put?: never;
+        /**
+         * Subscribe a URL to deployment and service events. The secret is sealed at rest and
+         *     never returned; one Convoy generates (none given) is shown in this answer only.
+         */
+        post: operations["create_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook (without its secret). */
+        get: operations["get_webhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Retire a webhook: nothing more is queued for it, what is still pending is given up;
+         *     the rows are kept (soft delete) but the API answers 404 for it from now on.
+         */
+        delete: operations["delete_webhook"];
+        options?: never;
+        head?: never;
+        /** Change some of a webhook's fields; a new secret signs the next attempts. */
+        patch: operations["update_webhook"];
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook's deliveries, newest first, each with its attempts (time, status code,
+         *     error, duration, next attempt).
+         */
+        get: operations["list_webhook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivered or given-up delivery again: same `webhook-id` and body, a fresh
+         *     retry window, queued behind nothing (409 while it is still pending).
+         */
+        post: operations["redeliver_webhook_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description The kind of app a template deploys.
+         * @enum {string}
+         */
+        AppType: "rails" | "nextjs" | "postgres" | "redis" | "mysql" | "worker" | "generic";
+        /** @description One attempt at a delivery. */
+        AttemptView: {
+            /** Format: int32 */
+            duration_ms: number;
+            /** @description Why the attempt failed; null when it succeeded. */
+            error?: string | null;
+            /**
+             * Format: date-time
+             * @description When the attempt after it was due; null when this one ended the delivery.
+             */
+            next_attempt_at?: string | null;
+            /** Format: date-time */
+            started_at: string;
+            /**
+             * Format: int32
+             * @description The receiver's HTTP status; null when no answer came.
+             */
+            status_code?: number | null;
+        };
         /** @description The optional body of `POST /v1/servers/{id}/bootstrap`: the proxy to boot. */
         BootstrapInput: {
             /**
@@ -826,6 +955,8 @@ export interface components {
             /** @description An SSH session was established and authenticated. */
             reachable: boolean;
         };
+        /** @description The argv: each word is passed as is (quoted for the remote shell). */
+        Command: string[];
         /**
          * @description One line a container printed, the live deployment's secret values blanked
          *     (`[REDACTED]`).
@@ -861,8 +992,8 @@ export interface components {
          */
         CreateServer: {
             /**
-             * @description The host's public key (`ssh-ed25519 AAAA…`) or its `SHA256:…` fingerprint. When
-             *     omitted, the key is pinned on first contact.
+             * @description The host's public key (`ssh-ed25519 AAAA…`) or its `SHA256:…` fingerprint; it must
+             *     parse. When omitted, the key is pinned on first contact.
              */
             host_key?: string | null;
             /**
@@ -871,9 +1002,7 @@ export interface components {
              *     (`CONVOY_ALLOWED_NETWORKS`); a name resolving there is refused when contacted.
              */
             hostname: string;
-            labels?: {
-                [key: string]: string;
-            };
+            labels?: components["schemas"]["Labels"];
             /** @description Unique within the org; deploy configs may name the server by it. */
             name: string;
             /**
@@ -883,19 +1012,50 @@ export interface components {
             port?: number | null;
             /**
              * Format: password
-             * @description Unencrypted private key in OpenSSH or PEM form. Write-only: never returned.
+             * @description Unencrypted private key in OpenSSH or PEM form (`-----BEGIN OPENSSH PRIVATE
+             *     KEY-----` …); it must parse. Write-only: never returned.
              */
             ssh_private_key: string;
-            /**
-             * @description Jump host the server is reached through: `{"server_id": "<uuid>"}`, another
-             *     registered server of the org (itself reached directly; logged into with its own user,
-             *     key and pin), or `{"user", "host", "port", "host_key"}` (port 22 by default; logged
-             *     into with this server's key, as Kamal's `ssh.proxy`; `host_key` pinned on first
-             *     contact when omitted).
-             */
-            ssh_proxy?: Record<string, unknown> | null;
+            ssh_proxy?: null | components["schemas"]["SshProxyInput"];
             /** @description SSH user (default `root`, as Kamal). */
             ssh_user?: string | null;
+        };
+        /**
+         * @description Subscribe a URL to events.
+         * @example {
+         *       "active": true,
+         *       "events": [
+         *         "deployment.deploy_completed",
+         *         "deployment.deploy_failed"
+         *       ],
+         *       "url": "https://flagship.example.com/hooks/convoy"
+         *     }
+         */
+        CreateWebhook: {
+            /** @description Deliveries are queued and sent only while active (default true). */
+            active?: boolean | null;
+            events: components["schemas"]["EventFilter"][];
+            /**
+             * Format: password
+             * @description The Standard Webhooks signing secret (`whsec_` and the base64 of 24 to 64 bytes).
+             *     Write-only. When omitted one is generated and shown once, in this call's answer.
+             */
+            secret?: string | null;
+            /**
+             * Format: uri
+             * @description Where deliveries are POSTed: `http://` or `https://`; a host in a loopback,
+             *     link-local or cloud-metadata range is refused unless `CONVOY_ALLOWED_NETWORKS`
+             *     lists it (also when a name resolves there at delivery time).
+             */
+            url: string;
+        };
+        /** @description A webhook just created: the generated secret, once. */
+        CreatedWebhookView: components["schemas"]["WebhookView"] & {
+            /**
+             * @description The signing secret Convoy generated because none was given: shown in this answer
+             *     only. Absent when the secret was given.
+             */
+            secret?: string | null;
         };
         DatabaseLockView: {
             /** Format: date-time */
@@ -914,6 +1074,56 @@ export interface components {
              */
             lease_until: string;
             message: string;
+        };
+        /**
+         * @description A variable as a template declares it (a built-in's sidecar file, or the `variables`
+         *     of `POST`/`PUT /v1/templates`).
+         */
+        Declaration: {
+            /** @description Used when the variable is not given; must be of the variable's type. */
+            default?: unknown;
+            description?: string;
+            /**
+             * @description `^[A-Za-z_][A-Za-z0-9_]*$`, at most 64 characters; a secret's name is a Kamal
+             *     secret name (`^[A-Z_][A-Z0-9_]*$`).
+             */
+            name: string;
+            /** @description Default: true when there is no `default`. A variable with a default is optional. */
+            required?: boolean | null;
+            /**
+             * @description A Kamal secret the config names: its value goes in a deployment's `secrets`, never
+             *     in `variables`. Type `string`, no default.
+             */
+            secret?: boolean;
+            type: components["schemas"]["VariableType"];
+        };
+        /** @enum {string} */
+        DeliveryStatus: "pending" | "delivered" | "given_up";
+        /** @description One event's delivery to a webhook (its `webhook-id` header is this id). */
+        DeliveryView: {
+            /**
+             * Format: int32
+             * @description Attempts started, counting one a process died during (which has no record).
+             */
+            attempt_count: number;
+            attempts: components["schemas"]["AttemptView"][];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            deployment_id?: string | null;
+            /** @description The event type, e.g. `deployment.deploy_completed`. */
+            event_type: string;
+            /** Format: uuid */
+            id: string;
+            last_error?: string | null;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due; null unless pending.
+             */
+            next_attempt_at?: string | null;
+            status: components["schemas"]["DeliveryStatus"];
+            /** Format: date-time */
+            updated_at: string;
         };
         /**
          * @description A deployment request: exactly one of `config`, `config_yaml` or `template`.
@@ -957,11 +1167,19 @@ export interface components {
             strategy?: Record<string, unknown> | null;
             /** @description A template id or name (the org's own, or a built-in's app type such as `rails`). */
             template?: string | null;
-            /** @description The template's variables (only with `template`). */
+            /**
+             * @description Values of the template's `variables` (only with `template`), checked as by
+             *     `POST /v1/templates/{id}/render`.
+             */
             variables?: Record<string, unknown> | null;
             /** @description The image tag to deploy; default: the tag written in `image`. */
             version?: string | null;
         };
+        /**
+         * @description What a run does: deploy, rollback, or an operation on what runs (SPEC §10).
+         * @enum {string}
+         */
+        DeploymentKind: "deploy" | "rollback" | "restart" | "stop" | "start" | "remove" | "exec" | "accessory_boot" | "accessory_reboot" | "accessory_remove";
         DeploymentLinks: {
             /** @description Returns the hosts that switched and ends `aborted`. */
             abort: string;
@@ -975,6 +1193,12 @@ export interface components {
             /** @description Routes a blue-green deployment back to the previous containers. */
             switch_back: string;
         };
+        /**
+         * @description A deployment's status; `deployed`, `failed`, `cancelled`, `rolled_back`, `aborted`
+         *      and `expired` are final.
+         * @enum {string}
+         */
+        DeploymentStatus: "pending" | "scheduled" | "deploying" | "deployed" | "failed" | "cancelled" | "rolled_back" | "awaiting_promotion" | "monitoring" | "paused" | "aborted" | "expired";
         DeploymentView: {
             /**
              * Format: date-time
@@ -997,9 +1221,8 @@ export interface components {
             /**
              * @description What the run does: deploy, rollback, or an operation on what runs (restart, stop,
              *     start, remove, exec, accessory_boot, accessory_reboot, accessory_remove; SPEC §10).
-             * @example deploy
              */
-            kind: string;
+            kind: components["schemas"]["DeploymentKind"];
             links: components["schemas"]["DeploymentLinks"];
             /**
              * @description The deployment is the one running on at least one of its servers and roles
@@ -1008,7 +1231,7 @@ export interface components {
              */
             live: boolean;
             /** @description rollback (default) or halt. */
-            on_failure: string;
+            on_failure: components["schemas"]["OnFailure"];
             /**
              * @description An operation's parameters and result (exec: `command`, `host`, `role`,
              *     `exit_code`; accessory operations: `accessory`); null for deploy and rollback.
@@ -1032,7 +1255,7 @@ export interface components {
              *     for a deployment window), deployed, failed, cancelled, rolled_back, aborted or
              *     expired (no window left).
              */
-            status: string;
+            status: components["schemas"]["DeploymentStatus"];
             /** @description The rollout strategy as stored (SPEC §9); null: Kamal's boot groups. */
             strategy?: unknown;
             targets: components["schemas"]["TargetView"][];
@@ -1057,6 +1280,11 @@ export interface components {
             server_id: string;
             server_name: string;
         };
+        /**
+         * @description An event type (`deployment.<kind>` of a deployment event, `service.<kind>` of a service event), a source's family (`deployment.*`, `service.*`) or `*`.
+         * @enum {string}
+         */
+        EventFilter: "*" | "deployment.*" | "service.*" | "deployment.deploy_started" | "deployment.deploy_resumed" | "deployment.host_started" | "deployment.host_succeeded" | "deployment.host_failed" | "deployment.host_skipped" | "deployment.deploy_completed" | "deployment.deploy_failed" | "deployment.cancel_requested" | "deployment.cancelled" | "deployment.rollback_started" | "deployment.rollback_completed" | "deployment.rollback_failed" | "deployment.lock_acquired" | "deployment.lock_waiting" | "deployment.lock_released" | "deployment.wave_started" | "deployment.wave_completed" | "deployment.bake_started" | "deployment.bake_passed" | "deployment.bake_failed" | "deployment.promoted" | "deployment.aborted" | "deployment.monitor_started" | "deployment.monitor_passed" | "deployment.monitor_failed" | "deployment.switched_back" | "deployment.window_waiting" | "deployment.expired" | "deployment.host_unhealthy" | "deployment.promote_requested" | "deployment.abort_requested" | "deployment.switch_back_requested" | "deployment.previous_retired" | "deployment.operation_started" | "deployment.operation_completed" | "deployment.operation_failed" | "deployment.accessory_booted" | "deployment.accessory_present" | "deployment.accessory_removed" | "deployment.exec_audit" | "service.drift_detected" | "service.drift_cleared";
         EventView: {
             /** Format: date-time */
             created_at: string;
@@ -1088,8 +1316,7 @@ export interface components {
          *     }
          */
         ExecInput: {
-            /** @description The argv: each word is passed as is (quoted for the remote shell). */
-            command: string[];
+            command: components["schemas"]["Command"];
             /** @description Kamal destination; empty or absent for none. */
             destination?: string | null;
             /** @description The server to run on; by default the first (by name) the role is live on. */
@@ -1193,6 +1420,10 @@ export interface components {
             hosts: components["schemas"]["HostInspectionView"][];
             service: string;
         };
+        /** @description Free-form labels (`group_by` of a rollout strategy reads them): names of 1-63 letters, digits, '-', '_' or '.', values of at most 255 characters. */
+        Labels: {
+            [key: string]: string;
+        };
         /** @description A service's newest deployment, whatever its status. */
         LastDeploymentView: {
             /** Format: date-time */
@@ -1251,6 +1482,12 @@ export interface components {
             server_name: string;
         };
         /**
+         * @description What a failed deployment does: `rollback` returns every host to the previous
+         *      version, `halt` stops where the failure happened.
+         * @enum {string}
+         */
+        OnFailure: "rollback" | "halt";
+        /**
          * @description Which live (server, role) pairs of the service the operation touches: all of them
          *     unless narrowed.
          * @example {
@@ -1266,163 +1503,49 @@ export interface components {
             /** @description Kamal destination; empty or absent for none. */
             destination?: string | null;
             /** @description Server names (each must run the service). */
-            hosts?: string[] | null;
+            hosts?: components["schemas"]["ServerName"][] | null;
             /** @description Roles (each must be live on the chosen hosts). */
-            roles?: string[] | null;
+            roles?: components["schemas"]["RoleName"][] | null;
         };
-        /** @description A page of a list. */
+        /** @description A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`). */
+        Page_DeliveryView: {
+            items: components["schemas"]["DeliveryView"][];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`). */
         Page_DeploymentView: {
-            items: {
-                /**
-                 * Format: date-time
-                 * @description When a cancel was requested; the worker running it stops at the next step.
-                 */
-                cancel_requested_at?: string | null;
-                /** @description The normalised deploy config; secret values are never part of it. */
-                config: unknown;
-                /** Format: date-time */
-                created_at: string;
-                created_by: string;
-                /** @description Kamal destination; empty when none. */
-                destination: string;
-                error?: string | null;
-                /** Format: date-time */
-                finished_at?: string | null;
-                gate?: null | components["schemas"]["GateView"];
-                /** Format: uuid */
-                id: string;
-                /**
-                 * @description What the run does: deploy, rollback, or an operation on what runs (restart, stop,
-                 *     start, remove, exec, accessory_boot, accessory_reboot, accessory_remove; SPEC §10).
-                 * @example deploy
-                 */
-                kind: string;
-                links: components["schemas"]["DeploymentLinks"];
-                /**
-                 * @description The deployment is the one running on at least one of its servers and roles
-                 *     (docs/OPERATIONS.md, "What is live"): the history's Running, against Rolled back
-                 *     and Failed.
-                 */
-                live: boolean;
-                /** @description rollback (default) or halt. */
-                on_failure: string;
-                /**
-                 * @description An operation's parameters and result (exec: `command`, `host`, `role`,
-                 *     `exit_code`; accessory operations: `accessory`); null for deploy and rollback.
-                 */
-                operation?: unknown;
-                previous_version?: string | null;
-                progress: components["schemas"]["ProgressView"];
-                /**
-                 * Format: uuid
-                 * @description Set on a deployment that rolls back another one.
-                 */
-                rollback_of?: string | null;
-                /** Format: date-time */
-                scheduled_at?: string | null;
-                service: string;
-                /** Format: date-time */
-                started_at?: string | null;
-                /**
-                 * @description pending, scheduled, deploying, awaiting_promotion (a canary waits for
-                 *     `promote` or `abort`), monitoring (the watch after the last wave), paused (waiting
-                 *     for a deployment window), deployed, failed, cancelled, rolled_back, aborted or
-                 *     expired (no window left).
-                 */
-                status: string;
-                /** @description The rollout strategy as stored (SPEC §9); null: Kamal's boot groups. */
-                strategy?: unknown;
-                targets: components["schemas"]["TargetView"][];
-                /** Format: date-time */
-                updated_at: string;
-                version: string;
-            }[];
+            items: components["schemas"]["DeploymentView"][];
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
         };
-        /** @description A page of a list. */
+        /** @description A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`). */
         Page_EventView: {
-            items: {
-                /** Format: date-time */
-                created_at: string;
-                /** Format: int64 */
-                id: number;
-                /**
-                 * @description deploy_started, deploy_resumed, host_started, host_succeeded, host_failed,
-                 *     host_skipped, host_unhealthy, deploy_completed, deploy_failed, cancel_requested,
-                 *     cancelled, rollback_started, rollback_completed, rollback_failed, lock_acquired,
-                 *     lock_waiting, lock_released, wave_started, wave_completed, bake_started,
-                 *     bake_passed, bake_failed, promoted, aborted, monitor_started, monitor_passed,
-                 *     monitor_failed, switched_back, window_waiting or expired. A server's events (`GET /v1/servers/{id}/events`):
-                 *     host_key_pinned (trusted on first contact, `metadata.fingerprint`) or
-                 *     host_key_mismatch (a check met another key, `metadata.expected` and `offered`),
-                 *     bootstrap_started, bootstrap_completed or bootstrap_failed (`metadata.steps`).
-                 */
-                kind: string;
-                message: string;
-                metadata: unknown;
-            }[];
+            items: components["schemas"]["EventView"][];
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
         };
-        /** @description A page of a list. */
+        /** @description A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`). */
         Page_ServerView: {
-            items: {
-                /** Format: date-time */
-                created_at: string;
-                /** @description `SHA256:…` of the pinned host key; null until first contact. */
-                host_key_fingerprint?: string | null;
-                hostname: string;
-                /** Format: uuid */
-                id: string;
-                labels: unknown;
-                name: string;
-                /** Format: int32 */
-                port: number;
-                /**
-                 * @description The jump host (`{"server_id"}` or `{"user", "host", "port", "host_key"}`, the key
-                 *     as its `SHA256:…` fingerprint once known); null when reached directly.
-                 */
-                ssh_proxy?: Record<string, unknown> | null;
-                ssh_user: string;
-                /** Format: date-time */
-                updated_at: string;
-            }[];
+            items: components["schemas"]["ServerView"][];
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
         };
-        /** @description A page of a list. */
+        /** @description A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`). */
         Page_ServiceView: {
-            items: {
-                /** @description Empty when none. */
-                destination: string;
-                last_deployment: components["schemas"]["LastDeploymentView"];
-                /**
-                 * @description Per (server, role), the deployment running there as last deployed, by server
-                 *     name and role (docs/OPERATIONS.md, "What is live").
-                 */
-                live: components["schemas"]["LiveView"][];
-                service: string;
-            }[];
+            items: components["schemas"]["ServiceView"][];
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
         };
-        /** @description A page of a list. */
+        /** @description A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`). */
         Page_TemplateView: {
-            items: {
-                app_type: string;
-                /** @description Built-ins ship with Convoy and are read-only. */
-                builtin: boolean;
-                /** Format: date-time */
-                created_at: string;
-                description: string;
-                /** Format: uuid */
-                id: string;
-                name: string;
-                template: string;
-                /** Format: date-time */
-                updated_at: string;
-            }[];
+            items: components["schemas"]["TemplateView"][];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`). */
+        Page_WebhookView: {
+            items: components["schemas"]["WebhookView"][];
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
         };
@@ -1508,7 +1631,7 @@ export interface components {
          */
         RecurringWindowView: {
             /** @description `mon` … `sun`, each at most once, at least one. */
-            days: string[];
+            days: components["schemas"]["Weekday"][];
             /** @description `HH:MM` or `HH:MM:SS`, 24-hour, local time; the window ends just before it. */
             end: string;
             /** @description `HH:MM` or `HH:MM:SS`, 24-hour, local time. */
@@ -1533,7 +1656,11 @@ export interface components {
          *     }
          */
         RenderInput: {
-            /** @description The template's variables; built-in templates fill their optional ones with defaults. */
+            /**
+             * @description Values of the template's `variables` (as `GET /v1/templates/{id}` lists them): each
+             *     of its type, none unknown, every required one; defaults fill the others. Secret
+             *     variables are never given here (their values go in a deployment's `secrets`).
+             */
             variables?: Record<string, unknown>;
         };
         /** @description A rendered template. */
@@ -1543,6 +1670,8 @@ export interface components {
             /** @description The Kamal `deploy.yml` the template produced. */
             config_yaml: string;
         };
+        /** @description A Kamal role */
+        RoleName: string;
         /**
          * @description Waves in order, and the gates between and after them.
          * @example {
@@ -1606,6 +1735,8 @@ export interface components {
             max_failed_hosts: number;
             waves: components["schemas"]["WaveView"][];
         };
+        /** @description A registered server's name or hostname */
+        ServerName: string;
         ServerView: {
             /** Format: date-time */
             created_at: string;
@@ -1695,6 +1826,23 @@ export interface components {
         ServiceWindowsView: {
             windows: components["schemas"]["RecurringWindowView"][];
         };
+        /** @description Jump host the server is reached through; a `server_id` must name a registered server of the org reached directly. */
+        SshProxyInput: {
+            /**
+             * Format: uuid
+             * @description Another server of the org, itself reached directly
+             */
+            server_id: string;
+        } | {
+            /** @description The jump host's DNS name or address */
+            host: string;
+            /** @description The jump host's public key or fingerprint */
+            host_key?: string;
+            /** @description Default 22 */
+            port?: number;
+            /** @description SSH user on the jump host */
+            user: string;
+        };
         /** @description A step a host ran for a target. */
         StepView: {
             /**
@@ -1714,6 +1862,12 @@ export interface components {
             /** Format: date-time */
             started_at: string;
         };
+        /**
+         * @description A target's status (one role on one server); `succeeded`, `failed`, `cancelled` and
+         *      `skipped` are final.
+         * @enum {string}
+         */
+        TargetStatus: "pending" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
         TargetView: {
             /** Format: int64 */
             duration_ms?: number | null;
@@ -1730,8 +1884,7 @@ export interface components {
             server_name: string;
             /** Format: date-time */
             started_at?: string | null;
-            /** @description pending, running, succeeded, failed, cancelled or skipped. */
-            status: string;
+            status: components["schemas"]["TargetStatus"];
             /** @description The step the host is at (or ended at). */
             step?: string | null;
             /**
@@ -1751,17 +1904,40 @@ export interface components {
          *       "app_type": "rails",
          *       "description": "Rails behind the proxy on one host",
          *       "name": "small-rails",
-         *       "template": "service: {{service_name}}\nimage: {{image}}\nservers:\n  web:\n    - {{server}}\n"
+         *       "template": "service: {{service_name}}\nimage: {{image}}\nservers:\n  web:\n    - {{server}}\n",
+         *       "variables": [
+         *         {
+         *           "description": "Service name",
+         *           "name": "service_name",
+         *           "type": "string"
+         *         },
+         *         {
+         *           "default": "ghcr.io/acme/app:latest",
+         *           "name": "image",
+         *           "type": "string"
+         *         },
+         *         {
+         *           "description": "The server to deploy to",
+         *           "name": "server",
+         *           "type": "host"
+         *         }
+         *       ]
          *     }
          */
         TemplateInput: {
             /** @description One of rails, nextjs, postgres, redis, mysql, worker, generic. */
-            app_type: string;
+            app_type: components["schemas"]["AppType"];
             description?: string;
             /** @description Unique within the org (`^[a-z0-9][a-z0-9-]*$`, at most 63). */
             name: string;
             /** @description Handlebars source of a Kamal `deploy.yml`. */
             template: string;
+            /**
+             * @description The variables the template uses, each declared once, none unused. Left out: inferred
+             *     from the source (each `string` and required; `list` when `{{#each}}` iterates it,
+             *     `map` when the loop reads `{{@key}}`, `boolean` when only `{{#if}}` tests it).
+             */
+            variables?: components["schemas"]["Declaration"][] | null;
         };
         TemplateView: {
             app_type: string;
@@ -1776,23 +1952,51 @@ export interface components {
             template: string;
             /** Format: date-time */
             updated_at: string;
+            /**
+             * @description What a render takes: `variables` of `POST /v1/templates/{id}/render` and of a
+             *     deployment made from the template (secret ones go in its `secrets`).
+             */
+            variables: components["schemas"]["Variable"][];
         };
         /** @description Change some fields of a server. `host_key: null` unpins the host key. */
         UpdateServer: {
             host_key?: string | null;
             hostname?: string | null;
-            labels?: {
-                [key: string]: string;
-            } | null;
+            labels?: null | components["schemas"]["Labels"];
             name?: string | null;
             /** Format: int64 */
             port?: number | null;
             /** Format: password */
             ssh_private_key?: string | null;
-            /** @description A jump host as on create; `null` removes it. */
-            ssh_proxy?: Record<string, unknown> | null;
+            ssh_proxy?: null | components["schemas"]["SshProxyInput"];
             ssh_user?: string | null;
         };
+        /** @description Change some of a webhook's fields. */
+        UpdateWebhook: {
+            active?: boolean | null;
+            events?: components["schemas"]["EventFilter"][] | null;
+            /**
+             * Format: password
+             * @description A new signing secret (write-only).
+             */
+            secret?: string | null;
+            /** Format: uri */
+            url?: string | null;
+        };
+        /** @description A declared variable, as templates answer it. */
+        Variable: {
+            default?: unknown;
+            description: string;
+            name: string;
+            required: boolean;
+            secret: boolean;
+            type: components["schemas"]["VariableType"];
+        };
+        /**
+         * @description The closed set of variable types; a form draws one input per type.
+         * @enum {string}
+         */
+        VariableType: "string" | "integer" | "boolean" | "list" | "map" | "host" | "host_list";
         /** @description Hosts deployed at the same time. */
         WaveView: {
             /** @description The canary wave, watched for `bake_seconds` before the rollout goes on. */
@@ -1803,6 +2007,23 @@ export interface components {
             hosts: string[];
             index: number;
         };
+        /** @description A webhook; its secret is never shown. */
+        WebhookView: {
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            events: components["schemas"]["EventFilter"][];
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+        };
+        /**
+         * @description A day of a recurring deployment window.
+         * @enum {string}
+         */
+        Weekday: "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
     };
     responses: never;
     parameters: never;
@@ -1827,6 +2048,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    get_metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text exposition format 0.0.4 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description CONVOY_METRICS_TOKEN is set and the request does not carry it */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1881,29 +2131,23 @@ export interface operations {
     list_deployments: {
         parameters: {
             query?: {
-                /** @description Page size, 1 to 200 (default 50). */
-                limit?: number | null;
+                /** @description At most this many items, 1 to 1000 (default 100). */
+                limit?: number;
                 /** @description Opaque cursor from the previous page's `next_cursor`. */
-                cursor?: string | null;
+                cursor?: string;
                 /** @description Only this service. */
-                service?: string | null;
+                service?: string;
                 /** @description Only deployments with a target on this server. */
-                server_id?: string | null;
-                /**
-                 * @description Only this status (pending, scheduled, deploying, awaiting_promotion, monitoring,
-                 *     paused, deployed, failed, cancelled, rolled_back, aborted or expired).
-                 */
-                status?: string | null;
+                server_id?: string;
+                /** @description Only this status. */
+                status?: null | components["schemas"]["DeploymentStatus"];
                 /**
                  * @description `true`: only deployments live on some server and role (on `server_id` when it is
                  *     given: what runs there); `false`: only those live nowhere (there).
                  */
-                live?: boolean | null;
-                /**
-                 * @description Only runs of this kind (deploy, rollback, restart, stop, start, remove, exec,
-                 *     accessory_boot, accessory_reboot, accessory_remove); all kinds when absent.
-                 */
-                kind?: string | null;
+                live?: boolean;
+                /** @description Only runs of this kind; all kinds when absent. */
+                kind?: null | components["schemas"]["DeploymentKind"];
             };
             header?: never;
             path?: never;
@@ -1935,6 +2179,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     create_deployment: {
@@ -1942,7 +2195,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Retry-safe key (at most 255 visible ASCII characters), scoped to the org: the same key with the same body answers the same deployment, with another body 409 */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2009,6 +2262,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Invalid config or strategy, unknown host, a `group_by` label a server lacks, missing or unexpected secret: every problem at its path */
             422: {
                 headers: {
@@ -2032,7 +2294,7 @@ export interface operations {
                  * @description The free space (MiB) Docker's root directory must have for the `disk` check;
                  *     default 1024.
                  */
-                min_free_mib?: number | null;
+                min_free_mib?: number;
             };
             header?: never;
             path?: never;
@@ -2086,6 +2348,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Invalid config or strategy, unknown host, a `group_by` label a server lacks, or unexpected secret: every problem at its path */
             422: {
                 headers: {
@@ -2115,6 +2386,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeploymentView"];
+                };
+            };
+            /** @description The bearer token is missing, malformed, expired, not yet valid or badly signed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             404: {
@@ -2242,10 +2531,10 @@ export interface operations {
     list_deployment_events: {
         parameters: {
             query?: {
-                /** @description Page size, 1 to 200 (default 50). */
-                limit?: number | null;
+                /** @description At most this many items, 1 to 1000 (default 100). */
+                limit?: number;
                 /** @description Opaque cursor from the previous page's `next_cursor`. */
-                cursor?: string | null;
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -2264,6 +2553,33 @@ export interface operations {
                     "application/json": components["schemas"]["Page_EventView"];
                 };
             };
+            /** @description A query parameter out of its range or grammar, or a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bearer token is missing, malformed, expired, not yet valid or badly signed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2278,9 +2594,9 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Return lines with a sequence number greater than this (default 0). */
-                after?: number | null;
-                /** @description At most this many lines (1 to 1000, default 1000). */
-                limit?: number | null;
+                after?: number;
+                /** @description At most this many lines, 1 to 1000 (default 100): the lists' rule. */
+                limit?: number;
             };
             header?: never;
             path: {
@@ -2291,16 +2607,35 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Live Server-Sent Events (log, target, status, end, reconnect) */
+            /** @description JSON lines (`application/x-ndjson`, the default), one LogLineView per line; or, with `Accept: text/event-stream`, live Server-Sent Events (log, target, status, end, reconnect) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": unknown;
+                    "application/x-ndjson": components["schemas"]["LogLineView"];
+                    "text/event-stream": string;
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bearer token is missing, malformed, expired, not yet valid or badly signed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below the one the operation needs */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2500,10 +2835,10 @@ export interface operations {
     list_servers: {
         parameters: {
             query?: {
-                /** @description Page size, 1 to 200 (default 50). */
-                limit?: number | null;
+                /** @description At most this many items, 1 to 1000 (default 100). */
+                limit?: number;
                 /** @description Opaque cursor from the previous page's `next_cursor`. */
-                cursor?: string | null;
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -2528,6 +2863,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below the one the operation needs */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2590,6 +2934,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2628,6 +2981,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2656,6 +3018,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The bearer token is missing, malformed, expired, not yet valid or badly signed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             403: {
                 headers: {
@@ -2707,6 +3078,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bearer token is missing, malformed, expired, not yet valid or badly signed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2724,6 +3104,15 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2754,7 +3143,7 @@ export interface operations {
         requestBody?: {
             content: {
                 /** @example {} */
-                "application/json": null | components["schemas"]["BootstrapInput"];
+                "application/json": components["schemas"]["BootstrapInput"];
             };
         };
         responses: {
@@ -2801,6 +3190,15 @@ export interface operations {
             };
             /** @description The network policy refuses the server's address, or it is not pinned under CONVOY_REQUIRE_PINNED */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2878,10 +3276,10 @@ export interface operations {
     list_server_events: {
         parameters: {
             query?: {
-                /** @description Page size, 1 to 200 (default 50). */
-                limit?: number | null;
+                /** @description At most this many items, 1 to 1000 (default 100). */
+                limit?: number;
                 /** @description Opaque cursor from the previous page's `next_cursor`. */
-                cursor?: string | null;
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -2916,6 +3314,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2929,15 +3336,15 @@ export interface operations {
     list_services: {
         parameters: {
             query?: {
-                /** @description Page size, 1 to 200 (default 50). */
-                limit?: number | null;
+                /** @description At most this many items, 1 to 1000 (default 100). */
+                limit?: number;
                 /** @description Opaque cursor from the previous page's `next_cursor`. */
-                cursor?: string | null;
+                cursor?: string;
                 /**
                  * @description Only this Kamal destination (empty: the services deployed without one); absent:
                  *     every destination.
                  */
-                destination?: string | null;
+                destination?: string;
             };
             header?: never;
             path?: never;
@@ -2969,13 +3376,22 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     get_service: {
         parameters: {
             query?: {
                 /** @description Kamal destination (`staging`, …); empty or absent for none. */
-                destination?: string | null;
+                destination?: string;
             };
             header?: never;
             path: {
@@ -3011,6 +3427,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No deployment of the service in that destination */
             404: {
                 headers: {
@@ -3029,7 +3454,7 @@ export interface operations {
                  * @description `false`: answer 409 instead of queueing behind a held lock or another run of the
                  *     service (default `true`).
                  */
-                wait?: string | null;
+                wait?: boolean;
             };
             header?: never;
             path: {
@@ -3041,7 +3466,7 @@ export interface operations {
         /** @description Optional: the destination, hosts and roles */
         requestBody?: {
             content: {
-                "application/json": null | components["schemas"]["OperationInput"];
+                "application/json": components["schemas"]["OperationInput"];
             };
         };
         responses: {
@@ -3098,6 +3523,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description A host or role the service does not run on */
             422: {
                 headers: {
@@ -3113,7 +3547,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Kamal destination (`staging`, …); empty or absent for none. */
-                destination?: string | null;
+                destination?: string;
             };
             header?: never;
             path: {
@@ -3186,7 +3620,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Kamal destination (`staging`, …); empty or absent for none. */
-                destination?: string | null;
+                destination?: string;
             };
             header?: never;
             path: {
@@ -3259,7 +3693,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Kamal destination (`staging`, …); empty or absent for none. */
-                destination?: string | null;
+                destination?: string;
             };
             header?: never;
             path: {
@@ -3332,11 +3766,11 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Kamal destination (`staging`, …); empty or absent for none. */
-                destination?: string | null;
-                /** @description Page size, 1 to 200 (default 50). */
-                limit?: number | null;
+                destination?: string;
+                /** @description At most this many items, 1 to 1000 (default 100). */
+                limit?: number;
                 /** @description Opaque cursor from the previous page's `next_cursor`. */
-                cursor?: string | null;
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -3371,6 +3805,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in the caller's org */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     exec_service: {
@@ -3380,7 +3832,7 @@ export interface operations {
                  * @description `false`: answer 409 instead of queueing behind a held lock or another run of the
                  *     service (default `true`).
                  */
-                wait?: string | null;
+                wait?: boolean;
             };
             header?: never;
             path: {
@@ -3448,6 +3900,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An empty command, or a host or role the service does not run on */
             422: {
                 headers: {
@@ -3463,7 +3924,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Kamal destination (`staging`, …); empty or absent for none. */
-                destination?: string | null;
+                destination?: string;
             };
             header?: never;
             path: {
@@ -3499,6 +3960,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No deployment of the service in that destination */
             404: {
                 headers: {
@@ -3514,7 +3984,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Kamal destination (`staging`, …); empty or absent for none. */
-                destination?: string | null;
+                destination?: string;
             };
             header?: never;
             path: {
@@ -3550,6 +4020,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service has no deployment */
             404: {
                 headers: {
@@ -3574,7 +4053,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Kamal destination (`staging`, …); empty or absent for none. */
-                destination?: string | null;
+                destination?: string;
             };
             header?: never;
             path: {
@@ -3643,15 +4122,15 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description A server name or hostname among the service's hosts; all of them when absent. */
-                host?: string | null;
+                host?: string;
                 /** @description A live role of the service; all of them when absent. */
-                role?: string | null;
+                role?: string;
                 /** @description Lines per container, 1 to 10000 (default 100). */
-                lines?: number | null;
+                lines?: number;
                 /** @description Only lines since an RFC 3339 time or for a duration such as `5m` or `1h30m`. */
-                since?: string | null;
+                since?: string;
                 /** @description Kamal destination; empty or absent for none. */
-                destination?: string | null;
+                destination?: string;
             };
             header?: never;
             path: {
@@ -3681,6 +4160,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below the one the operation needs */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3733,7 +4221,7 @@ export interface operations {
                  * @description `false`: answer 409 instead of queueing behind a held lock or another run of the
                  *     service (default `true`).
                  */
-                wait?: string | null;
+                wait?: boolean;
             };
             header?: never;
             path: {
@@ -3745,7 +4233,7 @@ export interface operations {
         /** @description Optional: the destination, hosts and roles */
         requestBody?: {
             content: {
-                "application/json": null | components["schemas"]["OperationInput"];
+                "application/json": components["schemas"]["OperationInput"];
             };
         };
         responses: {
@@ -3795,6 +4283,15 @@ export interface operations {
             };
             /** @description Nothing is live, the chosen hosts run different deployments, or (`wait=false`) the service is locked or busy */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3820,7 +4317,7 @@ export interface operations {
                  * @description `false`: answer 409 instead of queueing behind a held lock or another run of the
                  *     service (default `true`).
                  */
-                wait?: string | null;
+                wait?: boolean;
             };
             header?: never;
             path: {
@@ -3832,7 +4329,7 @@ export interface operations {
         /** @description Optional: the destination, hosts and roles */
         requestBody?: {
             content: {
-                "application/json": null | components["schemas"]["OperationInput"];
+                "application/json": components["schemas"]["OperationInput"];
             };
         };
         responses: {
@@ -3882,6 +4379,15 @@ export interface operations {
             };
             /** @description Nothing is live, the chosen hosts run different deployments, or (`wait=false`) the service is locked or busy */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3907,7 +4413,7 @@ export interface operations {
                  * @description `false`: answer 409 instead of queueing behind a held lock or another run of the
                  *     service (default `true`).
                  */
-                wait?: string | null;
+                wait?: boolean;
             };
             header?: never;
             path: {
@@ -3919,7 +4425,7 @@ export interface operations {
         /** @description Optional: the destination, hosts and roles */
         requestBody?: {
             content: {
-                "application/json": null | components["schemas"]["OperationInput"];
+                "application/json": components["schemas"]["OperationInput"];
             };
         };
         responses: {
@@ -3976,6 +4482,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description A host or role the service does not run on */
             422: {
                 headers: {
@@ -3991,7 +4506,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Kamal destination (`staging`, …); empty or absent for none. */
-                destination?: string | null;
+                destination?: string;
             };
             header?: never;
             path: {
@@ -4027,13 +4542,31 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in the caller's org */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     put_service_windows: {
         parameters: {
             query?: {
                 /** @description Kamal destination (`staging`, …); empty or absent for none. */
-                destination?: string | null;
+                destination?: string;
             };
             header?: never;
             path: {
@@ -4082,6 +4615,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No such resource in the caller's org */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description A window is invalid; each error names its path (`windows/0/time_zone`) */
             422: {
                 headers: {
@@ -4096,10 +4647,10 @@ export interface operations {
     list_templates: {
         parameters: {
             query?: {
-                /** @description Page size, 1 to 200 (default 50). */
-                limit?: number | null;
+                /** @description At most this many items, 1 to 1000 (default 100). */
+                limit?: number;
                 /** @description Opaque cursor from the previous page's `next_cursor`. */
-                cursor?: string | null;
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -4124,6 +4675,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below the one the operation needs */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4162,6 +4722,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bearer token is missing, malformed, expired, not yet valid or badly signed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4171,6 +4740,15 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4208,6 +4786,24 @@ export interface operations {
                     "application/json": components["schemas"]["TemplateView"];
                 };
             };
+            /** @description The bearer token is missing, malformed, expired, not yet valid or badly signed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4242,6 +4838,24 @@ export interface operations {
                     "application/json": components["schemas"]["TemplateView"];
                 };
             };
+            /** @description A query parameter out of its range or grammar, or a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bearer token is missing, malformed, expired, not yet valid or badly signed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4259,6 +4873,15 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4294,6 +4917,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The bearer token is missing, malformed, expired, not yet valid or badly signed */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             403: {
                 headers: {
@@ -4353,6 +4985,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token's role is below the one the operation needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4361,8 +5002,410 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A variable is missing (`variables/NAME`) or the rendered config is invalid (each error at its path) */
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A variable is missing, unknown, mistyped or secret (each at `variables/NAME`), the body has an unknown key, or the rendered config is invalid: every problem at its path */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_webhooks: {
+        parameters: {
+            query?: {
+                /** @description At most this many items, 1 to 1000 (default 100). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_WebhookView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhookView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhook"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than `CONVOY_MAX_BODY` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_webhook_deliveries: {
+        parameters: {
+            query?: {
+                /** @description At most this many items, 1 to 1000 (default 100). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DeliveryView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    redeliver_webhook_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+                /** @description Delivery id */
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

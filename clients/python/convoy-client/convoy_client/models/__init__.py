@@ -1,5 +1,7 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .app_type import AppType
+from .attempt_view import AttemptView
 from .bootstrap_input import BootstrapInput
 from .bootstrap_input_config_type_0 import BootstrapInputConfigType0
 from .bootstrap_input_secrets import BootstrapInputSecrets
@@ -8,18 +10,24 @@ from .bootstrap_view import BootstrapView
 from .check_view import CheckView
 from .container_line_view import ContainerLineView
 from .create_server import CreateServer
-from .create_server_labels import CreateServerLabels
-from .create_server_ssh_proxy_type_0 import CreateServerSshProxyType0
+from .create_webhook import CreateWebhook
+from .created_webhook_view import CreatedWebhookView
 from .database_lock_view import DatabaseLockView
+from .declaration import Declaration
+from .delivery_status import DeliveryStatus
+from .delivery_view import DeliveryView
 from .deployment_input import DeploymentInput
 from .deployment_input_config_type_0 import DeploymentInputConfigType0
 from .deployment_input_secrets import DeploymentInputSecrets
 from .deployment_input_strategy_type_0 import DeploymentInputStrategyType0
 from .deployment_input_variables_type_0 import DeploymentInputVariablesType0
+from .deployment_kind import DeploymentKind
 from .deployment_links import DeploymentLinks
+from .deployment_status import DeploymentStatus
 from .deployment_view import DeploymentView
 from .drift_kind import DriftKind
 from .drift_view import DriftView
+from .event_filter import EventFilter
 from .event_view import EventView
 from .exec_input import ExecInput
 from .field_error import FieldError
@@ -30,23 +38,22 @@ from .health import Health
 from .host_inspection_view import HostInspectionView
 from .host_lock_view import HostLockView
 from .inspect_view import InspectView
+from .jump_host_by_address import JumpHostByAddress
+from .labels import Labels
 from .last_deployment_view import LastDeploymentView
 from .live_view import LiveView
 from .lock_release_view import LockReleaseView
 from .log_line_view import LogLineView
 from .log_source_error_view import LogSourceErrorView
+from .on_failure import OnFailure
 from .operation_input import OperationInput
+from .page_delivery_view import PageDeliveryView
 from .page_deployment_view import PageDeploymentView
-from .page_deployment_view_items_item import PageDeploymentViewItemsItem
 from .page_event_view import PageEventView
-from .page_event_view_items_item import PageEventViewItemsItem
 from .page_server_view import PageServerView
-from .page_server_view_items_item import PageServerViewItemsItem
-from .page_server_view_items_item_ssh_proxy_type_0 import PageServerViewItemsItemSshProxyType0
 from .page_service_view import PageServiceView
-from .page_service_view_items_item import PageServiceViewItemsItem
 from .page_template_view import PageTemplateView
-from .page_template_view_items_item import PageTemplateViewItemsItem
+from .page_webhook_view import PageWebhookView
 from .plan_view import PlanView
 from .plan_view_config import PlanViewConfig
 from .plan_view_plan import PlanViewPlan
@@ -55,6 +62,7 @@ from .problem import Problem
 from .progress_view import ProgressView
 from .promotion_view import PromotionView
 from .recurring_window_view import RecurringWindowView
+from .registered_jump_host import RegisteredJumpHost
 from .render_input import RenderInput
 from .render_input_variables import RenderInputVariables
 from .render_view import RenderView
@@ -68,15 +76,21 @@ from .service_view import ServiceView
 from .service_windows_input import ServiceWindowsInput
 from .service_windows_view import ServiceWindowsView
 from .step_view import StepView
+from .target_status import TargetStatus
 from .target_view import TargetView
 from .template_input import TemplateInput
 from .template_view import TemplateView
 from .update_server import UpdateServer
-from .update_server_labels_type_0 import UpdateServerLabelsType0
-from .update_server_ssh_proxy_type_0 import UpdateServerSshProxyType0
+from .update_webhook import UpdateWebhook
+from .variable import Variable
+from .variable_type import VariableType
 from .wave_view import WaveView
+from .webhook_view import WebhookView
+from .weekday import Weekday
 
 __all__ = (
+    "AppType",
+    "AttemptView",
     "BootstrapInput",
     "BootstrapInputConfigType0",
     "BootstrapInputSecrets",
@@ -84,19 +98,25 @@ __all__ = (
     "BootstrapView",
     "CheckView",
     "ContainerLineView",
+    "CreatedWebhookView",
     "CreateServer",
-    "CreateServerLabels",
-    "CreateServerSshProxyType0",
+    "CreateWebhook",
     "DatabaseLockView",
+    "Declaration",
+    "DeliveryStatus",
+    "DeliveryView",
     "DeploymentInput",
     "DeploymentInputConfigType0",
     "DeploymentInputSecrets",
     "DeploymentInputStrategyType0",
     "DeploymentInputVariablesType0",
+    "DeploymentKind",
     "DeploymentLinks",
+    "DeploymentStatus",
     "DeploymentView",
     "DriftKind",
     "DriftView",
+    "EventFilter",
     "EventView",
     "ExecInput",
     "FieldError",
@@ -107,23 +127,22 @@ __all__ = (
     "HostInspectionView",
     "HostLockView",
     "InspectView",
+    "JumpHostByAddress",
+    "Labels",
     "LastDeploymentView",
     "LiveView",
     "LockReleaseView",
     "LogLineView",
     "LogSourceErrorView",
+    "OnFailure",
     "OperationInput",
+    "PageDeliveryView",
     "PageDeploymentView",
-    "PageDeploymentViewItemsItem",
     "PageEventView",
-    "PageEventViewItemsItem",
     "PageServerView",
-    "PageServerViewItemsItem",
-    "PageServerViewItemsItemSshProxyType0",
     "PageServiceView",
-    "PageServiceViewItemsItem",
     "PageTemplateView",
-    "PageTemplateViewItemsItem",
+    "PageWebhookView",
     "PlanView",
     "PlanViewConfig",
     "PlanViewPlan",
@@ -132,6 +151,7 @@ __all__ = (
     "ProgressView",
     "PromotionView",
     "RecurringWindowView",
+    "RegisteredJumpHost",
     "RenderInput",
     "RenderInputVariables",
     "RenderView",
@@ -145,11 +165,15 @@ __all__ = (
     "ServiceWindowsInput",
     "ServiceWindowsView",
     "StepView",
+    "TargetStatus",
     "TargetView",
     "TemplateInput",
     "TemplateView",
     "UpdateServer",
-    "UpdateServerLabelsType0",
-    "UpdateServerSshProxyType0",
+    "UpdateWebhook",
+    "Variable",
+    "VariableType",
     "WaveView",
+    "WebhookView",
+    "Weekday",
 )

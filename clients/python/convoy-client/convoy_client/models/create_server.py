@@ -8,8 +8,9 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.create_server_labels import CreateServerLabels
-    from ..models.create_server_ssh_proxy_type_0 import CreateServerSshProxyType0
+    from ..models.jump_host_by_address import JumpHostByAddress
+    from ..models.labels import Labels
+    from ..models.registered_jump_host import RegisteredJumpHost
 
 
 T = TypeVar("T", bound="CreateServer")
@@ -29,17 +30,15 @@ class CreateServer:
             `localhost`) are refused unless the operator allows their range
             (`CONVOY_ALLOWED_NETWORKS`); a name resolving there is refused when contacted.
         name (str): Unique within the org; deploy configs may name the server by it.
-        ssh_private_key (str): Unencrypted private key in OpenSSH or PEM form. Write-only: never returned.
-        host_key (None | str | Unset): The host's public key (`ssh-ed25519 AAAA…`) or its `SHA256:…` fingerprint. When
-            omitted, the key is pinned on first contact.
-        labels (CreateServerLabels | Unset):
+        ssh_private_key (str): Unencrypted private key in OpenSSH or PEM form (`-----BEGIN OPENSSH PRIVATE
+            KEY-----` …); it must parse. Write-only: never returned.
+        host_key (None | str | Unset): The host's public key (`ssh-ed25519 AAAA…`) or its `SHA256:…` fingerprint; it
+            must
+            parse. When omitted, the key is pinned on first contact.
+        labels (Labels | Unset): Free-form labels (`group_by` of a rollout strategy reads them): names of 1-63 letters,
+            digits, '-', '_' or '.', values of at most 255 characters.
         port (int | None | Unset): SSH port (default 22).
-        ssh_proxy (CreateServerSshProxyType0 | None | Unset): Jump host the server is reached through: `{"server_id":
-            "<uuid>"}`, another
-            registered server of the org (itself reached directly; logged into with its own user,
-            key and pin), or `{"user", "host", "port", "host_key"}` (port 22 by default; logged
-            into with this server's key, as Kamal's `ssh.proxy`; `host_key` pinned on first
-            contact when omitted).
+        ssh_proxy (JumpHostByAddress | None | RegisteredJumpHost | Unset):
         ssh_user (None | str | Unset): SSH user (default `root`, as Kamal).
     """
 
@@ -47,13 +46,14 @@ class CreateServer:
     name: str
     ssh_private_key: str
     host_key: None | str | Unset = UNSET
-    labels: CreateServerLabels | Unset = UNSET
+    labels: Labels | Unset = UNSET
     port: int | None | Unset = UNSET
-    ssh_proxy: CreateServerSshProxyType0 | None | Unset = UNSET
+    ssh_proxy: JumpHostByAddress | None | RegisteredJumpHost | Unset = UNSET
     ssh_user: None | str | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.create_server_ssh_proxy_type_0 import CreateServerSshProxyType0  # noqa: PLC0415
+        from ..models.jump_host_by_address import JumpHostByAddress  # noqa: PLC0415
+        from ..models.registered_jump_host import RegisteredJumpHost  # noqa: PLC0415
 
         hostname = self.hostname
 
@@ -80,7 +80,9 @@ class CreateServer:
         ssh_proxy: dict[str, Any] | None | Unset
         if isinstance(self.ssh_proxy, Unset):
             ssh_proxy = UNSET
-        elif isinstance(self.ssh_proxy, CreateServerSshProxyType0):
+        elif isinstance(self.ssh_proxy, RegisteredJumpHost):
+            ssh_proxy = self.ssh_proxy.to_dict()
+        elif isinstance(self.ssh_proxy, JumpHostByAddress):
             ssh_proxy = self.ssh_proxy.to_dict()
         else:
             ssh_proxy = self.ssh_proxy
@@ -115,8 +117,9 @@ class CreateServer:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_server_labels import CreateServerLabels  # noqa: PLC0415
-        from ..models.create_server_ssh_proxy_type_0 import CreateServerSshProxyType0  # noqa: PLC0415
+        from ..models.jump_host_by_address import JumpHostByAddress  # noqa: PLC0415
+        from ..models.labels import Labels  # noqa: PLC0415
+        from ..models.registered_jump_host import RegisteredJumpHost  # noqa: PLC0415
 
         d = dict(src_dict)
         hostname = d.pop("hostname")
@@ -135,11 +138,11 @@ class CreateServer:
         host_key = _parse_host_key(d.pop("host_key", UNSET))
 
         _labels = d.pop("labels", UNSET)
-        labels: CreateServerLabels | Unset
+        labels: Labels | Unset
         if isinstance(_labels, Unset):
             labels = UNSET
         else:
-            labels = CreateServerLabels.from_dict(_labels)
+            labels = Labels.from_dict(_labels)
 
         def _parse_port(data: object) -> int | None | Unset:
             if data is None:
@@ -150,7 +153,7 @@ class CreateServer:
 
         port = _parse_port(d.pop("port", UNSET))
 
-        def _parse_ssh_proxy(data: object) -> CreateServerSshProxyType0 | None | Unset:
+        def _parse_ssh_proxy(data: object) -> JumpHostByAddress | None | RegisteredJumpHost | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -158,12 +161,20 @@ class CreateServer:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                ssh_proxy_type_0 = CreateServerSshProxyType0.from_dict(data)
+                componentsschemas_ssh_proxy_input_registered_jump_host = RegisteredJumpHost.from_dict(data)
 
-                return ssh_proxy_type_0
+                return componentsschemas_ssh_proxy_input_registered_jump_host
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(CreateServerSshProxyType0 | None | Unset, data)
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_ssh_proxy_input_jump_host_by_address = JumpHostByAddress.from_dict(data)
+
+                return componentsschemas_ssh_proxy_input_jump_host_by_address
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(JumpHostByAddress | None | RegisteredJumpHost | Unset, data)
 
         ssh_proxy = _parse_ssh_proxy(d.pop("ssh_proxy", UNSET))
 

@@ -47,7 +47,9 @@ class DeploymentInput:
             `not_before` makes the deployment `scheduled`; no wave starts after `not_after`
             unless inside one of the service's recurring windows). Errors at `strategy/…` paths.
         template (None | str | Unset): A template id or name (the org's own, or a built-in's app type such as `rails`).
-        variables (DeploymentInputVariablesType0 | None | Unset): The template's variables (only with `template`).
+        variables (DeploymentInputVariablesType0 | None | Unset): Values of the template's `variables` (only with
+            `template`), checked as by
+            `POST /v1/templates/{id}/render`.
         version (None | str | Unset): The image tag to deploy; default: the tag written in `image`.
     """
 

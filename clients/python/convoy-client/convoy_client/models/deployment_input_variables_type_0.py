@@ -11,7 +11,10 @@ T = TypeVar("T", bound="DeploymentInputVariablesType0")
 
 @_attrs_define
 class DeploymentInputVariablesType0:
-    """The template's variables (only with `template`)."""
+    """Values of the template's `variables` (only with `template`), checked as by
+    `POST /v1/templates/{id}/render`.
+
+    """
 
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 

@@ -8,6 +8,9 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.deployment_kind import DeploymentKind
+from ..models.deployment_status import DeploymentStatus
+from ..models.on_failure import OnFailure
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -29,19 +32,17 @@ class DeploymentView:
         created_by (str):
         destination (str): Kamal destination; empty when none.
         id (UUID):
-        kind (str): What the run does: deploy, rollback, or an operation on what runs (restart, stop,
-            start, remove, exec, accessory_boot, accessory_reboot, accessory_remove; SPEC §10). Example: deploy.
+        kind (DeploymentKind): What a run does: deploy, rollback, or an operation on what runs (SPEC §10).
         links (DeploymentLinks):
         live (bool): The deployment is the one running on at least one of its servers and roles
             (docs/OPERATIONS.md, "What is live"): the history's Running, against Rolled back
             and Failed.
-        on_failure (str): rollback (default) or halt.
+        on_failure (OnFailure): What a failed deployment does: `rollback` returns every host to the previous
+             version, `halt` stops where the failure happened.
         progress (ProgressView): How far a deployment got.
         service (str):
-        status (str): pending, scheduled, deploying, awaiting_promotion (a canary waits for
-            `promote` or `abort`), monitoring (the watch after the last wave), paused (waiting
-            for a deployment window), deployed, failed, cancelled, rolled_back, aborted or
-            expired (no window left).
+        status (DeploymentStatus): A deployment's status; `deployed`, `failed`, `cancelled`, `rolled_back`, `aborted`
+             and `expired` are final.
         targets (list[TargetView]):
         updated_at (datetime.datetime):
         version (str):
@@ -64,13 +65,13 @@ class DeploymentView:
     created_by: str
     destination: str
     id: UUID
-    kind: str
+    kind: DeploymentKind
     links: DeploymentLinks
     live: bool
-    on_failure: str
+    on_failure: OnFailure
     progress: ProgressView
     service: str
-    status: str
+    status: DeploymentStatus
     targets: list[TargetView]
     updated_at: datetime.datetime
     version: str
@@ -99,19 +100,19 @@ class DeploymentView:
 
         id = str(self.id)
 
-        kind = self.kind
+        kind = self.kind.value
 
         links = self.links.to_dict()
 
         live = self.live
 
-        on_failure = self.on_failure
+        on_failure = self.on_failure.value
 
         progress = self.progress.to_dict()
 
         service = self.service
 
-        status = self.status
+        status = self.status.value
 
         targets = []
         for targets_item_data in self.targets:
@@ -248,19 +249,19 @@ class DeploymentView:
 
         id = UUID(d.pop("id"))
 
-        kind = d.pop("kind")
+        kind = DeploymentKind(d.pop("kind"))
 
         links = DeploymentLinks.from_dict(d.pop("links"))
 
         live = d.pop("live")
 
-        on_failure = d.pop("on_failure")
+        on_failure = OnFailure(d.pop("on_failure"))
 
         progress = ProgressView.from_dict(d.pop("progress"))
 
         service = d.pop("service")
 
-        status = d.pop("status")
+        status = DeploymentStatus(d.pop("status"))
 
         targets = []
         _targets = d.pop("targets")

@@ -9,7 +9,7 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.page_server_view_items_item import PageServerViewItemsItem
+    from ..models.server_view import ServerView
 
 
 T = TypeVar("T", bound="PageServerView")
@@ -17,14 +17,14 @@ T = TypeVar("T", bound="PageServerView")
 
 @_attrs_define
 class PageServerView:
-    """A page of a list.
+    """A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`).
 
     Attributes:
-        items (list[PageServerViewItemsItem]):
+        items (list[ServerView]):
         next_cursor (None | str | Unset): Pass as `cursor` to get the next page; null on the last page.
     """
 
-    items: list[PageServerViewItemsItem]
+    items: list[ServerView]
     next_cursor: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -54,13 +54,13 @@ class PageServerView:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.page_server_view_items_item import PageServerViewItemsItem  # noqa: PLC0415
+        from ..models.server_view import ServerView  # noqa: PLC0415
 
         d = dict(src_dict)
         items = []
         _items = d.pop("items")
         for items_item_data in _items:
-            items_item = PageServerViewItemsItem.from_dict(items_item_data)
+            items_item = ServerView.from_dict(items_item_data)
 
             items.append(items_item)
 

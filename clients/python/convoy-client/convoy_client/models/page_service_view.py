@@ -9,7 +9,7 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.page_service_view_items_item import PageServiceViewItemsItem
+    from ..models.service_view import ServiceView
 
 
 T = TypeVar("T", bound="PageServiceView")
@@ -17,14 +17,14 @@ T = TypeVar("T", bound="PageServiceView")
 
 @_attrs_define
 class PageServiceView:
-    """A page of a list.
+    """A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`).
 
     Attributes:
-        items (list[PageServiceViewItemsItem]):
+        items (list[ServiceView]):
         next_cursor (None | str | Unset): Pass as `cursor` to get the next page; null on the last page.
     """
 
-    items: list[PageServiceViewItemsItem]
+    items: list[ServiceView]
     next_cursor: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -54,13 +54,13 @@ class PageServiceView:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.page_service_view_items_item import PageServiceViewItemsItem  # noqa: PLC0415
+        from ..models.service_view import ServiceView  # noqa: PLC0415
 
         d = dict(src_dict)
         items = []
         _items = d.pop("items")
         for items_item_data in _items:
-            items_item = PageServiceViewItemsItem.from_dict(items_item_data)
+            items_item = ServiceView.from_dict(items_item_data)
 
             items.append(items_item)
 

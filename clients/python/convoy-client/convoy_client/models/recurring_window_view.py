@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
+
+from ..models.weekday import Weekday
 
 T = TypeVar("T", bound="RecurringWindowView")
 
@@ -19,20 +21,23 @@ class RecurringWindowView:
             {'days': ['mon', 'tue', 'wed', 'thu'], 'end': '02:00', 'start': '22:00', 'time_zone': 'Europe/Berlin'}
 
         Attributes:
-            days (list[str]): `mon` … `sun`, each at most once, at least one.
+            days (list[Weekday]): `mon` … `sun`, each at most once, at least one.
             end (str): `HH:MM` or `HH:MM:SS`, 24-hour, local time; the window ends just before it.
             start (str): `HH:MM` or `HH:MM:SS`, 24-hour, local time.
             time_zone (str): IANA time zone name.
     """
 
-    days: list[str]
+    days: list[Weekday]
     end: str
     start: str
     time_zone: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        days = self.days
+        days = []
+        for days_item_data in self.days:
+            days_item = days_item_data.value
+            days.append(days_item)
 
         end = self.end
 
@@ -56,7 +61,12 @@ class RecurringWindowView:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        days = cast(list[str], d.pop("days"))
+        days = []
+        _days = d.pop("days")
+        for days_item_data in _days:
+            days_item = Weekday(days_item_data)
+
+            days.append(days_item)
 
         end = d.pop("end")
 

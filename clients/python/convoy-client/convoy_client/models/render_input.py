@@ -23,8 +23,10 @@ class RenderInput:
             'ghcr.io', 'registry_username': 'customer', 'servers': ['web-1', 'web-2'], 'service_name': 'customer-app'}}
 
     Attributes:
-        variables (RenderInputVariables | Unset): The template's variables; built-in templates fill their optional ones
-            with defaults.
+        variables (RenderInputVariables | Unset): Values of the template's `variables` (as `GET /v1/templates/{id}`
+            lists them): each
+            of its type, none unknown, every required one; defaults fill the others. Secret
+            variables are never given here (their values go in a deployment's `secrets`).
     """
 
     variables: RenderInputVariables | Unset = UNSET

@@ -11,7 +11,11 @@ T = TypeVar("T", bound="RenderInputVariables")
 
 @_attrs_define
 class RenderInputVariables:
-    """The template's variables; built-in templates fill their optional ones with defaults."""
+    """Values of the template's `variables` (as `GET /v1/templates/{id}` lists them): each
+    of its type, none unknown, every required one; defaults fill the others. Secret
+    variables are never given here (their values go in a deployment's `secrets`).
+
+    """
 
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 

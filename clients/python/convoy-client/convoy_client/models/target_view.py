@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.target_status import TargetStatus
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -25,7 +26,8 @@ class TargetView:
         role (str):
         server_id (UUID):
         server_name (str):
-        status (str): pending, running, succeeded, failed, cancelled or skipped.
+        status (TargetStatus): A target's status (one role on one server); `succeeded`, `failed`, `cancelled` and
+             `skipped` are final.
         steps (list[StepView]): The steps the hosts ran for this target, in the order they started (a restore of
             the host adds its steps after the deploy's).
         duration_ms (int | None | Unset):
@@ -41,7 +43,7 @@ class TargetView:
     role: str
     server_id: UUID
     server_name: str
-    status: str
+    status: TargetStatus
     steps: list[StepView]
     duration_ms: int | None | Unset = UNSET
     error: None | str | Unset = UNSET
@@ -61,7 +63,7 @@ class TargetView:
 
         server_name = self.server_name
 
-        status = self.status
+        status = self.status.value
 
         steps = []
         for steps_item_data in self.steps:
@@ -156,7 +158,7 @@ class TargetView:
 
         server_name = d.pop("server_name")
 
-        status = d.pop("status")
+        status = TargetStatus(d.pop("status"))
 
         steps = []
         _steps = d.pop("steps")

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
+
+if TYPE_CHECKING:
+    from ..models.variable import Variable
+
 
 T = TypeVar("T", bound="TemplateView")
 
@@ -23,6 +27,8 @@ class TemplateView:
         name (str):
         template (str):
         updated_at (datetime.datetime):
+        variables (list[Variable]): What a render takes: `variables` of `POST /v1/templates/{id}/render` and of a
+            deployment made from the template (secret ones go in its `secrets`).
     """
 
     app_type: str
@@ -33,6 +39,7 @@ class TemplateView:
     name: str
     template: str
     updated_at: datetime.datetime
+    variables: list[Variable]
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,6 +59,11 @@ class TemplateView:
 
         updated_at = self.updated_at.isoformat()
 
+        variables = []
+        for variables_item_data in self.variables:
+            variables_item = variables_item_data.to_dict()
+            variables.append(variables_item)
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -64,6 +76,7 @@ class TemplateView:
                 "name": name,
                 "template": template,
                 "updated_at": updated_at,
+                "variables": variables,
             }
         )
 
@@ -71,6 +84,8 @@ class TemplateView:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.variable import Variable  # noqa: PLC0415
+
         d = dict(src_dict)
         app_type = d.pop("app_type")
 
@@ -88,6 +103,13 @@ class TemplateView:
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
 
+        variables = []
+        _variables = d.pop("variables")
+        for variables_item_data in _variables:
+            variables_item = Variable.from_dict(variables_item_data)
+
+            variables.append(variables_item)
+
         template_view = cls(
             app_type=app_type,
             builtin=builtin,
@@ -97,6 +119,7 @@ class TemplateView:
             name=name,
             template=template,
             updated_at=updated_at,
+            variables=variables,
         )
 
         template_view.additional_properties = d

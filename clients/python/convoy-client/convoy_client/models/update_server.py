@@ -8,8 +8,9 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.update_server_labels_type_0 import UpdateServerLabelsType0
-    from ..models.update_server_ssh_proxy_type_0 import UpdateServerSshProxyType0
+    from ..models.jump_host_by_address import JumpHostByAddress
+    from ..models.labels import Labels
+    from ..models.registered_jump_host import RegisteredJumpHost
 
 
 T = TypeVar("T", bound="UpdateServer")
@@ -22,26 +23,27 @@ class UpdateServer:
     Attributes:
         host_key (None | str | Unset):
         hostname (None | str | Unset):
-        labels (None | Unset | UpdateServerLabelsType0):
+        labels (Labels | None | Unset):
         name (None | str | Unset):
         port (int | None | Unset):
         ssh_private_key (None | str | Unset):
-        ssh_proxy (None | Unset | UpdateServerSshProxyType0): A jump host as on create; `null` removes it.
+        ssh_proxy (JumpHostByAddress | None | RegisteredJumpHost | Unset):
         ssh_user (None | str | Unset):
     """
 
     host_key: None | str | Unset = UNSET
     hostname: None | str | Unset = UNSET
-    labels: None | Unset | UpdateServerLabelsType0 = UNSET
+    labels: Labels | None | Unset = UNSET
     name: None | str | Unset = UNSET
     port: int | None | Unset = UNSET
     ssh_private_key: None | str | Unset = UNSET
-    ssh_proxy: None | Unset | UpdateServerSshProxyType0 = UNSET
+    ssh_proxy: JumpHostByAddress | None | RegisteredJumpHost | Unset = UNSET
     ssh_user: None | str | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.update_server_labels_type_0 import UpdateServerLabelsType0  # noqa: PLC0415
-        from ..models.update_server_ssh_proxy_type_0 import UpdateServerSshProxyType0  # noqa: PLC0415
+        from ..models.jump_host_by_address import JumpHostByAddress  # noqa: PLC0415
+        from ..models.labels import Labels  # noqa: PLC0415
+        from ..models.registered_jump_host import RegisteredJumpHost  # noqa: PLC0415
 
         host_key: None | str | Unset
         if isinstance(self.host_key, Unset):
@@ -58,7 +60,7 @@ class UpdateServer:
         labels: dict[str, Any] | None | Unset
         if isinstance(self.labels, Unset):
             labels = UNSET
-        elif isinstance(self.labels, UpdateServerLabelsType0):
+        elif isinstance(self.labels, Labels):
             labels = self.labels.to_dict()
         else:
             labels = self.labels
@@ -84,7 +86,9 @@ class UpdateServer:
         ssh_proxy: dict[str, Any] | None | Unset
         if isinstance(self.ssh_proxy, Unset):
             ssh_proxy = UNSET
-        elif isinstance(self.ssh_proxy, UpdateServerSshProxyType0):
+        elif isinstance(self.ssh_proxy, RegisteredJumpHost):
+            ssh_proxy = self.ssh_proxy.to_dict()
+        elif isinstance(self.ssh_proxy, JumpHostByAddress):
             ssh_proxy = self.ssh_proxy.to_dict()
         else:
             ssh_proxy = self.ssh_proxy
@@ -119,8 +123,9 @@ class UpdateServer:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_server_labels_type_0 import UpdateServerLabelsType0  # noqa: PLC0415
-        from ..models.update_server_ssh_proxy_type_0 import UpdateServerSshProxyType0  # noqa: PLC0415
+        from ..models.jump_host_by_address import JumpHostByAddress  # noqa: PLC0415
+        from ..models.labels import Labels  # noqa: PLC0415
+        from ..models.registered_jump_host import RegisteredJumpHost  # noqa: PLC0415
 
         d = dict(src_dict)
 
@@ -142,7 +147,7 @@ class UpdateServer:
 
         hostname = _parse_hostname(d.pop("hostname", UNSET))
 
-        def _parse_labels(data: object) -> None | Unset | UpdateServerLabelsType0:
+        def _parse_labels(data: object) -> Labels | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -150,12 +155,12 @@ class UpdateServer:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                labels_type_0 = UpdateServerLabelsType0.from_dict(data)
+                labels_type_1 = Labels.from_dict(data)
 
-                return labels_type_0
+                return labels_type_1
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(None | Unset | UpdateServerLabelsType0, data)
+            return cast(Labels | None | Unset, data)
 
         labels = _parse_labels(d.pop("labels", UNSET))
 
@@ -186,7 +191,7 @@ class UpdateServer:
 
         ssh_private_key = _parse_ssh_private_key(d.pop("ssh_private_key", UNSET))
 
-        def _parse_ssh_proxy(data: object) -> None | Unset | UpdateServerSshProxyType0:
+        def _parse_ssh_proxy(data: object) -> JumpHostByAddress | None | RegisteredJumpHost | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -194,12 +199,20 @@ class UpdateServer:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                ssh_proxy_type_0 = UpdateServerSshProxyType0.from_dict(data)
+                componentsschemas_ssh_proxy_input_registered_jump_host = RegisteredJumpHost.from_dict(data)
 
-                return ssh_proxy_type_0
+                return componentsschemas_ssh_proxy_input_registered_jump_host
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(None | Unset | UpdateServerSshProxyType0, data)
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_ssh_proxy_input_jump_host_by_address = JumpHostByAddress.from_dict(data)
+
+                return componentsschemas_ssh_proxy_input_jump_host_by_address
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(JumpHostByAddress | None | RegisteredJumpHost | Unset, data)
 
         ssh_proxy = _parse_ssh_proxy(d.pop("ssh_proxy", UNSET))
 

@@ -14,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: DeploymentInput,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(idempotency_key, Unset):
@@ -66,6 +66,11 @@ def _parse_response(
 
         return response_409
 
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
     if response.status_code == 422:
         response_422 = Problem.from_dict(response.json())
 
@@ -92,12 +97,12 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: DeploymentInput,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[DeploymentView | Problem]:
     """Validate a deploy request and queue the deployment.
 
     Args:
-        idempotency_key (None | str | Unset):
+        idempotency_key (str | Unset): Visible ASCII
         body (DeploymentInput): A deployment request: exactly one of `config`, `config_yaml` or
             `template`. Example: {'config_yaml': 'service: customer-app\\nimage:
             ghcr.io/customer/rails-app:v2.1.0\\nservers:\\n  web:\\n    - web-1\\n    -
@@ -130,12 +135,12 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: DeploymentInput,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> DeploymentView | Problem | None:
     """Validate a deploy request and queue the deployment.
 
     Args:
-        idempotency_key (None | str | Unset):
+        idempotency_key (str | Unset): Visible ASCII
         body (DeploymentInput): A deployment request: exactly one of `config`, `config_yaml` or
             `template`. Example: {'config_yaml': 'service: customer-app\\nimage:
             ghcr.io/customer/rails-app:v2.1.0\\nservers:\\n  web:\\n    - web-1\\n    -
@@ -163,12 +168,12 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: DeploymentInput,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[DeploymentView | Problem]:
     """Validate a deploy request and queue the deployment.
 
     Args:
-        idempotency_key (None | str | Unset):
+        idempotency_key (str | Unset): Visible ASCII
         body (DeploymentInput): A deployment request: exactly one of `config`, `config_yaml` or
             `template`. Example: {'config_yaml': 'service: customer-app\\nimage:
             ghcr.io/customer/rails-app:v2.1.0\\nservers:\\n  web:\\n    - web-1\\n    -
@@ -199,12 +204,12 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: DeploymentInput,
-    idempotency_key: None | str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> DeploymentView | Problem | None:
     """Validate a deploy request and queue the deployment.
 
     Args:
-        idempotency_key (None | str | Unset):
+        idempotency_key (str | Unset): Visible ASCII
         body (DeploymentInput): A deployment request: exactly one of `config`, `config_yaml` or
             `template`. Example: {'config_yaml': 'service: customer-app\\nimage:
             ghcr.io/customer/rails-app:v2.1.0\\nservers:\\n  web:\\n    - web-1\\n    -

@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
@@ -14,25 +14,15 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     id: UUID,
     *,
-    after: int | None | Unset = UNSET,
-    limit: int | None | Unset = UNSET,
+    after: int | Unset = UNSET,
+    limit: int | Unset = 100,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_after: int | None | Unset
-    if isinstance(after, Unset):
-        json_after = UNSET
-    else:
-        json_after = after
-    params["after"] = json_after
+    params["after"] = after
 
-    json_limit: int | None | Unset
-    if isinstance(limit, Unset):
-        json_limit = UNSET
-    else:
-        json_limit = limit
-    params["limit"] = json_limit
+    params["limit"] = limit
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -47,15 +37,25 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | Problem | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | str | None:
     if response.status_code == 200:
-        response_200 = cast(Any, None)
+        response_200 = response.text
         return response_200
 
     if response.status_code == 400:
         response_400 = Problem.from_dict(response.json())
 
         return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
 
     if response.status_code == 404:
         response_404 = Problem.from_dict(response.json())
@@ -73,7 +73,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Any | Problem]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | str]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -86,9 +86,9 @@ def sync_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    after: int | None | Unset = UNSET,
-    limit: int | None | Unset = UNSET,
-) -> Response[Any | Problem]:
+    after: int | Unset = UNSET,
+    limit: int | Unset = 100,
+) -> Response[Problem | str]:
     """A deployment's log as JSON lines (`application/x-ndjson`), one `LogLineView` per line,
     oldest first. Pass the last `seq` seen as `after` to continue. With
     `Accept: text/event-stream` the answer is a live Server-Sent Events stream: `log`
@@ -102,15 +102,15 @@ def sync_detailed(
 
     Args:
         id (UUID):
-        after (int | None | Unset):
-        limit (int | None | Unset):
+        after (int | Unset):
+        limit (int | Unset):  Default: 100.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | Problem]
+        Response[Problem | str]
     """
 
     kwargs = _get_kwargs(
@@ -130,9 +130,9 @@ def sync(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    after: int | None | Unset = UNSET,
-    limit: int | None | Unset = UNSET,
-) -> Any | Problem | None:
+    after: int | Unset = UNSET,
+    limit: int | Unset = 100,
+) -> Problem | str | None:
     """A deployment's log as JSON lines (`application/x-ndjson`), one `LogLineView` per line,
     oldest first. Pass the last `seq` seen as `after` to continue. With
     `Accept: text/event-stream` the answer is a live Server-Sent Events stream: `log`
@@ -146,15 +146,15 @@ def sync(
 
     Args:
         id (UUID):
-        after (int | None | Unset):
-        limit (int | None | Unset):
+        after (int | Unset):
+        limit (int | Unset):  Default: 100.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | Problem
+        Problem | str
     """
 
     return sync_detailed(
@@ -169,9 +169,9 @@ async def asyncio_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    after: int | None | Unset = UNSET,
-    limit: int | None | Unset = UNSET,
-) -> Response[Any | Problem]:
+    after: int | Unset = UNSET,
+    limit: int | Unset = 100,
+) -> Response[Problem | str]:
     """A deployment's log as JSON lines (`application/x-ndjson`), one `LogLineView` per line,
     oldest first. Pass the last `seq` seen as `after` to continue. With
     `Accept: text/event-stream` the answer is a live Server-Sent Events stream: `log`
@@ -185,15 +185,15 @@ async def asyncio_detailed(
 
     Args:
         id (UUID):
-        after (int | None | Unset):
-        limit (int | None | Unset):
+        after (int | Unset):
+        limit (int | Unset):  Default: 100.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | Problem]
+        Response[Problem | str]
     """
 
     kwargs = _get_kwargs(
@@ -211,9 +211,9 @@ async def asyncio(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    after: int | None | Unset = UNSET,
-    limit: int | None | Unset = UNSET,
-) -> Any | Problem | None:
+    after: int | Unset = UNSET,
+    limit: int | Unset = 100,
+) -> Problem | str | None:
     """A deployment's log as JSON lines (`application/x-ndjson`), one `LogLineView` per line,
     oldest first. Pass the last `seq` seen as `after` to continue. With
     `Accept: text/event-stream` the answer is a live Server-Sent Events stream: `log`
@@ -227,15 +227,15 @@ async def asyncio(
 
     Args:
         id (UUID):
-        after (int | None | Unset):
-        limit (int | None | Unset):
+        after (int | Unset):
+        limit (int | Unset):  Default: 100.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | Problem
+        Problem | str
     """
 
     return (

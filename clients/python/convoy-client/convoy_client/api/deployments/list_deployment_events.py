@@ -15,25 +15,15 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     id: UUID,
     *,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_limit: int | None | Unset
-    if isinstance(limit, Unset):
-        json_limit = UNSET
-    else:
-        json_limit = limit
-    params["limit"] = json_limit
+    params["limit"] = limit
 
-    json_cursor: None | str | Unset
-    if isinstance(cursor, Unset):
-        json_cursor = UNSET
-    else:
-        json_cursor = cursor
-    params["cursor"] = json_cursor
+    params["cursor"] = cursor
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -55,6 +45,21 @@ def _parse_response(
         response_200 = PageEventView.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
 
     if response.status_code == 404:
         response_404 = Problem.from_dict(response.json())
@@ -82,15 +87,15 @@ def sync_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> Response[PageEventView | Problem]:
     """A deployment's events, oldest first.
 
     Args:
         id (UUID):
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -117,15 +122,15 @@ def sync(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> PageEventView | Problem | None:
     """A deployment's events, oldest first.
 
     Args:
         id (UUID):
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -147,15 +152,15 @@ async def asyncio_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> Response[PageEventView | Problem]:
     """A deployment's events, oldest first.
 
     Args:
         id (UUID):
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -180,15 +185,15 @@ async def asyncio(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> PageEventView | Problem | None:
     """A deployment's events, oldest first.
 
     Args:
         id (UUID):
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -6,6 +6,8 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.deployment_kind import DeploymentKind
+from ...models.deployment_status import DeploymentStatus
 from ...models.page_deployment_view import PageDeploymentView
 from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
@@ -13,64 +15,44 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
-    service: None | str | Unset = UNSET,
-    server_id: None | Unset | UUID = UNSET,
-    status: None | str | Unset = UNSET,
-    live: bool | None | Unset = UNSET,
-    kind: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
+    service: str | Unset = UNSET,
+    server_id: UUID | Unset = UNSET,
+    status: DeploymentStatus | None | Unset = UNSET,
+    live: bool | Unset = UNSET,
+    kind: DeploymentKind | None | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_limit: int | None | Unset
-    if isinstance(limit, Unset):
-        json_limit = UNSET
-    else:
-        json_limit = limit
-    params["limit"] = json_limit
+    params["limit"] = limit
 
-    json_cursor: None | str | Unset
-    if isinstance(cursor, Unset):
-        json_cursor = UNSET
-    else:
-        json_cursor = cursor
-    params["cursor"] = json_cursor
+    params["cursor"] = cursor
 
-    json_service: None | str | Unset
-    if isinstance(service, Unset):
-        json_service = UNSET
-    else:
-        json_service = service
-    params["service"] = json_service
+    params["service"] = service
 
-    json_server_id: None | str | Unset
-    if isinstance(server_id, Unset):
-        json_server_id = UNSET
-    elif isinstance(server_id, UUID):
+    json_server_id: str | Unset = UNSET
+    if not isinstance(server_id, Unset):
         json_server_id = str(server_id)
-    else:
-        json_server_id = server_id
     params["server_id"] = json_server_id
 
     json_status: None | str | Unset
     if isinstance(status, Unset):
         json_status = UNSET
+    elif isinstance(status, DeploymentStatus):
+        json_status = status.value
     else:
         json_status = status
     params["status"] = json_status
 
-    json_live: bool | None | Unset
-    if isinstance(live, Unset):
-        json_live = UNSET
-    else:
-        json_live = live
-    params["live"] = json_live
+    params["live"] = live
 
     json_kind: None | str | Unset
     if isinstance(kind, Unset):
         json_kind = UNSET
+    elif isinstance(kind, DeploymentKind):
+        json_kind = kind.value
     else:
         json_kind = kind
     params["kind"] = json_kind
@@ -104,6 +86,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -124,24 +111,24 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
-    service: None | str | Unset = UNSET,
-    server_id: None | Unset | UUID = UNSET,
-    status: None | str | Unset = UNSET,
-    live: bool | None | Unset = UNSET,
-    kind: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
+    service: str | Unset = UNSET,
+    server_id: UUID | Unset = UNSET,
+    status: DeploymentStatus | None | Unset = UNSET,
+    live: bool | Unset = UNSET,
+    kind: DeploymentKind | None | Unset = UNSET,
 ) -> Response[PageDeploymentView | Problem]:
     """The org's deployments, newest first, optionally filtered.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
-        service (None | str | Unset):
-        server_id (None | Unset | UUID):
-        status (None | str | Unset):
-        live (bool | None | Unset):
-        kind (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
+        service (str | Unset):
+        server_id (UUID | Unset):
+        status (DeploymentStatus | None | Unset):
+        live (bool | Unset):
+        kind (DeploymentKind | None | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -171,24 +158,24 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
-    service: None | str | Unset = UNSET,
-    server_id: None | Unset | UUID = UNSET,
-    status: None | str | Unset = UNSET,
-    live: bool | None | Unset = UNSET,
-    kind: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
+    service: str | Unset = UNSET,
+    server_id: UUID | Unset = UNSET,
+    status: DeploymentStatus | None | Unset = UNSET,
+    live: bool | Unset = UNSET,
+    kind: DeploymentKind | None | Unset = UNSET,
 ) -> PageDeploymentView | Problem | None:
     """The org's deployments, newest first, optionally filtered.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
-        service (None | str | Unset):
-        server_id (None | Unset | UUID):
-        status (None | str | Unset):
-        live (bool | None | Unset):
-        kind (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
+        service (str | Unset):
+        server_id (UUID | Unset):
+        status (DeploymentStatus | None | Unset):
+        live (bool | Unset):
+        kind (DeploymentKind | None | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -213,24 +200,24 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
-    service: None | str | Unset = UNSET,
-    server_id: None | Unset | UUID = UNSET,
-    status: None | str | Unset = UNSET,
-    live: bool | None | Unset = UNSET,
-    kind: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
+    service: str | Unset = UNSET,
+    server_id: UUID | Unset = UNSET,
+    status: DeploymentStatus | None | Unset = UNSET,
+    live: bool | Unset = UNSET,
+    kind: DeploymentKind | None | Unset = UNSET,
 ) -> Response[PageDeploymentView | Problem]:
     """The org's deployments, newest first, optionally filtered.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
-        service (None | str | Unset):
-        server_id (None | Unset | UUID):
-        status (None | str | Unset):
-        live (bool | None | Unset):
-        kind (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
+        service (str | Unset):
+        server_id (UUID | Unset):
+        status (DeploymentStatus | None | Unset):
+        live (bool | Unset):
+        kind (DeploymentKind | None | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -258,24 +245,24 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
-    service: None | str | Unset = UNSET,
-    server_id: None | Unset | UUID = UNSET,
-    status: None | str | Unset = UNSET,
-    live: bool | None | Unset = UNSET,
-    kind: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
+    service: str | Unset = UNSET,
+    server_id: UUID | Unset = UNSET,
+    status: DeploymentStatus | None | Unset = UNSET,
+    live: bool | Unset = UNSET,
+    kind: DeploymentKind | None | Unset = UNSET,
 ) -> PageDeploymentView | Problem | None:
     """The org's deployments, newest first, optionally filtered.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
-        service (None | str | Unset):
-        server_id (None | Unset | UUID):
-        status (None | str | Unset):
-        live (bool | None | Unset):
-        kind (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
+        service (str | Unset):
+        server_id (UUID | Unset):
+        status (DeploymentStatus | None | Unset):
+        live (bool | Unset):
+        kind (DeploymentKind | None | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

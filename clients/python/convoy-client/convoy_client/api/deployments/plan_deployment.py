@@ -15,7 +15,7 @@ def _get_kwargs(
     *,
     body: DeploymentInput,
     preflight: bool | Unset = UNSET,
-    min_free_mib: int | None | Unset = UNSET,
+    min_free_mib: int | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -23,12 +23,7 @@ def _get_kwargs(
 
     params["preflight"] = preflight
 
-    json_min_free_mib: int | None | Unset
-    if isinstance(min_free_mib, Unset):
-        json_min_free_mib = UNSET
-    else:
-        json_min_free_mib = min_free_mib
-    params["min_free_mib"] = json_min_free_mib
+    params["min_free_mib"] = min_free_mib
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -72,6 +67,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_404
 
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
     if response.status_code == 422:
         response_422 = Problem.from_dict(response.json())
 
@@ -97,7 +97,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: DeploymentInput,
     preflight: bool | Unset = UNSET,
-    min_free_mib: int | None | Unset = UNSET,
+    min_free_mib: int | Unset = UNSET,
 ) -> Response[PlanView | Problem]:
     """Dry run: the normalised config and, per host, the exact commands a deployment of this
     body would run, secrets redacted, and the rollout (waves and gates) of its `strategy`
@@ -114,7 +114,7 @@ def sync_detailed(
 
     Args:
         preflight (bool | Unset):
-        min_free_mib (int | None | Unset):
+        min_free_mib (int | Unset):
         body (DeploymentInput): A deployment request: exactly one of `config`, `config_yaml` or
             `template`. Example: {'config_yaml': 'service: customer-app\\nimage:
             ghcr.io/customer/rails-app:v2.1.0\\nservers:\\n  web:\\n    - web-1\\n    -
@@ -149,7 +149,7 @@ def sync(
     client: AuthenticatedClient,
     body: DeploymentInput,
     preflight: bool | Unset = UNSET,
-    min_free_mib: int | None | Unset = UNSET,
+    min_free_mib: int | Unset = UNSET,
 ) -> PlanView | Problem | None:
     """Dry run: the normalised config and, per host, the exact commands a deployment of this
     body would run, secrets redacted, and the rollout (waves and gates) of its `strategy`
@@ -166,7 +166,7 @@ def sync(
 
     Args:
         preflight (bool | Unset):
-        min_free_mib (int | None | Unset):
+        min_free_mib (int | Unset):
         body (DeploymentInput): A deployment request: exactly one of `config`, `config_yaml` or
             `template`. Example: {'config_yaml': 'service: customer-app\\nimage:
             ghcr.io/customer/rails-app:v2.1.0\\nservers:\\n  web:\\n    - web-1\\n    -
@@ -196,7 +196,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: DeploymentInput,
     preflight: bool | Unset = UNSET,
-    min_free_mib: int | None | Unset = UNSET,
+    min_free_mib: int | Unset = UNSET,
 ) -> Response[PlanView | Problem]:
     """Dry run: the normalised config and, per host, the exact commands a deployment of this
     body would run, secrets redacted, and the rollout (waves and gates) of its `strategy`
@@ -213,7 +213,7 @@ async def asyncio_detailed(
 
     Args:
         preflight (bool | Unset):
-        min_free_mib (int | None | Unset):
+        min_free_mib (int | Unset):
         body (DeploymentInput): A deployment request: exactly one of `config`, `config_yaml` or
             `template`. Example: {'config_yaml': 'service: customer-app\\nimage:
             ghcr.io/customer/rails-app:v2.1.0\\nservers:\\n  web:\\n    - web-1\\n    -
@@ -246,7 +246,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: DeploymentInput,
     preflight: bool | Unset = UNSET,
-    min_free_mib: int | None | Unset = UNSET,
+    min_free_mib: int | Unset = UNSET,
 ) -> PlanView | Problem | None:
     """Dry run: the normalised config and, per host, the exact commands a deployment of this
     body would run, secrets redacted, and the rollout (waves and gates) of its `strategy`
@@ -263,7 +263,7 @@ async def asyncio(
 
     Args:
         preflight (bool | Unset):
-        min_free_mib (int | None | Unset):
+        min_free_mib (int | Unset):
         body (DeploymentInput): A deployment request: exactly one of `config`, `config_yaml` or
             `template`. Example: {'config_yaml': 'service: customer-app\\nimage:
             ghcr.io/customer/rails-app:v2.1.0\\nservers:\\n  web:\\n    - web-1\\n    -

@@ -16,7 +16,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     id: UUID,
     *,
-    body: BootstrapInput | None | Unset = UNSET,
+    body: BootstrapInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -27,10 +27,8 @@ def _get_kwargs(
         ),
     }
 
-    if isinstance(body, BootstrapInput):
+    if not isinstance(body, Unset):
         _kwargs["json"] = body.to_dict()
-    else:
-        _kwargs["json"] = body
 
     headers["Content-Type"] = "application/json"
 
@@ -71,6 +69,11 @@ def _parse_response(
 
         return response_409
 
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
     if response.status_code == 422:
         response_422 = Problem.from_dict(response.json())
 
@@ -97,7 +100,7 @@ def sync_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    body: BootstrapInput | None | Unset = UNSET,
+    body: BootstrapInput | Unset = UNSET,
 ) -> Response[BootstrapView | Problem]:
     """Prepare a server as `kamal server bootstrap` and `kamal proxy boot` do: Docker present
     and running (installed with `apt-get install docker.io` when missing, the login is
@@ -110,7 +113,8 @@ def sync_detailed(
 
     Args:
         id (UUID):
-        body (BootstrapInput | None | Unset):
+        body (BootstrapInput | Unset): The optional body of `POST /v1/servers/{id}/bootstrap`: the
+            proxy to boot.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -136,7 +140,7 @@ def sync(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    body: BootstrapInput | None | Unset = UNSET,
+    body: BootstrapInput | Unset = UNSET,
 ) -> BootstrapView | Problem | None:
     """Prepare a server as `kamal server bootstrap` and `kamal proxy boot` do: Docker present
     and running (installed with `apt-get install docker.io` when missing, the login is
@@ -149,7 +153,8 @@ def sync(
 
     Args:
         id (UUID):
-        body (BootstrapInput | None | Unset):
+        body (BootstrapInput | Unset): The optional body of `POST /v1/servers/{id}/bootstrap`: the
+            proxy to boot.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -170,7 +175,7 @@ async def asyncio_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    body: BootstrapInput | None | Unset = UNSET,
+    body: BootstrapInput | Unset = UNSET,
 ) -> Response[BootstrapView | Problem]:
     """Prepare a server as `kamal server bootstrap` and `kamal proxy boot` do: Docker present
     and running (installed with `apt-get install docker.io` when missing, the login is
@@ -183,7 +188,8 @@ async def asyncio_detailed(
 
     Args:
         id (UUID):
-        body (BootstrapInput | None | Unset):
+        body (BootstrapInput | Unset): The optional body of `POST /v1/servers/{id}/bootstrap`: the
+            proxy to boot.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -207,7 +213,7 @@ async def asyncio(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    body: BootstrapInput | None | Unset = UNSET,
+    body: BootstrapInput | Unset = UNSET,
 ) -> BootstrapView | Problem | None:
     """Prepare a server as `kamal server bootstrap` and `kamal proxy boot` do: Docker present
     and running (installed with `apt-get install docker.io` when missing, the login is
@@ -220,7 +226,8 @@ async def asyncio(
 
     Args:
         id (UUID):
-        body (BootstrapInput | None | Unset):
+        body (BootstrapInput | Unset): The optional body of `POST /v1/servers/{id}/bootstrap`: the
+            proxy to boot.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -12,25 +12,15 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_limit: int | None | Unset
-    if isinstance(limit, Unset):
-        json_limit = UNSET
-    else:
-        json_limit = limit
-    params["limit"] = json_limit
+    params["limit"] = limit
 
-    json_cursor: None | str | Unset
-    if isinstance(cursor, Unset):
-        json_cursor = UNSET
-    else:
-        json_cursor = cursor
-    params["cursor"] = json_cursor
+    params["cursor"] = cursor
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -61,6 +51,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -81,14 +76,14 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> Response[PageServerView | Problem]:
     """The org's servers, newest first.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -113,14 +108,14 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> PageServerView | Problem | None:
     """The org's servers, newest first.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -140,14 +135,14 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> Response[PageServerView | Problem]:
     """The org's servers, newest first.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -170,14 +165,14 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> PageServerView | Problem | None:
     """The org's servers, newest first.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -15,17 +15,12 @@ def _get_kwargs(
     service: str,
     name: str,
     *,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_destination: None | str | Unset
-    if isinstance(destination, Unset):
-        json_destination = UNSET
-    else:
-        json_destination = destination
-    params["destination"] = json_destination
+    params["destination"] = destination
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -96,7 +91,7 @@ def sync_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[DeploymentView | Problem]:
     """Boot an accessory where it does not run yet.
 
@@ -105,9 +100,9 @@ def sync_detailed(
     The config, secrets and version are those of the service's newest deployed rollout.
 
     Args:
-        service (str):
-        name (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        name (str): Accessory name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -135,7 +130,7 @@ def sync(
     name: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> DeploymentView | Problem | None:
     """Boot an accessory where it does not run yet.
 
@@ -144,9 +139,9 @@ def sync(
     The config, secrets and version are those of the service's newest deployed rollout.
 
     Args:
-        service (str):
-        name (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        name (str): Accessory name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -169,7 +164,7 @@ async def asyncio_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[DeploymentView | Problem]:
     """Boot an accessory where it does not run yet.
 
@@ -178,9 +173,9 @@ async def asyncio_detailed(
     The config, secrets and version are those of the service's newest deployed rollout.
 
     Args:
-        service (str):
-        name (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        name (str): Accessory name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -206,7 +201,7 @@ async def asyncio(
     name: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> DeploymentView | Problem | None:
     """Boot an accessory where it does not run yet.
 
@@ -215,9 +210,9 @@ async def asyncio(
     The config, secrets and version are those of the service's newest deployed rollout.
 
     Args:
-        service (str):
-        name (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        name (str): Accessory name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -16,18 +16,13 @@ def _get_kwargs(
     service: str,
     *,
     body: ExecInput,
-    wait: None | str | Unset = UNSET,
+    wait: bool | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     params: dict[str, Any] = {}
 
-    json_wait: None | str | Unset
-    if isinstance(wait, Unset):
-        json_wait = UNSET
-    else:
-        json_wait = wait
-    params["wait"] = json_wait
+    params["wait"] = wait
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -80,6 +75,11 @@ def _parse_response(
 
         return response_409
 
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
     if response.status_code == 422:
         response_422 = Problem.from_dict(response.json())
 
@@ -107,15 +107,15 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ExecInput,
-    wait: None | str | Unset = UNSET,
+    wait: bool | Unset = UNSET,
 ) -> Response[DeploymentView | Problem]:
     """Run a one-off command in a new container of the live version on one host (`kamal app
     exec`): its output goes to the run's logs (secrets blanked), its exit code to
     `operation.exit_code`; audited on the host and by an `exec_audit` event.
 
     Args:
-        service (str):
-        wait (None | str | Unset):
+        service (str): Service name
+        wait (bool | Unset):
         body (ExecInput): A one-off command in a new container of the live version (`kamal app
             exec`). Example: {'command': ['bin/rails', 'db:migrate'], 'role': 'web'}.
 
@@ -145,15 +145,15 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ExecInput,
-    wait: None | str | Unset = UNSET,
+    wait: bool | Unset = UNSET,
 ) -> DeploymentView | Problem | None:
     """Run a one-off command in a new container of the live version on one host (`kamal app
     exec`): its output goes to the run's logs (secrets blanked), its exit code to
     `operation.exit_code`; audited on the host and by an `exec_audit` event.
 
     Args:
-        service (str):
-        wait (None | str | Unset):
+        service (str): Service name
+        wait (bool | Unset):
         body (ExecInput): A one-off command in a new container of the live version (`kamal app
             exec`). Example: {'command': ['bin/rails', 'db:migrate'], 'role': 'web'}.
 
@@ -178,15 +178,15 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ExecInput,
-    wait: None | str | Unset = UNSET,
+    wait: bool | Unset = UNSET,
 ) -> Response[DeploymentView | Problem]:
     """Run a one-off command in a new container of the live version on one host (`kamal app
     exec`): its output goes to the run's logs (secrets blanked), its exit code to
     `operation.exit_code`; audited on the host and by an `exec_audit` event.
 
     Args:
-        service (str):
-        wait (None | str | Unset):
+        service (str): Service name
+        wait (bool | Unset):
         body (ExecInput): A one-off command in a new container of the live version (`kamal app
             exec`). Example: {'command': ['bin/rails', 'db:migrate'], 'role': 'web'}.
 
@@ -214,15 +214,15 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ExecInput,
-    wait: None | str | Unset = UNSET,
+    wait: bool | Unset = UNSET,
 ) -> DeploymentView | Problem | None:
     """Run a one-off command in a new container of the live version on one host (`kamal app
     exec`): its output goes to the run's logs (secrets blanked), its exit code to
     `operation.exit_code`; audited on the host and by an `exec_audit` event.
 
     Args:
-        service (str):
-        wait (None | str | Unset):
+        service (str): Service name
+        wait (bool | Unset):
         body (ExecInput): A one-off command in a new container of the live version (`kamal app
             exec`). Example: {'command': ['bin/rails', 'db:migrate'], 'role': 'web'}.
 

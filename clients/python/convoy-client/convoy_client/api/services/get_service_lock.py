@@ -14,17 +14,12 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     service: str,
     *,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_destination: None | str | Unset
-    if isinstance(destination, Unset):
-        json_destination = UNSET
-    else:
-        json_destination = destination
-    params["destination"] = json_destination
+    params["destination"] = destination
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -57,6 +52,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Problem.from_dict(response.json())
 
@@ -88,7 +88,7 @@ def sync_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[Problem | ServiceLockView]:
     """Who holds the deploy lock of a service (in a destination).
 
@@ -97,8 +97,8 @@ def sync_detailed(
     honour. An unreachable host still answers 200, with the reason in `host.error`.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -124,7 +124,7 @@ def sync(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Problem | ServiceLockView | None:
     """Who holds the deploy lock of a service (in a destination).
 
@@ -133,8 +133,8 @@ def sync(
     honour. An unreachable host still answers 200, with the reason in `host.error`.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -155,7 +155,7 @@ async def asyncio_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[Problem | ServiceLockView]:
     """Who holds the deploy lock of a service (in a destination).
 
@@ -164,8 +164,8 @@ async def asyncio_detailed(
     honour. An unreachable host still answers 200, with the reason in `host.error`.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -189,7 +189,7 @@ async def asyncio(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Problem | ServiceLockView | None:
     """Who holds the deploy lock of a service (in a destination).
 
@@ -198,8 +198,8 @@ async def asyncio(
     honour. An unreachable host still answers 200, with the reason in `host.error`.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -13,49 +13,24 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     service: str,
     *,
-    host: None | str | Unset = UNSET,
-    role: None | str | Unset = UNSET,
-    lines: int | None | Unset = UNSET,
-    since: None | str | Unset = UNSET,
-    destination: None | str | Unset = UNSET,
+    host: str | Unset = UNSET,
+    role: str | Unset = UNSET,
+    lines: int | Unset = UNSET,
+    since: str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_host: None | str | Unset
-    if isinstance(host, Unset):
-        json_host = UNSET
-    else:
-        json_host = host
-    params["host"] = json_host
+    params["host"] = host
 
-    json_role: None | str | Unset
-    if isinstance(role, Unset):
-        json_role = UNSET
-    else:
-        json_role = role
-    params["role"] = json_role
+    params["role"] = role
 
-    json_lines: int | None | Unset
-    if isinstance(lines, Unset):
-        json_lines = UNSET
-    else:
-        json_lines = lines
-    params["lines"] = json_lines
+    params["lines"] = lines
 
-    json_since: None | str | Unset
-    if isinstance(since, Unset):
-        json_since = UNSET
-    else:
-        json_since = since
-    params["since"] = json_since
+    params["since"] = since
 
-    json_destination: None | str | Unset
-    if isinstance(destination, Unset):
-        json_destination = UNSET
-    else:
-        json_destination = destination
-    params["destination"] = json_destination
+    params["destination"] = destination
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -84,6 +59,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_401 = Problem.from_dict(response.json())
 
         return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
 
     if response.status_code == 404:
         response_404 = Problem.from_dict(response.json())
@@ -124,11 +104,11 @@ def sync_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    host: None | str | Unset = UNSET,
-    role: None | str | Unset = UNSET,
-    lines: int | None | Unset = UNSET,
-    since: None | str | Unset = UNSET,
-    destination: None | str | Unset = UNSET,
+    host: str | Unset = UNSET,
+    role: str | Unset = UNSET,
+    lines: int | Unset = UNSET,
+    since: str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """The output of a service's live containers.
 
@@ -142,12 +122,12 @@ def sync_detailed(
     `CONVOY_MAX_STREAMS_PER_ORG` streams gets 429 with `Retry-After`.
 
     Args:
-        service (str):
-        host (None | str | Unset):
-        role (None | str | Unset):
-        lines (int | None | Unset):
-        since (None | str | Unset):
-        destination (None | str | Unset):
+        service (str): Service name
+        host (str | Unset):
+        role (str | Unset): Role name
+        lines (int | Unset):
+        since (str | Unset): Go duration
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -177,11 +157,11 @@ def sync(
     service: str,
     *,
     client: AuthenticatedClient,
-    host: None | str | Unset = UNSET,
-    role: None | str | Unset = UNSET,
-    lines: int | None | Unset = UNSET,
-    since: None | str | Unset = UNSET,
-    destination: None | str | Unset = UNSET,
+    host: str | Unset = UNSET,
+    role: str | Unset = UNSET,
+    lines: int | Unset = UNSET,
+    since: str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Any | Problem | None:
     """The output of a service's live containers.
 
@@ -195,12 +175,12 @@ def sync(
     `CONVOY_MAX_STREAMS_PER_ORG` streams gets 429 with `Retry-After`.
 
     Args:
-        service (str):
-        host (None | str | Unset):
-        role (None | str | Unset):
-        lines (int | None | Unset):
-        since (None | str | Unset):
-        destination (None | str | Unset):
+        service (str): Service name
+        host (str | Unset):
+        role (str | Unset): Role name
+        lines (int | Unset):
+        since (str | Unset): Go duration
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -225,11 +205,11 @@ async def asyncio_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    host: None | str | Unset = UNSET,
-    role: None | str | Unset = UNSET,
-    lines: int | None | Unset = UNSET,
-    since: None | str | Unset = UNSET,
-    destination: None | str | Unset = UNSET,
+    host: str | Unset = UNSET,
+    role: str | Unset = UNSET,
+    lines: int | Unset = UNSET,
+    since: str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[Any | Problem]:
     """The output of a service's live containers.
 
@@ -243,12 +223,12 @@ async def asyncio_detailed(
     `CONVOY_MAX_STREAMS_PER_ORG` streams gets 429 with `Retry-After`.
 
     Args:
-        service (str):
-        host (None | str | Unset):
-        role (None | str | Unset):
-        lines (int | None | Unset):
-        since (None | str | Unset):
-        destination (None | str | Unset):
+        service (str): Service name
+        host (str | Unset):
+        role (str | Unset): Role name
+        lines (int | Unset):
+        since (str | Unset): Go duration
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -276,11 +256,11 @@ async def asyncio(
     service: str,
     *,
     client: AuthenticatedClient,
-    host: None | str | Unset = UNSET,
-    role: None | str | Unset = UNSET,
-    lines: int | None | Unset = UNSET,
-    since: None | str | Unset = UNSET,
-    destination: None | str | Unset = UNSET,
+    host: str | Unset = UNSET,
+    role: str | Unset = UNSET,
+    lines: int | Unset = UNSET,
+    since: str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Any | Problem | None:
     """The output of a service's live containers.
 
@@ -294,12 +274,12 @@ async def asyncio(
     `CONVOY_MAX_STREAMS_PER_ORG` streams gets 429 with `Retry-After`.
 
     Args:
-        service (str):
-        host (None | str | Unset):
-        role (None | str | Unset):
-        lines (int | None | Unset):
-        since (None | str | Unset):
-        destination (None | str | Unset):
+        service (str): Service name
+        host (str | Unset):
+        role (str | Unset): Role name
+        lines (int | Unset):
+        since (str | Unset): Go duration
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -14,17 +14,12 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     service: str,
     *,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_destination: None | str | Unset
-    if isinstance(destination, Unset):
-        json_destination = UNSET
-    else:
-        json_destination = destination
-    params["destination"] = json_destination
+    params["destination"] = destination
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -57,6 +52,16 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -78,7 +83,7 @@ def sync_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[Problem | ServiceWindowsView]:
     """A service's recurring deployment windows.
 
@@ -86,8 +91,8 @@ def sync_detailed(
     deployment's own window allows).
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -113,7 +118,7 @@ def sync(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Problem | ServiceWindowsView | None:
     """A service's recurring deployment windows.
 
@@ -121,8 +126,8 @@ def sync(
     deployment's own window allows).
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -143,7 +148,7 @@ async def asyncio_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[Problem | ServiceWindowsView]:
     """A service's recurring deployment windows.
 
@@ -151,8 +156,8 @@ async def asyncio_detailed(
     deployment's own window allows).
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -176,7 +181,7 @@ async def asyncio(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Problem | ServiceWindowsView | None:
     """A service's recurring deployment windows.
 
@@ -184,8 +189,8 @@ async def asyncio(
     deployment's own window allows).
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

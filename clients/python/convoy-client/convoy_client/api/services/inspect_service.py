@@ -14,17 +14,12 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     service: str,
     *,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_destination: None | str | Unset
-    if isinstance(destination, Unset):
-        json_destination = UNSET
-    else:
-        json_destination = destination
-    params["destination"] = json_destination
+    params["destination"] = destination
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -55,6 +50,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
     if response.status_code == 404:
         response_404 = Problem.from_dict(response.json())
 
@@ -81,7 +81,7 @@ def sync_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[InspectView | Problem]:
     """Compare what a service's hosts run with what was recorded.
 
@@ -94,8 +94,8 @@ def sync_detailed(
     service event, its end a `drift_cleared` one (`GET /v1/services/{service}/events`).
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -121,7 +121,7 @@ def sync(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> InspectView | Problem | None:
     """Compare what a service's hosts run with what was recorded.
 
@@ -134,8 +134,8 @@ def sync(
     service event, its end a `drift_cleared` one (`GET /v1/services/{service}/events`).
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -156,7 +156,7 @@ async def asyncio_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[InspectView | Problem]:
     """Compare what a service's hosts run with what was recorded.
 
@@ -169,8 +169,8 @@ async def asyncio_detailed(
     service event, its end a `drift_cleared` one (`GET /v1/services/{service}/events`).
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -194,7 +194,7 @@ async def asyncio(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> InspectView | Problem | None:
     """Compare what a service's hosts run with what was recorded.
 
@@ -207,8 +207,8 @@ async def asyncio(
     service event, its end a `drift_cleared` one (`GET /v1/services/{service}/events`).
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -14,33 +14,18 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     service: str,
     *,
-    destination: None | str | Unset = UNSET,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_destination: None | str | Unset
-    if isinstance(destination, Unset):
-        json_destination = UNSET
-    else:
-        json_destination = destination
-    params["destination"] = json_destination
+    params["destination"] = destination
 
-    json_limit: int | None | Unset
-    if isinstance(limit, Unset):
-        json_limit = UNSET
-    else:
-        json_limit = limit
-    params["limit"] = json_limit
+    params["limit"] = limit
 
-    json_cursor: None | str | Unset
-    if isinstance(cursor, Unset):
-        json_cursor = UNSET
-    else:
-        json_cursor = cursor
-    params["cursor"] = json_cursor
+    params["cursor"] = cursor
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -73,6 +58,16 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -94,18 +89,18 @@ def sync_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> Response[PageEventView | Problem]:
     """A service's events (`drift_detected` with the drift in `metadata.drift`,
     `drift_cleared`), oldest first. Empty for a service without any.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -133,18 +128,18 @@ def sync(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> PageEventView | Problem | None:
     """A service's events (`drift_detected` with the drift in `metadata.drift`,
     `drift_cleared`), oldest first. Empty for a service without any.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -167,18 +162,18 @@ async def asyncio_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> Response[PageEventView | Problem]:
     """A service's events (`drift_detected` with the drift in `metadata.drift`,
     `drift_cleared`), oldest first. Empty for a service without any.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -204,18 +199,18 @@ async def asyncio(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
 ) -> PageEventView | Problem | None:
     """A service's events (`drift_detected` with the drift in `metadata.drift`,
     `drift_cleared`), oldest first. Empty for a service without any.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -12,33 +12,18 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
-    destination: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_limit: int | None | Unset
-    if isinstance(limit, Unset):
-        json_limit = UNSET
-    else:
-        json_limit = limit
-    params["limit"] = json_limit
+    params["limit"] = limit
 
-    json_cursor: None | str | Unset
-    if isinstance(cursor, Unset):
-        json_cursor = UNSET
-    else:
-        json_cursor = cursor
-    params["cursor"] = json_cursor
+    params["cursor"] = cursor
 
-    json_destination: None | str | Unset
-    if isinstance(destination, Unset):
-        json_destination = UNSET
-    else:
-        json_destination = destination
-    params["destination"] = json_destination
+    params["destination"] = destination
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -69,6 +54,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -89,17 +79,17 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
-    destination: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[PageServiceView | Problem]:
     """The org's services: per service and destination, what is live on each server and role
     and the newest deployment. Ordered by service, then destination.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
-        destination (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -125,17 +115,17 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
-    destination: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> PageServiceView | Problem | None:
     """The org's services: per service and destination, what is live on each server and role
     and the newest deployment. Ordered by service, then destination.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
-        destination (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -156,17 +146,17 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
-    destination: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[PageServiceView | Problem]:
     """The org's services: per service and destination, what is live on each server and role
     and the newest deployment. Ordered by service, then destination.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
-        destination (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -190,17 +180,17 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-    limit: int | None | Unset = UNSET,
-    cursor: None | str | Unset = UNSET,
-    destination: None | str | Unset = UNSET,
+    limit: int | Unset = 100,
+    cursor: str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> PageServiceView | Problem | None:
     """The org's services: per service and destination, what is live on each server and role
     and the newest deployment. Ordered by service, then destination.
 
     Args:
-        limit (int | None | Unset):
-        cursor (None | str | Unset):
-        destination (None | str | Unset):
+        limit (int | Unset):  Default: 100.
+        cursor (str | Unset): Opaque cursor
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

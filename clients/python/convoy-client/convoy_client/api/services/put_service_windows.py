@@ -16,18 +16,13 @@ def _get_kwargs(
     service: str,
     *,
     body: ServiceWindowsInput,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     params: dict[str, Any] = {}
 
-    json_destination: None | str | Unset
-    if isinstance(destination, Unset):
-        json_destination = UNSET
-    else:
-        json_destination = destination
-    params["destination"] = json_destination
+    params["destination"] = destination
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -70,6 +65,16 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
     if response.status_code == 422:
         response_422 = Problem.from_dict(response.json())
 
@@ -97,7 +102,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ServiceWindowsInput,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[Problem | ServiceWindowsView]:
     """Replace a service's recurring deployment windows.
 
@@ -105,8 +110,8 @@ def sync_detailed(
     waiting for a window keep the opening they were given.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
         body (ServiceWindowsInput): `PUT /v1/services/{service}/windows`: the new list, replacing
             the old (empty: none). Example: {'windows': [{'days': ['mon', 'tue', 'wed', 'thu'], 'end':
             '02:00', 'start': '22:00', 'time_zone': 'Europe/Berlin'}, {'days': ['sat'], 'end':
@@ -138,7 +143,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ServiceWindowsInput,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Problem | ServiceWindowsView | None:
     """Replace a service's recurring deployment windows.
 
@@ -146,8 +151,8 @@ def sync(
     waiting for a window keep the opening they were given.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
         body (ServiceWindowsInput): `PUT /v1/services/{service}/windows`: the new list, replacing
             the old (empty: none). Example: {'windows': [{'days': ['mon', 'tue', 'wed', 'thu'], 'end':
             '02:00', 'start': '22:00', 'time_zone': 'Europe/Berlin'}, {'days': ['sat'], 'end':
@@ -174,7 +179,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ServiceWindowsInput,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[Problem | ServiceWindowsView]:
     """Replace a service's recurring deployment windows.
 
@@ -182,8 +187,8 @@ async def asyncio_detailed(
     waiting for a window keep the opening they were given.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
         body (ServiceWindowsInput): `PUT /v1/services/{service}/windows`: the new list, replacing
             the old (empty: none). Example: {'windows': [{'days': ['mon', 'tue', 'wed', 'thu'], 'end':
             '02:00', 'start': '22:00', 'time_zone': 'Europe/Berlin'}, {'days': ['sat'], 'end':
@@ -213,7 +218,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ServiceWindowsInput,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Problem | ServiceWindowsView | None:
     """Replace a service's recurring deployment windows.
 
@@ -221,8 +226,8 @@ async def asyncio(
     waiting for a window keep the opening they were given.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
         body (ServiceWindowsInput): `PUT /v1/services/{service}/windows`: the new list, replacing
             the old (empty: none). Example: {'windows': [{'days': ['mon', 'tue', 'wed', 'thu'], 'end':
             '02:00', 'start': '22:00', 'time_zone': 'Europe/Berlin'}, {'days': ['sat'], 'end':

@@ -15,17 +15,12 @@ def _get_kwargs(
     service: str,
     name: str,
     *,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_destination: None | str | Unset
-    if isinstance(destination, Unset):
-        json_destination = UNSET
-    else:
-        json_destination = destination
-    params["destination"] = json_destination
+    params["destination"] = destination
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -96,7 +91,7 @@ def sync_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[DeploymentView | Problem]:
     """Reboot an accessory: stop and remove its container, then boot it again.
 
@@ -104,9 +99,9 @@ def sync_detailed(
     accessory's directories are kept, so its data survives.
 
     Args:
-        service (str):
-        name (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        name (str): Accessory name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -134,7 +129,7 @@ def sync(
     name: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> DeploymentView | Problem | None:
     """Reboot an accessory: stop and remove its container, then boot it again.
 
@@ -142,9 +137,9 @@ def sync(
     accessory's directories are kept, so its data survives.
 
     Args:
-        service (str):
-        name (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        name (str): Accessory name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -167,7 +162,7 @@ async def asyncio_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[DeploymentView | Problem]:
     """Reboot an accessory: stop and remove its container, then boot it again.
 
@@ -175,9 +170,9 @@ async def asyncio_detailed(
     accessory's directories are kept, so its data survives.
 
     Args:
-        service (str):
-        name (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        name (str): Accessory name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -203,7 +198,7 @@ async def asyncio(
     name: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> DeploymentView | Problem | None:
     """Reboot an accessory: stop and remove its container, then boot it again.
 
@@ -211,9 +206,9 @@ async def asyncio(
     accessory's directories are kept, so its data survives.
 
     Args:
-        service (str):
-        name (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        name (str): Accessory name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -14,17 +14,12 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     service: str,
     *,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    json_destination: None | str | Unset
-    if isinstance(destination, Unset):
-        json_destination = UNSET
-    else:
-        json_destination = destination
-    params["destination"] = json_destination
+    params["destination"] = destination
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -93,7 +88,7 @@ def sync_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[LockReleaseView | Problem]:
     """Release a stuck deploy lock.
 
@@ -104,8 +99,8 @@ def sync_detailed(
     The deployment that held the database lock gets a `lock_released` event.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -131,7 +126,7 @@ def sync(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> LockReleaseView | Problem | None:
     """Release a stuck deploy lock.
 
@@ -142,8 +137,8 @@ def sync(
     The deployment that held the database lock gets a `lock_released` event.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -164,7 +159,7 @@ async def asyncio_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> Response[LockReleaseView | Problem]:
     """Release a stuck deploy lock.
 
@@ -175,8 +170,8 @@ async def asyncio_detailed(
     The deployment that held the database lock gets a `lock_released` event.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -200,7 +195,7 @@ async def asyncio(
     service: str,
     *,
     client: AuthenticatedClient,
-    destination: None | str | Unset = UNSET,
+    destination: str | Unset = UNSET,
 ) -> LockReleaseView | Problem | None:
     """Release a stuck deploy lock.
 
@@ -211,8 +206,8 @@ async def asyncio(
     The deployment that held the database lock gets a `lock_released` event.
 
     Args:
-        service (str):
-        destination (None | str | Unset):
+        service (str): Service name
+        destination (str | Unset): Kamal destination; empty for none
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

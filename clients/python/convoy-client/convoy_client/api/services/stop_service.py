@@ -15,19 +15,14 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     service: str,
     *,
-    body: None | OperationInput | Unset = UNSET,
-    wait: None | str | Unset = UNSET,
+    body: OperationInput | Unset = UNSET,
+    wait: bool | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
     params: dict[str, Any] = {}
 
-    json_wait: None | str | Unset
-    if isinstance(wait, Unset):
-        json_wait = UNSET
-    else:
-        json_wait = wait
-    params["wait"] = json_wait
+    params["wait"] = wait
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -39,10 +34,8 @@ def _get_kwargs(
         "params": params,
     }
 
-    if isinstance(body, OperationInput):
+    if not isinstance(body, Unset):
         _kwargs["json"] = body.to_dict()
-    else:
-        _kwargs["json"] = body
 
     headers["Content-Type"] = "application/json"
 
@@ -83,6 +76,11 @@ def _parse_response(
 
         return response_409
 
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
     if response.status_code == 422:
         response_422 = Problem.from_dict(response.json())
 
@@ -109,16 +107,18 @@ def sync_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    body: None | OperationInput | Unset = UNSET,
-    wait: None | str | Unset = UNSET,
+    body: OperationInput | Unset = UNSET,
+    wait: bool | Unset = UNSET,
 ) -> Response[DeploymentView | Problem]:
     """Stop the service: its proxy routes removed, then its containers stopped (`kamal app
     stop`). The proxy answers 404 for the service's hosts until it is started.
 
     Args:
-        service (str):
-        wait (None | str | Unset):
-        body (None | OperationInput | Unset):
+        service (str): Service name
+        wait (bool | Unset):
+        body (OperationInput | Unset): Which live (server, role) pairs of the service the
+            operation touches: all of them
+            unless narrowed. Example: {'hosts': ['web-1'], 'roles': ['web']}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -145,16 +145,18 @@ def sync(
     service: str,
     *,
     client: AuthenticatedClient,
-    body: None | OperationInput | Unset = UNSET,
-    wait: None | str | Unset = UNSET,
+    body: OperationInput | Unset = UNSET,
+    wait: bool | Unset = UNSET,
 ) -> DeploymentView | Problem | None:
     """Stop the service: its proxy routes removed, then its containers stopped (`kamal app
     stop`). The proxy answers 404 for the service's hosts until it is started.
 
     Args:
-        service (str):
-        wait (None | str | Unset):
-        body (None | OperationInput | Unset):
+        service (str): Service name
+        wait (bool | Unset):
+        body (OperationInput | Unset): Which live (server, role) pairs of the service the
+            operation touches: all of them
+            unless narrowed. Example: {'hosts': ['web-1'], 'roles': ['web']}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -176,16 +178,18 @@ async def asyncio_detailed(
     service: str,
     *,
     client: AuthenticatedClient,
-    body: None | OperationInput | Unset = UNSET,
-    wait: None | str | Unset = UNSET,
+    body: OperationInput | Unset = UNSET,
+    wait: bool | Unset = UNSET,
 ) -> Response[DeploymentView | Problem]:
     """Stop the service: its proxy routes removed, then its containers stopped (`kamal app
     stop`). The proxy answers 404 for the service's hosts until it is started.
 
     Args:
-        service (str):
-        wait (None | str | Unset):
-        body (None | OperationInput | Unset):
+        service (str): Service name
+        wait (bool | Unset):
+        body (OperationInput | Unset): Which live (server, role) pairs of the service the
+            operation touches: all of them
+            unless narrowed. Example: {'hosts': ['web-1'], 'roles': ['web']}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -210,16 +214,18 @@ async def asyncio(
     service: str,
     *,
     client: AuthenticatedClient,
-    body: None | OperationInput | Unset = UNSET,
-    wait: None | str | Unset = UNSET,
+    body: OperationInput | Unset = UNSET,
+    wait: bool | Unset = UNSET,
 ) -> DeploymentView | Problem | None:
     """Stop the service: its proxy routes removed, then its containers stopped (`kamal app
     stop`). The proxy answers 404 for the service's hosts until it is started.
 
     Args:
-        service (str):
-        wait (None | str | Unset):
-        body (None | OperationInput | Unset):
+        service (str): Service name
+        wait (bool | Unset):
+        body (OperationInput | Unset): Which live (server, role) pairs of the service the
+            operation touches: all of them
+            unless narrowed. Example: {'hosts': ['web-1'], 'roles': ['web']}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -41,6 +41,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_400
 
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 403:
         response_403 = Problem.from_dict(response.json())
 
@@ -50,6 +55,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_409 = Problem.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
 
     if response.status_code == 422:
         response_422 = Problem.from_dict(response.json())
@@ -84,7 +94,10 @@ def sync_detailed(
         body (TemplateInput): An org's own Kamal config template (handlebars producing
             deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
             host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
-            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n', 'variables': [{'description':
+            'Service name', 'name': 'service_name', 'type': 'string'}, {'default':
+            'ghcr.io/acme/app:latest', 'name': 'image', 'type': 'string'}, {'description': 'The server
+            to deploy to', 'name': 'server', 'type': 'host'}]}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -116,7 +129,10 @@ def sync(
         body (TemplateInput): An org's own Kamal config template (handlebars producing
             deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
             host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
-            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n', 'variables': [{'description':
+            'Service name', 'name': 'service_name', 'type': 'string'}, {'default':
+            'ghcr.io/acme/app:latest', 'name': 'image', 'type': 'string'}, {'description': 'The server
+            to deploy to', 'name': 'server', 'type': 'host'}]}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -143,7 +159,10 @@ async def asyncio_detailed(
         body (TemplateInput): An org's own Kamal config template (handlebars producing
             deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
             host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
-            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n', 'variables': [{'description':
+            'Service name', 'name': 'service_name', 'type': 'string'}, {'default':
+            'ghcr.io/acme/app:latest', 'name': 'image', 'type': 'string'}, {'description': 'The server
+            to deploy to', 'name': 'server', 'type': 'host'}]}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -173,7 +192,10 @@ async def asyncio(
         body (TemplateInput): An org's own Kamal config template (handlebars producing
             deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
             host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
-            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n', 'variables': [{'description':
+            'Service name', 'name': 'service_name', 'type': 'string'}, {'default':
+            'ghcr.io/acme/app:latest', 'name': 'image', 'type': 'string'}, {'description': 'The server
+            to deploy to', 'name': 'server', 'type': 'host'}]}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -41,6 +41,16 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_200
 
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 403:
         response_403 = Problem.from_dict(response.json())
 
@@ -55,6 +65,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_409 = Problem.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
 
     if response.status_code == 422:
         response_422 = Problem.from_dict(response.json())
@@ -91,7 +106,10 @@ def sync_detailed(
         body (TemplateInput): An org's own Kamal config template (handlebars producing
             deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
             host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
-            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n', 'variables': [{'description':
+            'Service name', 'name': 'service_name', 'type': 'string'}, {'default':
+            'ghcr.io/acme/app:latest', 'name': 'image', 'type': 'string'}, {'description': 'The server
+            to deploy to', 'name': 'server', 'type': 'host'}]}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -126,7 +144,10 @@ def sync(
         body (TemplateInput): An org's own Kamal config template (handlebars producing
             deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
             host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
-            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n', 'variables': [{'description':
+            'Service name', 'name': 'service_name', 'type': 'string'}, {'default':
+            'ghcr.io/acme/app:latest', 'name': 'image', 'type': 'string'}, {'description': 'The server
+            to deploy to', 'name': 'server', 'type': 'host'}]}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -156,7 +177,10 @@ async def asyncio_detailed(
         body (TemplateInput): An org's own Kamal config template (handlebars producing
             deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
             host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
-            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n', 'variables': [{'description':
+            'Service name', 'name': 'service_name', 'type': 'string'}, {'default':
+            'ghcr.io/acme/app:latest', 'name': 'image', 'type': 'string'}, {'description': 'The server
+            to deploy to', 'name': 'server', 'type': 'host'}]}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -189,7 +213,10 @@ async def asyncio(
         body (TemplateInput): An org's own Kamal config template (handlebars producing
             deploy.yml). Example: {'app_type': 'rails', 'description': 'Rails behind the proxy on one
             host', 'name': 'small-rails', 'template': 'service: {{service_name}}\\nimage:
-            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n'}.
+            {{image}}\\nservers:\\n  web:\\n    - {{server}}\\n', 'variables': [{'description':
+            'Service name', 'name': 'service_name', 'type': 'string'}, {'default':
+            'ghcr.io/acme/app:latest', 'name': 'image', 'type': 'string'}, {'description': 'The server
+            to deploy to', 'name': 'server', 'type': 'host'}]}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -8,62 +8,58 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="PageTemplateViewItemsItem")
+from ..models.event_filter import EventFilter
+
+T = TypeVar("T", bound="WebhookView")
 
 
 @_attrs_define
-class PageTemplateViewItemsItem:
-    """
+class WebhookView:
+    """A webhook; its secret is never shown.
+
     Attributes:
-        app_type (str):
-        builtin (bool): Built-ins ship with Convoy and are read-only.
+        active (bool):
         created_at (datetime.datetime):
-        description (str):
+        events (list[EventFilter]):
         id (UUID):
-        name (str):
-        template (str):
         updated_at (datetime.datetime):
+        url (str):
     """
 
-    app_type: str
-    builtin: bool
+    active: bool
     created_at: datetime.datetime
-    description: str
+    events: list[EventFilter]
     id: UUID
-    name: str
-    template: str
     updated_at: datetime.datetime
+    url: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        app_type = self.app_type
-
-        builtin = self.builtin
+        active = self.active
 
         created_at = self.created_at.isoformat()
 
-        description = self.description
+        events = []
+        for events_item_data in self.events:
+            events_item = events_item_data.value
+            events.append(events_item)
 
         id = str(self.id)
 
-        name = self.name
-
-        template = self.template
-
         updated_at = self.updated_at.isoformat()
+
+        url = self.url
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
-                "app_type": app_type,
-                "builtin": builtin,
+                "active": active,
                 "created_at": created_at,
-                "description": description,
+                "events": events,
                 "id": id,
-                "name": name,
-                "template": template,
                 "updated_at": updated_at,
+                "url": url,
             }
         )
 
@@ -72,35 +68,34 @@ class PageTemplateViewItemsItem:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        app_type = d.pop("app_type")
-
-        builtin = d.pop("builtin")
+        active = d.pop("active")
 
         created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
 
-        description = d.pop("description")
+        events = []
+        _events = d.pop("events")
+        for events_item_data in _events:
+            events_item = EventFilter(events_item_data)
+
+            events.append(events_item)
 
         id = UUID(d.pop("id"))
 
-        name = d.pop("name")
-
-        template = d.pop("template")
-
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
 
-        page_template_view_items_item = cls(
-            app_type=app_type,
-            builtin=builtin,
+        url = d.pop("url")
+
+        webhook_view = cls(
+            active=active,
             created_at=created_at,
-            description=description,
+            events=events,
             id=id,
-            name=name,
-            template=template,
             updated_at=updated_at,
+            url=url,
         )
 
-        page_template_view_items_item.additional_properties = d
-        return page_template_view_items_item
+        webhook_view.additional_properties = d
+        return webhook_view
 
     @property
     def additional_keys(self) -> list[str]:

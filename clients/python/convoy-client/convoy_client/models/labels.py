@@ -6,11 +6,16 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="UpdateServerLabelsType0")
+T = TypeVar("T", bound="Labels")
 
 
 @_attrs_define
-class UpdateServerLabelsType0:
+class Labels:
+    """Free-form labels (`group_by` of a rollout strategy reads them): names of 1-63 letters, digits, '-', '_' or '.',
+    values of at most 255 characters.
+
+    """
+
     additional_properties: dict[str, str] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -23,10 +28,10 @@ class UpdateServerLabelsType0:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        update_server_labels_type_0 = cls()
+        labels = cls()
 
-        update_server_labels_type_0.additional_properties = d
-        return update_server_labels_type_0
+        labels.additional_properties = d
+        return labels
 
     @property
     def additional_keys(self) -> list[str]:
