@@ -1,5 +1,5 @@
-"""Reads schemathesis' summary: prints the generated cases and the failures, and fails
-when there is any failure or fewer cases than asked for.
+"""Reads schemathesis' summaries (one per run): prints the generated cases and the
+failures, summed, and fails when there is any failure or fewer cases than asked for.
 
     count.py OUTPUT MIN_CASES
 """
@@ -9,14 +9,19 @@ import sys
 
 text = open(sys.argv[1], encoding="utf-8").read()
 wanted = int(sys.argv[2])
-summary = re.search(r"Test cases:\s*\n\s*(\d+) generated(.*)", text)
-if not summary:
+summaries = re.findall(r"Test cases:\s*\n\s*(\d+) generated(.*)", text)
+if not summaries:
     sys.exit("contract: schemathesis printed no summary")
-cases = int(summary.group(1))
-failed = re.search(r"(\d+) unique failures?", summary.group(2))
-failures = int(failed.group(1)) if failed else 0
-errors = re.search(r"(\d+) errors?", summary.group(2))
-errored = int(errors.group(1)) if errors else 0
+
+
+def total(pattern):
+    found = (re.search(pattern, rest) for _, rest in summaries)
+    return sum(int(m.group(1)) for m in found if m)
+
+
+cases = sum(int(n) for n, _ in summaries)
+failures = total(r"(\d+) unique failures?")
+errored = total(r"(\d+) errors?")
 print(f"contract: {cases} cases generated, {failures} failures, {errored} errors")
 if failures or errored:
     sys.exit(1)

@@ -36,8 +36,8 @@ use crate::views::services::LockParams;
 #[utoipa::path(get, path = "/v1/services/{service}/logs", operation_id = "get_service_logs", tag = "services",
     params(("service" = String, Path, description = "Service name"), ServiceLogParams),
     responses(
-        (status = 200, body = ServiceLogsView),
-        (status = 200, description = "Followed output as Server-Sent Events (line, ended, end)", content_type = "text/event-stream"),
+        (status = 200, description = "The last lines as JSON (the default); or, with `Accept: text/event-stream`, the followed output as Server-Sent Events (line, ended, end)",
+            content((ServiceLogsView = "application/json"), (String = "text/event-stream"))),
         (status = 400, description = "Invalid service, destination, `lines` or `since`", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No deployment of the service in that destination", body = crate::error::Problem, content_type = "application/problem+json"),
