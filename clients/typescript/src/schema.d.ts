@@ -4141,13 +4141,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Followed output as Server-Sent Events (line, ended, end) */
+            /** @description The last lines as JSON (the default); or, with `Accept: text/event-stream`, the followed output as Server-Sent Events (line, ended, end) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": unknown;
+                    "application/json": components["schemas"]["ServiceLogsView"];
+                    "text/event-stream": string;
                 };
             };
             /** @description Invalid service, destination, `lines` or `since` */

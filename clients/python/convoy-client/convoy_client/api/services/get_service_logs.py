@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
+from ...models.service_logs_view import ServiceLogsView
 from ...types import UNSET, Response, Unset
 
 
@@ -45,9 +46,12 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | Problem | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | ServiceLogsView | None:
     if response.status_code == 200:
-        response_200 = cast(Any, None)
+        response_200 = ServiceLogsView.from_dict(response.json())
+
         return response_200
 
     if response.status_code == 400:
@@ -91,7 +95,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Any | Problem]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | ServiceLogsView]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -109,7 +115,7 @@ def sync_detailed(
     lines: int | Unset = UNSET,
     since: str | Unset = UNSET,
     destination: str | Unset = UNSET,
-) -> Response[Any | Problem]:
+) -> Response[Problem | ServiceLogsView]:
     """The output of a service's live containers.
 
      `docker logs --timestamps --tail N [--since S]` of the container each live (server,
@@ -134,7 +140,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | Problem]
+        Response[Problem | ServiceLogsView]
     """
 
     kwargs = _get_kwargs(
@@ -162,7 +168,7 @@ def sync(
     lines: int | Unset = UNSET,
     since: str | Unset = UNSET,
     destination: str | Unset = UNSET,
-) -> Any | Problem | None:
+) -> Problem | ServiceLogsView | None:
     """The output of a service's live containers.
 
      `docker logs --timestamps --tail N [--since S]` of the container each live (server,
@@ -187,7 +193,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | Problem
+        Problem | ServiceLogsView
     """
 
     return sync_detailed(
@@ -210,7 +216,7 @@ async def asyncio_detailed(
     lines: int | Unset = UNSET,
     since: str | Unset = UNSET,
     destination: str | Unset = UNSET,
-) -> Response[Any | Problem]:
+) -> Response[Problem | ServiceLogsView]:
     """The output of a service's live containers.
 
      `docker logs --timestamps --tail N [--since S]` of the container each live (server,
@@ -235,7 +241,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | Problem]
+        Response[Problem | ServiceLogsView]
     """
 
     kwargs = _get_kwargs(
@@ -261,7 +267,7 @@ async def asyncio(
     lines: int | Unset = UNSET,
     since: str | Unset = UNSET,
     destination: str | Unset = UNSET,
-) -> Any | Problem | None:
+) -> Problem | ServiceLogsView | None:
     """The output of a service's live containers.
 
      `docker logs --timestamps --tail N [--since S]` of the container each live (server,
@@ -286,7 +292,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | Problem
+        Problem | ServiceLogsView
     """
 
     return (
