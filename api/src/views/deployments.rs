@@ -273,6 +273,7 @@ pub struct EventView {
     /// host_key_pinned (trusted on first contact, `metadata.fingerprint`) or
     /// host_key_mismatch (a check met another key, `metadata.expected` and `offered`),
     /// bootstrap_started, bootstrap_completed or bootstrap_failed (`metadata.steps`).
+    #[schema(value_type = crate::views::enums::EventKind)]
     pub kind: String,
     pub message: String,
     pub metadata: serde_json::Value,

@@ -55,6 +55,17 @@ text_enum! {
 }
 
 text_enum! {
+    /// What an event records: a deployment's (`GET /v1/deployments/{id}/events`), a
+    /// service's (`GET /v1/services/{service}/events`) or a server's
+    /// (`GET /v1/servers/{id}/events`).
+    EventKind = crate::webhooks::events::DEPLOYMENT_KINDS
+        .iter()
+        .chain(&crate::webhooks::events::SERVICE_KINDS)
+        .chain(&crate::db::models::server_event::SERVER_KINDS)
+        .copied()
+}
+
+text_enum! {
     /// A day of a recurring deployment window.
     Weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 }

@@ -10,6 +10,14 @@ use crate::db::schema::server_events;
 pub const HOST_KEY_PINNED: &str = "host_key_pinned";
 /// A check met a host key other than the pinned one.
 pub const HOST_KEY_MISMATCH: &str = "host_key_mismatch";
+/// Every kind of server event (the table's `kind` CHECK constraint; a test compares them).
+pub const SERVER_KINDS: [&str; 5] = [
+    HOST_KEY_PINNED,
+    HOST_KEY_MISMATCH,
+    crate::hosts::bootstrap::BOOTSTRAP_STARTED,
+    crate::hosts::bootstrap::BOOTSTRAP_COMPLETED,
+    crate::hosts::bootstrap::BOOTSTRAP_FAILED,
+];
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = server_events)]
