@@ -54,7 +54,7 @@ pub struct CreateWebhook {
     pub events: Vec<EventFilter>,
     /// The Standard Webhooks signing secret (`whsec_` and the base64 of 24 to 64 bytes).
     /// Write-only. When omitted one is generated and shown once, in this call's answer.
-    #[schema(value_type = Option<String>, format = Password, pattern = "^whsec_[A-Za-z0-9+/]{32,88}={0,2}$")]
+    #[schema(value_type = Option<String>, format = Password, pattern = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?)$")]
     pub secret: Option<Secret<String>>,
     /// Deliveries are queued and sent only while active (default true).
     pub active: Option<bool>,
@@ -69,7 +69,7 @@ pub struct UpdateWebhook {
     #[schema(min_items = 1, max_items = 64)]
     pub events: Option<Vec<EventFilter>>,
     /// A new signing secret (write-only).
-    #[schema(value_type = Option<String>, format = Password, pattern = "^whsec_[A-Za-z0-9+/]{32,88}={0,2}$")]
+    #[schema(value_type = Option<String>, format = Password, pattern = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?)$")]
     pub secret: Option<Secret<String>>,
     pub active: Option<bool>,
 }
@@ -102,10 +102,20 @@ fn check_events(errors: &mut Vec<FieldError>, events: &[EventFilter]) {
                      deployment.*, service.* or *"
                 ),
             ));
-        } else if events[..i].iter().any(|e| e.0 == *filter) {
-            errors.push(FieldError::new(format!("events/{i}"), "is listed twice"));
         }
     }
+}
+
+/// The filters to store: each once, in the order first given (a filter listed twice
+/// means the same as listed once).
+pub fn distinct_events(events: &[EventFilter]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(events.len());
+    for EventFilter(filter) in events {
+        if !out.contains(filter) {
+            out.push(filter.clone());
+        }
+    }
+    out
 }
 
 fn check_secret(errors: &mut Vec<FieldError>, secret: &Secret<String>) {
@@ -260,15 +270,39 @@ impl DeliveryView {
 mod tests {
     use super::*;
 
-    /// The `secret` fields' schema pattern.
-    const SECRET_PATTERN: &str = "^whsec_[A-Za-z0-9+/]{32,88}={0,2}$";
+    /// The `secret` fields' schema pattern: the base64 of 24 to 64 bytes, canonical (the
+    /// unused bits of the last character zero), as `sign::key` decodes it.
+    const SECRET_PATTERN: &str = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?)$";
 
     #[test]
     fn the_secret_pattern_accepts_what_the_parser_accepts() {
+        use base64::Engine;
         let re = regex::Regex::new(SECRET_PATTERN).unwrap();
         let generated = sign::generate();
         assert!(re.is_match(generated.expose()));
         assert!(re.is_match("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
         assert!(!re.is_match("whsec_c2hvcnQ="));
+        for len in 1..=70usize {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let secret = format!(
+                "whsec_{}",
+                base64::engine::general_purpose::STANDARD.encode(&bytes)
+            );
+            let parsed = sign::key(&secret).is_ok();
+            assert_eq!(re.is_match(&secret), parsed, "{len} bytes: {secret}");
+            assert_eq!(parsed, sign::KEY_BYTES.contains(&len), "{len} bytes");
+            // The last character with a non-zero unused bit: neither accepts it.
+            if secret.ends_with('=') {
+                let mut chars: Vec<char> = secret.trim_end_matches('=').chars().collect();
+                let last = chars.pop().unwrap();
+                chars.push(if last == 'B' { 'C' } else { 'B' });
+                let padding = secret.len() - secret.trim_end_matches('=').len();
+                let odd: String = chars
+                    .into_iter()
+                    .chain("=".repeat(padding).chars())
+                    .collect();
+                assert_eq!(re.is_match(&odd), sign::key(&odd).is_ok(), "{odd}");
+            }
+        }
     }
 }

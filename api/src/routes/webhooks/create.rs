@@ -39,7 +39,7 @@ pub async fn create_webhook(
     let sealed = state
         .keyring
         .seal(id, SECRET_COLUMN, secret.expose().as_bytes());
-    let events: Vec<String> = input.events.iter().map(|e| e.0.clone()).collect();
+    let events = crate::views::webhooks::distinct_events(&input.events);
     let mut conn = state.conn().await?;
     let row = store::insert(
         &mut conn,

@@ -33,7 +33,7 @@ pub async fn update_webhook(
         url: input.url,
         events: input
             .events
-            .map(|events| events.into_iter().map(|e| e.0).collect()),
+            .map(|events| crate::views::webhooks::distinct_events(&events)),
         secret: input
             .secret
             .map(|s| state.keyring.seal(id, SECRET_COLUMN, s.expose().as_bytes())),
