@@ -80,6 +80,7 @@ impl VariableType {
 pub struct Declaration {
     /// `^[A-Za-z_][A-Za-z0-9_]*$`, at most 64 characters; a secret's name is a Kamal
     /// secret name (`^[A-Z_][A-Z0-9_]*$`).
+    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_]*$", min_length = 1, max_length = 64)]
     pub name: String,
     #[serde(rename = "type")]
     pub kind: VariableType,
