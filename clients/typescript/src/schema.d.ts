@@ -1285,6 +1285,13 @@ export interface components {
          * @enum {string}
          */
         EventFilter: "*" | "deployment.*" | "service.*" | "deployment.deploy_started" | "deployment.deploy_resumed" | "deployment.host_started" | "deployment.host_succeeded" | "deployment.host_failed" | "deployment.host_skipped" | "deployment.deploy_completed" | "deployment.deploy_failed" | "deployment.cancel_requested" | "deployment.cancelled" | "deployment.rollback_started" | "deployment.rollback_completed" | "deployment.rollback_failed" | "deployment.lock_acquired" | "deployment.lock_waiting" | "deployment.lock_released" | "deployment.wave_started" | "deployment.wave_completed" | "deployment.bake_started" | "deployment.bake_passed" | "deployment.bake_failed" | "deployment.promoted" | "deployment.aborted" | "deployment.monitor_started" | "deployment.monitor_passed" | "deployment.monitor_failed" | "deployment.switched_back" | "deployment.window_waiting" | "deployment.expired" | "deployment.host_unhealthy" | "deployment.promote_requested" | "deployment.abort_requested" | "deployment.switch_back_requested" | "deployment.previous_retired" | "deployment.operation_started" | "deployment.operation_completed" | "deployment.operation_failed" | "deployment.accessory_booted" | "deployment.accessory_present" | "deployment.accessory_removed" | "deployment.exec_audit" | "service.drift_detected" | "service.drift_cleared";
+        /**
+         * @description What an event records: a deployment's (`GET /v1/deployments/{id}/events`), a
+         *      service's (`GET /v1/services/{service}/events`) or a server's
+         *      (`GET /v1/servers/{id}/events`).
+         * @enum {string}
+         */
+        EventKind: "deploy_started" | "deploy_resumed" | "host_started" | "host_succeeded" | "host_failed" | "host_skipped" | "deploy_completed" | "deploy_failed" | "cancel_requested" | "cancelled" | "rollback_started" | "rollback_completed" | "rollback_failed" | "lock_acquired" | "lock_waiting" | "lock_released" | "wave_started" | "wave_completed" | "bake_started" | "bake_passed" | "bake_failed" | "promoted" | "aborted" | "monitor_started" | "monitor_passed" | "monitor_failed" | "switched_back" | "window_waiting" | "expired" | "host_unhealthy" | "promote_requested" | "abort_requested" | "switch_back_requested" | "previous_retired" | "operation_started" | "operation_completed" | "operation_failed" | "accessory_booted" | "accessory_present" | "accessory_removed" | "exec_audit" | "drift_detected" | "drift_cleared" | "host_key_pinned" | "host_key_mismatch" | "bootstrap_started" | "bootstrap_completed" | "bootstrap_failed";
         EventView: {
             /** Format: date-time */
             created_at: string;
@@ -1301,7 +1308,7 @@ export interface components {
              *     host_key_mismatch (a check met another key, `metadata.expected` and `offered`),
              *     bootstrap_started, bootstrap_completed or bootstrap_failed (`metadata.steps`).
              */
-            kind: string;
+            kind: components["schemas"]["EventKind"];
             message: string;
             metadata: unknown;
         };

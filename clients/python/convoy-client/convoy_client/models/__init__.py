@@ -28,6 +28,7 @@ from .deployment_view import DeploymentView
 from .drift_kind import DriftKind
 from .drift_view import DriftView
 from .event_filter import EventFilter
+from .event_kind import EventKind
 from .event_view import EventView
 from .exec_input import ExecInput
 from .field_error import FieldError
@@ -117,6 +118,7 @@ __all__ = (
     "DriftKind",
     "DriftView",
     "EventFilter",
+    "EventKind",
     "EventView",
     "ExecInput",
     "FieldError",

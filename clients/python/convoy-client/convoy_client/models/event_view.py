@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.event_kind import EventKind
+
 T = TypeVar("T", bound="EventView")
 
 
@@ -16,22 +18,16 @@ class EventView:
     Attributes:
         created_at (datetime.datetime):
         id (int):
-        kind (str): deploy_started, deploy_resumed, host_started, host_succeeded, host_failed,
-            host_skipped, host_unhealthy, deploy_completed, deploy_failed, cancel_requested,
-            cancelled, rollback_started, rollback_completed, rollback_failed, lock_acquired,
-            lock_waiting, lock_released, wave_started, wave_completed, bake_started,
-            bake_passed, bake_failed, promoted, aborted, monitor_started, monitor_passed,
-            monitor_failed, switched_back, window_waiting or expired. A server's events (`GET /v1/servers/{id}/events`):
-            host_key_pinned (trusted on first contact, `metadata.fingerprint`) or
-            host_key_mismatch (a check met another key, `metadata.expected` and `offered`),
-            bootstrap_started, bootstrap_completed or bootstrap_failed (`metadata.steps`).
+        kind (EventKind): What an event records: a deployment's (`GET /v1/deployments/{id}/events`), a
+             service's (`GET /v1/services/{service}/events`) or a server's
+             (`GET /v1/servers/{id}/events`).
         message (str):
         metadata (Any):
     """
 
     created_at: datetime.datetime
     id: int
-    kind: str
+    kind: EventKind
     message: str
     metadata: Any
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -41,7 +37,7 @@ class EventView:
 
         id = self.id
 
-        kind = self.kind
+        kind = self.kind.value
 
         message = self.message
 
@@ -68,7 +64,7 @@ class EventView:
 
         id = d.pop("id")
 
-        kind = d.pop("kind")
+        kind = EventKind(d.pop("kind"))
 
         message = d.pop("message")
 
