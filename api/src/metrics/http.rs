@@ -28,6 +28,7 @@ pub async fn record(
         Ok(res) => (
             res.request()
                 .match_pattern()
+                .map(|p| template(&p))
                 .unwrap_or_else(|| UNMATCHED.to_string()),
             res.status(),
         ),
@@ -41,6 +42,38 @@ pub async fn record(
     result
 }
 
+/// The route template as the OpenAPI document writes it: a segment's pattern
+/// (`{id:[0-9a-fA-F-]+}`) is dropped, leaving its name (`{id}`).
+fn template(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '{' {
+            continue;
+        }
+        // The segment's name, then (after a colon) its regex up to the matching brace.
+        let mut depth = 1;
+        let mut in_name = true;
+        for c in chars.by_ref() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ':' if depth == 1 => in_name = false,
+                _ => {}
+            }
+            if depth == 0 {
+                out.push('}');
+                break;
+            }
+            if in_name {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 /// Methods outside the ones the API knows share one label.
 fn method_label(method: &Method) -> &'static str {
     match *method {
@@ -52,5 +85,22 @@ fn method_label(method: &Method) -> &'static str {
         Method::DELETE => "DELETE",
         Method::OPTIONS => "OPTIONS",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::template;
+
+    #[test]
+    fn a_segments_pattern_is_dropped_from_the_label() {
+        for (pattern, label) in [
+            ("/v1/deployments/{id:[0-9a-fA-F-]+}", "/v1/deployments/{id}"),
+            ("/v1/deployments/{id}/logs", "/v1/deployments/{id}/logs"),
+            ("/v1/x/{id:[a-f]{8}}/y/{name}", "/v1/x/{id}/y/{name}"),
+            ("/metrics", "/metrics"),
+        ] {
+            assert_eq!(template(pattern), label);
+        }
     }
 }
