@@ -191,6 +191,7 @@ pub struct LastDeploymentView {
     pub id: Uuid,
     pub version: String,
     /// As on the deployment (`deployed`, `failed`, `deploying`, …).
+    #[schema(value_type = crate::views::enums::DeploymentStatus)]
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,

@@ -1440,7 +1440,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             /** @description As on the deployment (`deployed`, `failed`, `deploying`, …). */
-            status: string;
+            status: components["schemas"]["DeploymentStatus"];
             version: string;
         };
         /** @description The deployment live on one server and role. */

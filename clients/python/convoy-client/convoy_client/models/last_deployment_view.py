@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.deployment_status import DeploymentStatus
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="LastDeploymentView")
@@ -20,14 +21,15 @@ class LastDeploymentView:
     Attributes:
         created_at (datetime.datetime):
         id (UUID):
-        status (str): As on the deployment (`deployed`, `failed`, `deploying`, …).
+        status (DeploymentStatus): A deployment's status; `deployed`, `failed`, `cancelled`, `rolled_back`, `aborted`
+             and `expired` are final.
         version (str):
         finished_at (datetime.datetime | None | Unset):
     """
 
     created_at: datetime.datetime
     id: UUID
-    status: str
+    status: DeploymentStatus
     version: str
     finished_at: datetime.datetime | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -37,7 +39,7 @@ class LastDeploymentView:
 
         id = str(self.id)
 
-        status = self.status
+        status = self.status.value
 
         version = self.version
 
@@ -71,7 +73,7 @@ class LastDeploymentView:
 
         id = UUID(d.pop("id"))
 
-        status = d.pop("status")
+        status = DeploymentStatus(d.pop("status"))
 
         version = d.pop("version")
 
