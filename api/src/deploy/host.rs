@@ -15,6 +15,21 @@ use crate::ssh::{ExecOutput, ExecRequest, RemoteExecutor, SshError, SshTarget, S
 
 use super::record::{LogStream, StepLog};
 
+/// The lock serialising host-wide setup (the `kamal` network, the proxy) on one host
+/// (address, port and user) within this process: deployments, accessory boots and
+/// bootstraps take it around those commands.
+pub(crate) fn host_setup_lock(target: &SshTarget) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    type Locks =
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
+    static LOCKS: std::sync::OnceLock<Locks> = std::sync::OnceLock::new();
+    let key = format!("{}@{}:{}", target.user, target.host, target.port);
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    locks.entry(key).or_default().clone()
+}
+
 /// How often container health is polled.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -233,6 +248,16 @@ impl HostRun<'_> {
                 self.retry_until_success(step, &cmd, cancel).await
             }
             _ => {
+                // Host-wide setup shared by every service (the `kamal` network, the proxy)
+                // runs one at a time per host: Docker before 25 creates two networks of
+                // one name when two creates race, and every later `--network kamal` then
+                // fails as ambiguous.
+                let _setup = match step {
+                    HostStep::CreateNetwork | HostStep::EnsureProxy => {
+                        Some(host_setup_lock(self.target).lock_owned().await)
+                    }
+                    _ => None,
+                };
                 for cmd in cmds {
                     let cmd = match (
                         step,

@@ -134,11 +134,14 @@ impl<'a> Commands<'a> {
     }
 
     /// Creates the `kamal` network unless it exists (checked first, rather than matching
-    /// Docker's "already exists" error text).
+    /// Docker's "already exists" error text). Two deployments reaching a fresh host at
+    /// once both find no network and both create it; the loser's create fails, so the
+    /// network is inspected once more and the step succeeds when it exists.
     pub fn create_network() -> Cmd {
         Cmd::docker(["network", "inspect", NETWORK])
             .quiet()
             .or(Cmd::docker(["network", "create", NETWORK]))
+            .or(Cmd::docker(["network", "inspect", NETWORK]).quiet())
     }
 
     /// Writes the role's env file with mode 0600; the contents arrive on stdin so secret
@@ -601,7 +604,11 @@ pub fn start_or_run_proxy(config: &DeployConfig) -> Cmd {
     if let Some(port) = run.metrics_port {
         cmd = cmd.args(["--metrics-port", &port.to_string()]);
     }
-    Cmd::docker(["container", "start", PROXY_CONTAINER]).or(cmd)
+    // Started again when the run fails: a concurrent deployment on the same host may have
+    // created the container between the first start and the run (a name conflict).
+    Cmd::docker(["container", "start", PROXY_CONTAINER])
+        .or(cmd)
+        .or(Cmd::docker(["container", "start", PROXY_CONTAINER]))
 }
 
 /// `kamal-proxy list`

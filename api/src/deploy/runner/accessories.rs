@@ -77,7 +77,12 @@ impl OnHost<'_> {
         if let Some(login) = login {
             self.run(&login).await?;
         }
-        self.run(&Commands::create_network()).await?;
+        {
+            let _setup = crate::deploy::host::host_setup_lock(self.target)
+                .lock_owned()
+                .await;
+            self.run(&Commands::create_network()).await?;
+        }
         self.run(&commands.write_env_file(contents)).await?;
         if let Some(mkdir) = commands.make_directories() {
             self.run(&mkdir).await?;

@@ -367,7 +367,7 @@ fn proxy_boot_default() {
     );
     assert_eq!(
         start_or_run_proxy(&config(json!({}))).render(),
-        "docker container start kamal-proxy || docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config --publish 80:80 --publish 443:443 --log-opt max-size=10m basecamp/kamal-proxy:v0.9.2 kamal-proxy run"
+        "docker container start kamal-proxy || docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config --publish 80:80 --publish 443:443 --log-opt max-size=10m basecamp/kamal-proxy:v0.9.2 kamal-proxy run || docker container start kamal-proxy"
     );
 }
 
@@ -380,7 +380,7 @@ fn proxy_boot_with_run_config() {
     }}}));
     assert_eq!(
         start_or_run_proxy(&config).render(),
-        "docker container start kamal-proxy || docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config --publish 127.0.0.1:8080:80 --publish 127.0.0.1:8443:443 --publish '[::1]:8080:80' --publish '[::1]:8443:443' --log-opt max-size=30m --expose=9090 --memory=512m registry:4443/convoy-proxy:v1 kamal-proxy run --debug --metrics-port 9090"
+        "docker container start kamal-proxy || docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config --publish 127.0.0.1:8080:80 --publish 127.0.0.1:8443:443 --publish '[::1]:8080:80' --publish '[::1]:8443:443' --log-opt max-size=30m --expose=9090 --memory=512m registry:4443/convoy-proxy:v1 kamal-proxy run --debug --metrics-port 9090 || docker container start kamal-proxy"
     );
 }
 
@@ -394,7 +394,7 @@ fn proxy_boot_unpublished() {
 fn network_create_unless_present() {
     assert_eq!(
         Commands::create_network().render(),
-        "docker network inspect kamal > /dev/null 2>&1 || docker network create kamal"
+        "docker network inspect kamal > /dev/null 2>&1 || docker network create kamal || docker network inspect kamal > /dev/null 2>&1"
     );
 }
 

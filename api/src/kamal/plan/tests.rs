@@ -71,13 +71,13 @@ const WEB_1_STEPS: &[(&str, Option<&str>, &str)] = &[
     (
         "create_network",
         None,
-        r#"docker network inspect kamal > /dev/null 2>&1 || docker network create kamal"#,
+        r#"docker network inspect kamal > /dev/null 2>&1 || docker network create kamal || docker network inspect kamal > /dev/null 2>&1"#,
     ),
     ("ensure_proxy", None, r#"mkdir -p .kamal/proxy/apps-config"#),
     (
         "ensure_proxy",
         None,
-        r#"docker container start kamal-proxy || docker --config .kamal/apps/shop/docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config --publish 80:80 --publish 443:443 --log-opt max-size=10m basecamp/kamal-proxy:v0.9.2 kamal-proxy run"#,
+        r#"docker container start kamal-proxy || docker --config .kamal/apps/shop/docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config --publish 80:80 --publish 443:443 --log-opt max-size=10m basecamp/kamal-proxy:v0.9.2 kamal-proxy run || docker container start kamal-proxy"#,
     ),
     (
         "rename_existing",
@@ -165,7 +165,7 @@ const JOB_1_STEPS: &[(&str, Option<&str>, &str)] = &[
     (
         "create_network",
         None,
-        r#"docker network inspect kamal > /dev/null 2>&1 || docker network create kamal"#,
+        r#"docker network inspect kamal > /dev/null 2>&1 || docker network create kamal || docker network inspect kamal > /dev/null 2>&1"#,
     ),
     (
         "rename_existing",
