@@ -1,8 +1,11 @@
 //! One host's part of a deploy: the success path of SPEC §3 steps 2–7, and on failure the
 //! stop of the new container with its last log lines kept.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use tokio_util::sync::CancellationToken;
 
@@ -15,19 +18,20 @@ use crate::ssh::{ExecOutput, ExecRequest, RemoteExecutor, SshError, SshTarget, S
 
 use super::record::{LogStream, StepLog};
 
-/// The lock serialising host-wide setup (the `kamal` network, the proxy) on one host
-/// (address, port and user) within this process: deployments, accessory boots and
+/// Holds host-wide setup (the `kamal` network, the proxy) on one host (address, port and
+/// user) to one caller at a time within this process: deployments, accessory boots and
 /// bootstraps take it around those commands.
-pub(crate) fn host_setup_lock(target: &SshTarget) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-    type Locks =
-        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
-    static LOCKS: std::sync::OnceLock<Locks> = std::sync::OnceLock::new();
+pub(crate) async fn lock_host_setup(target: &SshTarget) -> OwnedMutexGuard<()> {
+    static LOCKS: OnceLock<std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
     let key = format!("{}@{}:{}", target.user, target.host, target.port);
-    let mut locks = LOCKS
+    let lock = LOCKS
         .get_or_init(Default::default)
         .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    locks.entry(key).or_default().clone()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key)
+        .or_default()
+        .clone();
+    lock.lock_owned().await
 }
 
 /// How often container health is polled.
@@ -254,7 +258,7 @@ impl HostRun<'_> {
                 // fails as ambiguous.
                 let _setup = match step {
                     HostStep::CreateNetwork | HostStep::EnsureProxy => {
-                        Some(host_setup_lock(self.target).lock_owned().await)
+                        Some(lock_host_setup(self.target).await)
                     }
                     _ => None,
                 };

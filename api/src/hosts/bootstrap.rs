@@ -138,9 +138,7 @@ pub struct Bootstrap<'a> {
 impl Bootstrap<'_> {
     pub async fn run(&self) -> Vec<Step> {
         // The network and the proxy are shared with deployments on the host.
-        let _setup = crate::deploy::host::host_setup_lock(self.target)
-            .lock_owned()
-            .await;
+        let _setup = crate::deploy::host::lock_host_setup(self.target).await;
         let mut steps = Vec::new();
         for name in STEPS {
             let outcome = match name {

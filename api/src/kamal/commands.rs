@@ -134,9 +134,11 @@ impl<'a> Commands<'a> {
     }
 
     /// Creates the `kamal` network unless it exists (checked first, rather than matching
-    /// Docker's "already exists" error text). Two deployments reaching a fresh host at
-    /// once both find no network and both create it; the loser's create fails, so the
-    /// network is inspected once more and the step succeeds when it exists.
+    /// Docker's "already exists" error text). Creates racing on one host are kept apart by
+    /// the caller (`deploy::host::lock_host_setup`): Docker 20.10 lets both succeed and
+    /// then holds two networks of one name. Where a racing create is refused instead
+    /// (another process, a newer Docker), the network is inspected once more, so the
+    /// step succeeds when it exists.
     pub fn create_network() -> Cmd {
         Cmd::docker(["network", "inspect", NETWORK])
             .quiet()

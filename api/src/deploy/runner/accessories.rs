@@ -78,9 +78,7 @@ impl OnHost<'_> {
             self.run(&login).await?;
         }
         {
-            let _setup = crate::deploy::host::host_setup_lock(self.target)
-                .lock_owned()
-                .await;
+            let _setup = crate::deploy::host::lock_host_setup(self.target).await;
             self.run(&Commands::create_network()).await?;
         }
         self.run(&commands.write_env_file(contents)).await?;
