@@ -189,13 +189,20 @@ fn free_udp_and_tcp_port() -> u16 {
     }
 }
 
-async fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// Waits for a daemon to listen; its log tells why it did not. Pebble makes its keys
+/// at start, which takes seconds on a busy machine.
+async fn wait_for_port(port: u16, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .is_err()
     {
-        assert!(Instant::now() < deadline, "{what} did not start");
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on {port}; {}:\n{}",
+            log.display(),
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -280,9 +287,10 @@ impl Pebble {
                 .env("PEBBLE_WFE_NONCEREJECT", "0")
                 .env("PEBBLE_AUTHZREUSE", "0"),
         );
-        wait_for_port(challtest_port, "pebble-challtestsrv").await;
-        wait_for_port(acme_port, "pebble").await;
-        wait_for_port(management_port, "pebble's management API").await;
+        let challtest_log = dir.join("pebble-challtestsrv.log");
+        wait_for_port(challtest_port, &challtest_log).await;
+        wait_for_port(acme_port, &dir.join("pebble.log")).await;
+        wait_for_port(management_port, &dir.join("pebble.log")).await;
         let (status, root_pem) =
             https_get(management_port, "127.0.0.1", roots(&pki.ca_pem), "/roots/0")
                 .await
