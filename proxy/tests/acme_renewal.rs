@@ -70,9 +70,11 @@ fn stored(state_dir: &Path) -> Served {
     Served::of(&leaf)
 }
 
-/// A proxy using `pebble`, checking certificates every second, serving `HOST` with
-/// an ACME certificate.
-async fn proxy_with_acme(dir: &Path, pebble: &Pebble, http_port: u16) -> ProxyProcess {
+/// Pebble issuing `validity_seconds` certificates, and a proxy checking them every
+/// second that serves `HOST` with the first one it obtained.
+async fn serving_acme(dir: &Path, validity_seconds: u64) -> (Pebble, ProxyProcess, Served) {
+    let http_port = free_port();
+    let pebble = Pebble::start(dir, http_port, Some(validity_seconds)).await;
     let mut env = pebble.proxy_env();
     env.push(("KAMAL_PROXY_ACME_RENEWAL_INTERVAL".into(), "1s".into()));
     let proxy = ProxyProcess::start_with(dir, http_port, free_port(), env).await;
@@ -80,7 +82,37 @@ async fn proxy_with_acme(dir: &Path, pebble: &Pebble, http_port: u16) -> ProxyPr
     proxy
         .deploy("secure", &app, &["--tls", &format!("--host={HOST}")])
         .await;
-    proxy
+    let first = wait_for(
+        &proxy,
+        &pebble,
+        Duration::from_secs(20),
+        true,
+        "first certificate",
+        |_| true,
+    )
+    .await;
+    let expected = validity_seconds as i64;
+    assert!(
+        (expected - 1..=expected + 1).contains(&first.lifetime()),
+        "Pebble ignored certificateValidityPeriod: {first:?}"
+    );
+    (pebble, proxy, first)
+}
+
+/// Waits, with every request succeeding, until a certificate other than `first` is
+/// served, for at most the time `first` has left plus a margin.
+async fn renewal_of(proxy: &ProxyProcess, pebble: &Pebble, first: &Served) -> Served {
+    let renewed = wait_for(
+        proxy,
+        pebble,
+        Duration::from_secs(first.seconds_left().max(0) as u64 + 5),
+        false,
+        "renewed certificate",
+        |served| served.serial != first.serial,
+    )
+    .await;
+    assert!(renewed.not_after > first.not_after, "{first:?} {renewed:?}");
+    renewed
 }
 
 /// The certificate served now, over a verified handshake.
@@ -221,39 +253,14 @@ fn count(log: &str, message: &str) -> usize {
 async fn a_certificate_is_renewed_before_expiry_without_a_failed_handshake_and_kept_across_a_restart(
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let http_port = free_port();
-    let pebble = Pebble::start(dir.path(), http_port, Some(30)).await;
-    let mut proxy = proxy_with_acme(dir.path(), &pebble, http_port).await;
-
-    let first = wait_for(
-        &proxy,
-        &pebble,
-        Duration::from_secs(20),
-        true,
-        "first certificate",
-        |_| true,
-    )
-    .await;
-    assert!(
-        (29..=31).contains(&first.lifetime()),
-        "Pebble ignored certificateValidityPeriod: {first:?}"
-    );
+    let (pebble, mut proxy, first) = serving_acme(dir.path(), 30).await;
     let load = Load::start(proxy.https_port, pebble.roots()).await;
 
     // Due with a third of its 30 s left; a verified handshake proves each served
     // certificate was still valid.
-    let renewed = wait_for(
-        &proxy,
-        &pebble,
-        Duration::from_secs(first.seconds_left().max(0) as u64 + 5),
-        false,
-        "renewed certificate",
-        |served| served.serial != first.serial,
-    )
-    .await;
+    let renewed = renewal_of(&proxy, &pebble, &first).await;
     let renewed_with = first.seconds_left();
     eprintln!("renewed with {renewed_with} s of 30 left: {first:?} -> {renewed:?}");
-    assert!(renewed.not_after > first.not_after, "{first:?} {renewed:?}");
     assert!(
         (0..=12).contains(&renewed_with),
         "renewed with {renewed_with} s of 30 left; expected about 10"
@@ -281,18 +288,7 @@ async fn a_certificate_is_renewed_before_expiry_without_a_failed_handshake_and_k
 #[tokio::test]
 async fn a_failed_renewal_is_retried_with_backoff_while_the_old_certificate_is_served() {
     let dir = tempfile::tempdir().unwrap();
-    let http_port = free_port();
-    let pebble = Pebble::start(dir.path(), http_port, Some(36)).await;
-    let proxy = proxy_with_acme(dir.path(), &pebble, http_port).await;
-    let first = wait_for(
-        &proxy,
-        &pebble,
-        Duration::from_secs(20),
-        true,
-        "first certificate",
-        |_| true,
-    )
-    .await;
+    let (pebble, proxy, first) = serving_acme(dir.path(), 36).await;
 
     // Pebble's validation requests now go to an address nothing listens on.
     pebble.resolve_names_to("127.0.0.2").await;
@@ -313,16 +309,7 @@ async fn a_failed_renewal_is_retried_with_backoff_while_the_old_certificate_is_s
     assert!(log.contains(r#""retry_in":"2s""#), "{log}");
 
     pebble.resolve_names_to("127.0.0.1").await;
-    let renewed = wait_for(
-        &proxy,
-        &pebble,
-        Duration::from_secs(first.seconds_left().max(0) as u64 + 5),
-        false,
-        "renewed certificate",
-        |served| served.serial != first.serial,
-    )
-    .await;
-    assert!(renewed.not_after > first.not_after);
+    let renewed = renewal_of(&proxy, &pebble, &first).await;
     eprintln!(
         "{} failed renewals, then renewed with {} s of 36 left",
         count(&proxy.log(), "renewing certificate failed"),
