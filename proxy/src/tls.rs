@@ -12,14 +12,13 @@ use std::{
 
 use anyhow::Context;
 use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+use tokio::sync::Notify;
 use tokio_rustls::rustls::{
     crypto::ring::sign::any_supported_type,
     server::{ClientHello, ResolvesServerCert},
     sign::CertifiedKey,
     ServerConfig,
 };
-
-use tokio::sync::Notify;
 
 use crate::{acme::Acme, paths, service::ServiceConfig};
 
@@ -85,8 +84,8 @@ impl Tls {
     }
 
     /// Installs a service's custom certificate (failing the deploy when it cannot be
-    /// read), or hands its hosts to the renewal task, which obtains an ACME
-    /// certificate for each one that has no valid stored certificate.
+    /// read), or hands its hosts to the renewal task, which orders an ACME
+    /// certificate for each one that has none or one past its renewal point.
     pub fn configure(&self, config: &ServiceConfig) -> anyhow::Result<()> {
         let mut acme_hosts = Vec::new();
         if let Some(tls) = &config.tls {
@@ -94,6 +93,11 @@ impl Tls {
                 Some(files) => {
                     let key = load_certified_key(&files.certificate_path, &files.private_key_path)?;
                     self.install(&config.hosts, key);
+                    // An ACME certificate these hosts had is no longer the one served.
+                    let mut state = self.acme_state();
+                    for host in &config.hosts {
+                        state.validity.remove(host);
+                    }
                 }
                 None => {
                     for host in config.hosts.iter().filter(|h| !h.starts_with('*')) {
