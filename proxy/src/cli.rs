@@ -82,6 +82,10 @@ pub struct RunArgs {
     /// PEM file of the root CA to trust for the ACME directory (e.g. a test CA)
     #[arg(long, env = "KAMAL_PROXY_ACME_ROOT_CA")]
     pub acme_root_ca: Option<PathBuf>,
+    /// How often ACME certificates are checked for renewal (renewed with a third of
+    /// their lifetime, at most 30 days, left)
+    #[arg(long, env = "KAMAL_PROXY_ACME_RENEWAL_INTERVAL", default_value = "1m")]
+    pub acme_renewal_interval: GoDuration,
     /// Time a client has to complete the TLS handshake before its connection is closed
     #[arg(long, env = "KAMAL_PROXY_TLS_HANDSHAKE_TIMEOUT", default_value = "10s")]
     pub tls_handshake_timeout: GoDuration,

@@ -177,6 +177,7 @@ impl Router {
             .change(|services| services.remove(name).context("service not found"))
             .await?;
         removed.target.retire();
+        self.tls.release(name);
         tracing::info!(service = %name, "service removed");
         Ok(())
     }

@@ -30,7 +30,7 @@ pub async fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
 
     let certs_dir = paths::certs_dir(data_dir);
     let acme = Acme::new(args.acme_directory, args.acme_root_ca, certs_dir.clone());
-    let tls = Tls::new(certs_dir, acme);
+    let tls = Tls::new(certs_dir, acme, args.acme_renewal_interval.0);
     let client = upstream::client();
     let router = Arc::new(Router::restore(
         paths::state_file(data_dir),

@@ -2,6 +2,8 @@
 //! socket and state directory, small hyper backends, and a pooled HTTP client.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod pebble;
+
 use std::{
     convert::Infallible,
     net::{SocketAddr, TcpListener as StdListener},
