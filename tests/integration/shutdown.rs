@@ -486,6 +486,13 @@ async fn sigterm_mid_deploy_exits_zero_and_another_process_resumes_at_once() {
     .await;
     let resumed_after = handed_over.elapsed();
     println!("observed claimed {resumed_after:?} after the exit: {claimed:?}");
+    // Read at once: the job's updated_at is the claim's until the first renewal (10 s).
+    let gap = claim_gap(&url, &v2).await;
+    println!("claimed {gap:?} after the hand-over (lease 30 s)");
+    assert!(
+        gap < Duration::from_secs(2),
+        "claimed after {gap:?}, not at once"
+    );
     assert!(
         resumed_after < Duration::from_secs(5),
         "resumed after {resumed_after:?}"
@@ -498,12 +505,6 @@ async fn sigterm_mid_deploy_exits_zero_and_another_process_resumes_at_once() {
         engine.log_text(&v2).await
     );
     assert_eq!(served(h18(), service), "v2");
-    let gap = claim_gap(&url, &v2).await;
-    println!("claimed {gap:?} after the hand-over (lease 30 s)");
-    assert!(
-        gap < Duration::from_secs(2),
-        "claimed after {gap:?}, not at once"
-    );
     let resumed = handover_gap(&engine.events(&v2).await);
     println!("resumed (both locks taken again) {resumed:?} after the hand-over");
     let kinds = engine.event_kinds(&v2).await;
