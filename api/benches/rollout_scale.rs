@@ -161,6 +161,7 @@ async fn scenario(n: usize, shape: Shape) -> Measured {
         attempt: 1,
         lease: Duration::from_secs(30),
         cancel: CancellationToken::new(),
+        stop: CancellationToken::new(),
     };
 
     reset_peak_rss();

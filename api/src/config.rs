@@ -56,6 +56,9 @@ pub struct Config {
     pub webhooks: crate::webhooks::Settings,
     /// Where `convoy worker` serves `GET /metrics` (`CONVOY_METRICS_BIND`); `None`: nowhere.
     pub metrics_bind: Option<SocketAddr>,
+    /// How long a stopping process (SIGTERM, SIGINT) waits for its deployments to reach a
+    /// boundary and for HTTP requests to end (`CONVOY_SHUTDOWN_SECONDS`, default 30).
+    pub shutdown: std::time::Duration,
 }
 
 fn address(var: &'static str, raw: &str) -> Result<SocketAddr, ConfigError> {
@@ -265,6 +268,9 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             drift_interval: self.drift_interval()?,
             webhooks: self.webhooks()?,
             metrics_bind: self.metrics_bind()?,
+            shutdown: std::time::Duration::from_secs(
+                self.number("CONVOY_SHUTDOWN_SECONDS", 30)? as u64
+            ),
         })
     }
 
@@ -355,6 +361,27 @@ mod tests {
         );
         let err = with("5m").err().unwrap();
         assert_eq!(err.var, "CONVOY_DRIFT_INTERVAL");
+    }
+
+    #[test]
+    fn the_shutdown_bound_defaults_to_30_seconds_and_names_its_variable() {
+        let base = [
+            ("DATABASE_URL", "postgres://localhost/convoy"),
+            ("CONVOY_MASTER_KEY", KEY),
+            ("CONVOY_JWT_SECRET", SECRET),
+        ];
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(env(&base).config().unwrap().shutdown, secs(30));
+        let with = |v: &'static str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("CONVOY_SHUTDOWN_SECONDS", v));
+            env(&pairs).config().map(|c| c.shutdown)
+        };
+        assert_eq!(with("5").unwrap(), secs(5));
+        for bad in ["0", "30s", "-1"] {
+            let err = with(bad).err().unwrap();
+            assert_eq!(err.var, "CONVOY_SHUTDOWN_SECONDS");
+        }
     }
 
     #[test]

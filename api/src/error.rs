@@ -68,10 +68,60 @@ pub enum ApiError {
     /// `retry_after` seconds (sent as `Retry-After`).
     #[error("{detail}")]
     TooManyRequests { detail: String, retry_after: u64 },
+    /// 503 with `Retry-After`: the database is unreachable (a restart), or not migrated.
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// Seconds a client is told to wait (`Retry-After`) when the service is unavailable.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
+const DATABASE_DOWN: &str = "the database is unavailable; retry shortly";
+
+/// Whether `e` says the database could not be reached or dropped the connection (a
+/// restart, a failover), as opposed to a fault of the request or of the server.
+pub fn database_down(e: &anyhow::Error) -> bool {
+    use diesel_async::pooled_connection::deadpool::PoolError;
+    e.chain().any(|cause| {
+        if let Some(e) = cause.downcast_ref::<diesel::result::Error>() {
+            return connection_lost(e);
+        }
+        cause.downcast_ref::<PoolError>().is_some()
+    })
+}
+
+/// A query error that is the connection's, not the query's.
+fn connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message().to_ascii_lowercase();
+            [
+                "terminating connection",
+                "connection closed",
+                "closed the connection",
+                "the database system is",
+                "connection refused",
+                "broken pipe",
+            ]
+            .iter()
+            .any(|m| message.contains(m))
+        }
+        _ => false,
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        if database_down(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return Self::Unavailable(DATABASE_DOWN.into());
+        }
+        Self::Internal(e)
+    }
 }
 
 impl ApiError {
@@ -142,12 +192,17 @@ impl ResponseError for ApiError {
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(cause) if database_down(cause) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         if let Self::Internal(cause) = self {
+            if database_down(cause) {
+                tracing::warn!(error = %cause, "database unavailable");
+                return Self::Unavailable(DATABASE_DOWN.into()).error_response();
+            }
             tracing::error!(error = ?cause, "internal error");
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -158,6 +213,9 @@ impl ResponseError for ApiError {
             }
             Self::TooManyRequests { retry_after, .. } => {
                 response.insert_header(("Retry-After", retry_after.to_string()));
+            }
+            Self::Unavailable(_) => {
+                response.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
             }
             _ => {}
         }
@@ -178,6 +236,10 @@ impl From<diesel::result::Error> for ApiError {
             {
                 Self::invalid_field("body", "text must not hold a NUL character (\\u0000)")
             }
+            ref lost if connection_lost(lost) => {
+                tracing::warn!(error = %lost, "database unavailable");
+                Self::Unavailable(DATABASE_DOWN.into())
+            }
             other => Self::Internal(other.into()),
         }
     }
@@ -185,7 +247,8 @@ impl From<diesel::result::Error> for ApiError {
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        Self::Unavailable(format!("database unavailable: {e}"))
+        tracing::warn!(error = %e, "database unavailable");
+        Self::Unavailable(DATABASE_DOWN.into())
     }
 }
 

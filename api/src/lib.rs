@@ -110,7 +110,10 @@ pub enum Mode {
     Worker,
 }
 
-/// Runs the HTTP API and/or the workers until the process is stopped.
+/// Runs the HTTP API and/or the workers until SIGTERM or SIGINT, then stops gracefully
+/// (docs/ENGINE.md, "Shutdown"): no more claims, each run handed over at its next
+/// boundary, live streams ended with a `reconnect` event, HTTP drained, all within
+/// `CONVOY_SHUTDOWN_SECONDS`.
 pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
     // Installed before anything is recorded.
     crate::metrics::handle();
@@ -123,18 +126,30 @@ pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
         policy: std::sync::Arc::new(config.policy.clone()),
         streams: Default::default(),
     };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut background = Vec::new();
     let workers = (mode != Mode::Api).then(|| {
-        let worker_config =
+        let mut worker_config =
             jobs::worker::WorkerConfig::new(config.workers, config.lease, config.org_max_workers);
-        jobs::worker::run(state.clone(), config.database_url.clone(), worker_config)
+        worker_config.shutdown = shutdown.clone();
+        worker_config.grace = config.shutdown;
+        tokio::spawn(jobs::worker::run(
+            state.clone(),
+            config.database_url.clone(),
+            worker_config,
+        ))
     });
     if mode != Mode::Api {
         let sender = webhooks::Sender::from_state(&state, config.webhooks.clone());
-        tokio::spawn(sender.run());
+        background.push(tokio::spawn(sender.run()));
     }
     if let (Some(interval), true) = (config.drift_interval, mode != Mode::Api) {
-        tokio::spawn(hosts::check_periodically(state.clone(), interval));
+        background.push(tokio::spawn(hosts::check_periodically(
+            state.clone(),
+            interval,
+        )));
     }
+    let mut http = None;
     if mode == Mode::Worker {
         // A worker's runs, steps and SSH connections are its own: it serves them on
         // CONVOY_METRICS_BIND when set (docs/OBSERVABILITY.md).
@@ -148,25 +163,75 @@ pub async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
                     .service(routes::metrics::get_metrics)
             })
             .workers(1)
-            // Signals stop the process as before, not only this server.
+            // The process's own signal handling stops it (below).
             .disable_signals()
             .listen(listener)?
             .run();
             tokio::spawn(server);
             tracing::info!(%bind, "serving the worker's metrics");
         }
-        workers.expect("worker mode runs workers").await;
-        return Ok(());
+    } else {
+        let listener = std::net::TcpListener::bind(config.bind)
+            .with_context(|| format!("binding CONVOY_BIND {}", config.bind))?;
+        tracing::info!(bind = %config.bind, "serving the API");
+        let server = api_server(state.clone(), config.jwt.clone(), listener, config.shutdown)?;
+        http = Some((server.handle(), tokio::spawn(server)));
     }
-    if let Some(workers) = workers {
-        tokio::spawn(workers);
+    match http.as_mut() {
+        Some((_, server)) => tokio::select! {
+            _ = signalled() => {}
+            ended = server => {
+                // The server stopped on its own: so does the process.
+                shutdown.cancel();
+                return ended
+                    .context("running the HTTP server")?
+                    .context("running the HTTP server");
+            }
+        },
+        None => signalled().await,
     }
-    let listener = std::net::TcpListener::bind(config.bind)
-        .with_context(|| format!("binding CONVOY_BIND {}", config.bind))?;
-    tracing::info!(bind = %config.bind, "serving the API");
-    http_server(state, config.jwt.clone(), listener)?
-        .await
-        .context("running the HTTP server")
+    tracing::info!(grace = ?config.shutdown, "stopping");
+    shutdown.cancel();
+    state.streams.close_all();
+    for task in background {
+        // Webhook deliveries and drift checks stop; a delivery cut short is sent again
+        // by the next process once its lease expires.
+        task.abort();
+    }
+    let http_done = async {
+        if let Some((handle, server)) = http {
+            // Drains requests in flight for up to CONVOY_SHUTDOWN_SECONDS.
+            handle.stop(true).await;
+            if let Ok(Err(e)) = server.await {
+                tracing::warn!(error = %e, "the HTTP server stopped with an error");
+            }
+        }
+    };
+    let workers_done = async {
+        if let Some(workers) = workers {
+            let _ = workers.await;
+        }
+    };
+    tokio::join!(http_done, workers_done);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn signalled() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; SIGINT only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// The API's HTTP server on `listener`, as `convoy serve` and `convoy api` run it: every
@@ -176,6 +241,17 @@ pub fn http_server(
     jwt: JwtKeys,
     listener: std::net::TcpListener,
 ) -> std::io::Result<actix_web::dev::Server> {
+    api_server(state, jwt, listener, std::time::Duration::from_secs(30))
+}
+
+/// [`http_server`] for `convoy serve`/`api`: it does not watch signals itself (the
+/// process stops it), and a stop drains requests in flight for up to `grace`.
+fn api_server(
+    state: AppState,
+    jwt: JwtKeys,
+    listener: std::net::TcpListener,
+    grace: std::time::Duration,
+) -> std::io::Result<actix_web::dev::Server> {
     crate::metrics::handle();
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
@@ -183,6 +259,8 @@ pub fn http_server(
             .wrap(tracing_actix_web::TracingLogger::default())
             .configure(configure(state.clone(), jwt.clone()))
     })
+    .disable_signals()
+    .shutdown_timeout(grace.as_secs())
     .listen(listener)?
     .run())
 }

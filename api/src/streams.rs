@@ -1,7 +1,9 @@
 //! Slots for long-lived answers (live log streams), counted per org in this process so
 //! that one tenant cannot hold every connection and database poll (SPEC §12,
 //! `CONVOY_MAX_STREAMS_PER_ORG`). A slot is a guard: it is given back when the stream that
-//! holds it is dropped, whether it ended or the client went away.
+//! holds it is dropped, whether it ended or the client went away. When the process stops,
+//! [`StreamSlots::close_all`] tells every stream to end (with a last event that sends its
+//! client elsewhere) instead of holding the HTTP drain until its timeout.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -10,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 #[derive(Clone, Debug, Default)]
 pub struct StreamSlots {
     open: Arc<Mutex<HashMap<String, usize>>>,
+    closing: tokio_util::sync::CancellationToken,
 }
 
 /// One open stream of `org`; dropping it frees the slot.
@@ -34,10 +37,35 @@ impl StreamSlots {
         })
     }
 
+    /// Tells every stream of this process to end: it is stopping.
+    pub fn close_all(&self) {
+        self.closing.cancel();
+    }
+
+    /// Resolves once [`StreamSlots::close_all`] was called.
+    pub async fn closed(&self) {
+        self.closing.cancelled().await;
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_cancelled()
+    }
+
     /// How many streams `org` holds open now.
     pub fn open(&self, org: &str) -> usize {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         open.get(org).copied().unwrap_or(0)
+    }
+}
+
+impl StreamSlot {
+    /// Resolves once the process is stopping and the stream should end.
+    pub async fn closed(&self) {
+        self.slots.closed().await;
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.slots.is_closing()
     }
 }
 

@@ -29,6 +29,7 @@ pub(crate) async fn seed_builtins(app: &TestApp) {
         drift_interval: None,
         webhooks: Default::default(),
         metrics_bind: None,
+        shutdown: std::time::Duration::from_secs(30),
     };
     convoy::prepare_database(&config).await.unwrap();
 }

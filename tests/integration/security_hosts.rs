@@ -329,6 +329,7 @@ async fn run_to_failure(app: &TestApp, id: Uuid) -> Value {
         attempt: 1,
         lease: Duration::from_secs(30),
         cancel: tokio_util::sync::CancellationToken::new(),
+        stop: tokio_util::sync::CancellationToken::new(),
     }
     .deploy_or_resume()
     .await

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{Array, Jsonb, Text, Uuid as SqlUuid};
@@ -229,15 +228,13 @@ async fn write(
                 other => batch.push(other),
             }
         }
-        // Retry briefly: a lost line is worse than a late one.
-        for attempt in 0..5 {
-            match store(&pool, deployment, &org, &batch).await {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, deployment.id = %deployment, attempt, "storing deployment log");
-                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                }
-            }
+        // A lost line is worse than a late one: retried through a database restart.
+        let stored = crate::jobs::worker::patiently("storing deployment log", || {
+            store(&pool, deployment, &org, &batch)
+        })
+        .await;
+        if let Err(e) = stored {
+            tracing::error!(error = %e, deployment.id = %deployment, lines = batch.len(), "deployment log lost");
         }
         for done in flushes {
             let _ = done.send(());

@@ -46,8 +46,15 @@ impl Store {
         &self.pool
     }
 
+    /// A connection; while the database is unreachable (a restart) it is asked again for
+    /// up to [`OUTAGE_PATIENCE`](crate::jobs::worker::OUTAGE_PATIENCE), so that a run
+    /// waits out a short outage instead of failing. The pool checks each connection it
+    /// hands out (`SELECT 1`), so none left dead by the restart is used.
     async fn conn(&self) -> anyhow::Result<DbConn> {
-        Ok(self.pool.get().await?)
+        crate::jobs::worker::patiently("connecting to the database", || async {
+            Ok(self.pool.get().await?)
+        })
+        .await
     }
 
     pub async fn deployment(&self, id: Uuid) -> anyhow::Result<Deployment> {
@@ -212,6 +219,13 @@ impl Store {
 
     pub async fn release_lock(&self, row: &Deployment) -> anyhow::Result<()> {
         service_lock::release(&mut *self.conn().await?, key(row), row.id).await?;
+        Ok(())
+    }
+
+    /// Ends the database lock's lease now (the process is stopping): the next worker of
+    /// this deployment takes it at once.
+    pub async fn hand_over_lock(&self, row: &Deployment) -> anyhow::Result<()> {
+        service_lock::expire(&mut *self.conn().await?, key(row), row.id).await?;
         Ok(())
     }
 

@@ -190,6 +190,26 @@ impl Queue {
         Ok(n == 1)
     }
 
+    /// Hands a job this process will not finish back to the queue at once (it is
+    /// stopping): due as before, so it keeps its place, and the claim does not count as
+    /// an attempt. False when it was not ours any more.
+    pub async fn release(
+        &self,
+        conn: &mut AsyncPgConnection,
+        job: Uuid,
+    ) -> diesel::QueryResult<bool> {
+        let n = diesel::sql_query(
+            "UPDATE jobs SET status = 'queued', locked_by = NULL, lease_until = NULL,
+                    attempts = GREATEST(attempts - 1, 0), updated_at = now()
+             WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+        )
+        .bind::<SqlUuid, _>(job)
+        .bind::<Text, _>(&self.worker_id)
+        .execute(conn)
+        .await?;
+        Ok(n == 1)
+    }
+
     /// Puts the job back after a transient error, to run again after `backoff`; once
     /// `max_attempts` claims are used up it fails instead. Returns the status it got.
     pub async fn retry(

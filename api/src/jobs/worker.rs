@@ -2,6 +2,11 @@
 //! fallback), runs up to `CONVOY_WORKERS` deployments at once, and keeps each one's job
 //! lease and service lock alive while it runs. A run whose lease is lost (taken over
 //! after this process stalled) is abandoned at once: the new holder goes on with it.
+//!
+//! Stopping (`WorkerConfig::shutdown`, cancelled on SIGTERM/SIGINT): no job is claimed,
+//! each run stops at its next boundary and hands its job back to the queue, and [`run`]
+//! returns once every slot is free or `WorkerConfig::grace` has passed (docs/ENGINE.md,
+//! "Shutdown").
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +36,10 @@ pub struct WorkerConfig {
     /// How often the queue is looked at when no notification arrives.
     pub poll: Duration,
     pub worker_id: String,
+    /// Cancelled when the process is stopping.
+    pub shutdown: CancellationToken,
+    /// How long a stopping pool waits for its runs (`CONVOY_SHUTDOWN_SECONDS`).
+    pub grace: Duration,
 }
 
 impl WorkerConfig {
@@ -45,30 +54,47 @@ impl WorkerConfig {
             org_max_workers,
             poll: Duration::from_secs(2),
             worker_id: format!("{host}:{}:{suffix}", std::process::id()),
+            shutdown: CancellationToken::new(),
+            grace: Duration::from_secs(30),
         }
     }
 }
 
-/// Runs the pool until the process ends.
+/// Runs the pool until `config.shutdown` is cancelled, then waits (at most
+/// `config.grace`) for the runs to hand over or end.
 pub async fn run(state: AppState, database_url: String, config: WorkerConfig) {
+    let engine = Engine::from_state(&state);
+    run_engine(state, database_url, config, engine).await;
+}
+
+/// [`run`] with the runs reaching hosts through `engine` (the simulated fleet in tests).
+pub async fn run_engine(
+    state: AppState,
+    database_url: String,
+    config: WorkerConfig,
+    engine: Engine,
+) {
     let wake = Arc::new(Notify::new());
-    tokio::spawn(listen(database_url, wake.clone()));
+    let listener = tokio::spawn(listen(database_url, wake.clone()));
     let slots = Arc::new(Semaphore::new(config.workers));
     let queue =
         Queue::new(config.worker_id.clone(), config.lease).with_org_share(config.org_max_workers);
+    let shutdown = config.shutdown.clone();
     tracing::info!(worker = %config.worker_id, workers = config.workers, "workers started");
     loop {
-        let permit = slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = shutdown.cancelled() => break,
+        };
+        if shutdown.is_cancelled() {
+            break;
+        }
         match claim(&state, &queue).await {
             Ok(Some(job)) => {
                 let (state, queue, config) = (state.clone(), queue.clone(), config.clone());
-                let wake = wake.clone();
+                let (wake, engine) = (wake.clone(), engine.clone());
                 tokio::spawn(async move {
-                    handle(&state, &queue, &config, job).await;
+                    handle(&state, &engine, &queue, &config, job).await;
                     drop(permit);
                     // A slot is free: look for the next job at once.
                     wake.notify_one();
@@ -82,7 +108,22 @@ pub async fn run(state: AppState, database_url: String, config: WorkerConfig) {
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(config.poll) => {}
+            _ = shutdown.cancelled() => break,
         }
+    }
+    listener.abort();
+    let running = config.workers - slots.available_permits();
+    tracing::info!(running, grace = ?config.grace, "stopping: no more claims; runs stop at their next boundary");
+    let all = u32::try_from(config.workers).unwrap_or(u32::MAX);
+    let drained = tokio::time::timeout(config.grace, slots.acquire_many(all))
+        .await
+        .is_ok();
+    if drained {
+        tracing::info!("workers stopped: every run handed over or ended");
+    } else {
+        tracing::warn!(
+            "runs still going after CONVOY_SHUTDOWN_SECONDS: stopping anyway, their leases expire as after a crash"
+        );
     }
 }
 
@@ -121,20 +162,26 @@ async fn listen(database_url: String, wake: Arc<Notify>) {
 }
 
 /// Runs one job: the deployment, with its leases renewed and cancel requests noticed.
-async fn handle(state: &AppState, queue: &Queue, config: &WorkerConfig, job: ClaimedJob) {
+async fn handle(
+    state: &AppState,
+    engine: &Engine,
+    queue: &Queue,
+    config: &WorkerConfig,
+    job: ClaimedJob,
+) {
     let Some(deployment) = job.deployment_id else {
         let _ = finish(state, queue, &job, Err("a job without a deployment".into())).await;
         return;
     };
     let cancel = CancellationToken::new();
-    let engine = Engine::from_state(state);
     let run = Run {
-        engine: &engine,
+        engine,
         deployment,
         holder: &config.worker_id,
         attempt: job.attempts,
         lease: config.lease,
         cancel: cancel.clone(),
+        stop: config.shutdown.clone(),
     };
     let result = tokio::select! {
         result = run.deploy_or_resume() => Some(result),
@@ -145,6 +192,18 @@ async fn handle(state: &AppState, queue: &Queue, config: &WorkerConfig, job: Cla
     };
     let Some(result) = result else { return };
     let verdict = match result {
+        Ok(Outcome::Released) => {
+            tracing::info!(deployment.id = %deployment, "deployment handed over");
+            let released = patiently("handing the job back", || async {
+                let mut conn = state.pool.get().await?;
+                Ok(queue.release(&mut conn, job.id).await?)
+            })
+            .await;
+            if let Err(e) = released {
+                tracing::error!(deployment.id = %deployment, error = %e, "handing the job back; its lease will expire");
+            }
+            return;
+        }
         Ok(Outcome::Finished(status)) => {
             tracing::info!(deployment.id = %deployment, %status, "deployment ended");
             Ok(())
@@ -155,8 +214,37 @@ async fn handle(state: &AppState, queue: &Queue, config: &WorkerConfig, job: Cla
             Err(format!("internal error: {e:#}"))
         }
     };
-    if let Err(e) = finish(state, queue, &job, verdict).await {
+    let finished = patiently("recording the job's end", || {
+        finish(state, queue, &job, verdict.clone())
+    })
+    .await;
+    if let Err(e) = finished {
         tracing::error!(deployment.id = %deployment, error = %e, "recording the job's end");
+    }
+}
+
+/// How long a database write the pool cannot do without is retried while the database
+/// is unreachable (a restart), before it is given up.
+pub const OUTAGE_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Runs `op` until it succeeds or [`OUTAGE_PATIENCE`] has passed, backing off up to 2 s.
+pub async fn patiently<T, F, Fut>(what: &str, mut op: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let start = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(e) if start.elapsed() >= OUTAGE_PATIENCE => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "{what}: retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
     }
 }
 
@@ -204,6 +292,8 @@ async fn keep_alive(
         tokio::time::sleep(tick).await;
         since_renewal += tick;
         let Ok(mut conn) = state.pool.get().await else {
+            // The database is unreachable: renew as soon as it answers again.
+            since_renewal = since_renewal.max(renew_every);
             continue;
         };
         // A cancel or an abort wakes every wait of the run.
@@ -222,6 +312,7 @@ async fn keep_alive(
             // The database is unreachable: keep working, the lease may still hold.
             Err(e) => {
                 tracing::warn!(error = %e, "renewing the job lease");
+                since_renewal = renew_every;
                 continue;
             }
         }

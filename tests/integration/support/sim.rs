@@ -107,6 +107,7 @@ impl SimWorld {
             attempt,
             lease: Duration::from_secs(30),
             cancel: CancellationToken::new(),
+            stop: CancellationToken::new(),
         }
     }
 
@@ -115,6 +116,7 @@ impl SimWorld {
         match self.run(id).deploy_or_resume().await.expect("the run") {
             Outcome::Finished(status) => status,
             Outcome::Retry(reason) => panic!("the run asked for a retry: {reason}"),
+            Outcome::Released => panic!("the run was handed over"),
         }
     }
 

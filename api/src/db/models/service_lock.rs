@@ -117,6 +117,25 @@ pub async fn release(
     Ok(n == 1)
 }
 
+/// Ends the lease of `deployment`'s lock now, leaving the row: free for the next claimer.
+pub async fn expire(
+    conn: &mut AsyncPgConnection,
+    key: LockKey<'_>,
+    deployment: Uuid,
+) -> QueryResult<bool> {
+    let n = diesel::sql_query(
+        "UPDATE service_locks SET lease_until = now() - interval '1 second'
+         WHERE org = $1 AND service = $2 AND destination = $3 AND deployment_id = $4",
+    )
+    .bind::<Text, _>(key.org)
+    .bind::<Text, _>(key.service)
+    .bind::<Text, _>(key.destination)
+    .bind::<SqlUuid, _>(deployment)
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}
+
 pub async fn find(
     conn: &mut AsyncPgConnection,
     key: LockKey<'_>,

@@ -36,6 +36,8 @@ pub(super) enum End {
     Parked(Status),
     /// The work recorded its own result (a switch-back, a retirement).
     Done,
+    /// The process is stopping and the run reached a boundary: hand over.
+    Released,
 }
 
 /// What a run does under the locks.
@@ -404,6 +406,9 @@ impl Run<'_> {
             store.park_lock(row, &why).await?;
             return Ok(Outcome::Finished(status.as_str().into()));
         }
+        if let Ok(End::Released) = &result {
+            return self.hand_over(loaded, sink).await;
+        }
         self.give_locks(loaded, sink).await?;
         let (status, error) = match result? {
             End::Final(status, error) => (status, error),
@@ -411,7 +416,9 @@ impl Run<'_> {
                 let status = store.deployment(row.id).await?.status;
                 return Ok(Outcome::Finished(status));
             }
-            End::Parked(_) => unreachable!("parked runs returned above"),
+            End::Parked(_) | End::Released => {
+                unreachable!("parked and released runs returned above")
+            }
         };
         let primary_role = &loaded.config.primary_role;
         let previous = store
@@ -441,6 +448,24 @@ impl Run<'_> {
             self.keep_previous(loaded).await?;
         }
         Ok(Outcome::Finished(status.as_str().into()))
+    }
+
+    /// The process is stopping at a boundary of the run: the database lock's lease ends now
+    /// so that the worker that claims the job next takes it at once. Kamal's lock directory
+    /// on the primary host stays: it names this deployment, which the next worker
+    /// recognises as its own (`lock::acquire`), and keeps a person's `kamal` out meanwhile.
+    async fn hand_over(&self, loaded: &Loaded, sink: &LogSink) -> anyhow::Result<Outcome> {
+        let row = &loaded.row;
+        let message = "this process is stopping: the deployment stopped at a boundary and is \
+                       handed over to the next worker";
+        sink.info(message);
+        sink.flush().await;
+        self.store().hand_over_lock(row).await?;
+        let meta = json!({"worker": self.holder, "handed_over": true});
+        self.store()
+            .event(row, &loaded.redactor, "lock_released", message, meta)
+            .await?;
+        Ok(Outcome::Released)
     }
 
     /// A lock is held elsewhere: records why and hands the job back to the queue. The

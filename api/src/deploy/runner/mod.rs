@@ -63,6 +63,10 @@ pub enum Outcome {
     /// Not possible now (the service is locked, the primary host is unreachable): try
     /// again later; the deployment stays as it was.
     Retry(String),
+    /// The process is stopping: the run stopped at a boundary (between waves, or in a
+    /// gate whose deadline is stored) and handed its service lock over; the job goes back
+    /// to the queue for another worker to resume at once.
+    Released,
 }
 
 /// Turns a server row into a connection target (keys opened, network policy applied,
@@ -120,6 +124,9 @@ pub struct Run<'a> {
     pub lease: Duration,
     /// Cancelled when a cancel or an abort was requested; every wait of the run wakes on it.
     pub cancel: CancellationToken,
+    /// Cancelled when the process is stopping (docs/ENGINE.md, "Shutdown"): hosts already
+    /// started finish, no wave starts, a gate's wait ends; the run hands over.
+    pub stop: CancellationToken,
 }
 
 /// A host with the targets (one per role) it has in this deployment.
@@ -229,5 +236,18 @@ impl Run<'_> {
 
     fn cancelled(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+
+    /// The process is stopping and no cancel was asked (a cancel wins: it ends the run).
+    fn stopping(&self) -> bool {
+        self.stop.is_cancelled() && !self.cancelled()
+    }
+
+    /// Sleeps for `duration` unless a cancel or a stop comes first; false when one did.
+    async fn pause(&self, duration: Duration) -> bool {
+        tokio::select! {
+            _ = self.stop.cancelled() => false,
+            go_on = crate::deploy::host::sleep_unless_cancelled(duration, Some(&self.cancel)) => go_on,
+        }
     }
 }

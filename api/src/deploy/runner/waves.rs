@@ -19,7 +19,6 @@ use super::window;
 use super::{Host, HostEnd, Loaded, Run};
 use crate::db::models::status::DeploymentStatus as Status;
 use crate::deploy::health;
-use crate::deploy::host::sleep_unless_cancelled;
 use crate::deploy::sink::LogSink;
 use crate::kamal::config::OnFailure;
 use crate::kamal::rollout::{Gate, GateKind, Promotion, Verdict};
@@ -181,6 +180,9 @@ impl Run<'_> {
                     stop = Some(Stop::Interrupted);
                     break;
                 }
+                if self.stopping() {
+                    return Ok(End::Released);
+                }
                 match self.window_verdict(loaded).await? {
                     Verdict::Open => {}
                     Verdict::WaitUntil(until) => {
@@ -284,6 +286,8 @@ impl Run<'_> {
                 match end {
                     GateEnd::Passed => {}
                     GateEnd::Parked => return Ok(End::Parked(Status::AwaitingPromotion)),
+                    // The gate's deadline is stored: the next worker waits out the rest.
+                    GateEnd::Interrupted if self.stopping() => return Ok(End::Released),
                     GateEnd::Interrupted => stop = Some(Stop::Interrupted),
                     GateEnd::Unhealthy { hosts, fatal } => {
                         for (name, reason) in hosts {
@@ -460,7 +464,7 @@ impl Run<'_> {
                     "waiting {} s before the next group ({source})",
                     left.as_secs_f64().ceil() as u64
                 ));
-                if !sleep_unless_cancelled(left, Some(&self.cancel)).await {
+                if !self.pause(left).await {
                     return Ok(GateEnd::Interrupted);
                 }
                 Ok(GateEnd::Passed)
@@ -603,7 +607,7 @@ impl Run<'_> {
             let pause = left
                 .min(engine.health_interval)
                 .max(Duration::from_millis(1));
-            if !sleep_unless_cancelled(pause, Some(&self.cancel)).await {
+            if !self.pause(pause).await {
                 return Watch::Interrupted;
             }
         }

@@ -8,7 +8,9 @@
 //! caller's token expires, and a stream of a deployment that is not running ends after
 //! `policy.stream_idle` without news. Both early ends send a last `reconnect` event
 //! (`{"reason": "token_expired" | "idle", "status": …}`): the client reconnects with
-//! `Last-Event-ID` (with a fresh token after `token_expired`) and misses nothing.
+//! `Last-Event-ID` (with a fresh token after `token_expired`) and misses nothing. A
+//! process that is stopping ends its streams the same way (`"reason": "shutdown"`), so
+//! that clients reconnect to another one.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -51,7 +53,7 @@ struct Cursor {
     deadline: Instant,
     /// The last time a line, a target or a status was sent.
     last_news: Instant,
-    _slot: StreamSlot,
+    slot: StreamSlot,
 }
 
 fn event(name: &str, id: Option<i64>, data: &serde_json::Value) -> String {
@@ -128,10 +130,25 @@ impl Cursor {
         ))
     }
 
-    /// Waits for the next look, but never past the token's expiry.
+    /// The last event once the process is stopping.
+    fn closing(&mut self) -> Option<String> {
+        if self.ended || !self.slot.is_closing() {
+            return None;
+        }
+        self.ended = true;
+        Some(reconnect(
+            "shutdown",
+            self.status.as_deref().unwrap_or_default(),
+        ))
+    }
+
+    /// Waits for the next look, but never past the token's expiry or the process's stop.
     async fn pause(&self) {
         let left = self.deadline.saturating_duration_since(Instant::now());
-        tokio::time::sleep(POLL.min(left)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(POLL.min(left)) => {}
+            _ = self.slot.closed() => {}
+        }
     }
 }
 
@@ -180,13 +197,13 @@ pub fn stream(
         ended: false,
         deadline: instant_of(watcher.expires_at),
         last_news: Instant::now(),
-        _slot: watcher.slot,
+        slot: watcher.slot,
     };
     stream::unfold((cursor, true), |(mut cursor, first)| async move {
         if !first && !cursor.ended {
             cursor.pause().await;
         }
-        if let Some(last) = cursor.expired() {
+        if let Some(last) = cursor.expired().or_else(|| cursor.closing()) {
             return Some((Ok(Bytes::from(last)), (cursor, false)));
         }
         match cursor.next_chunk().await {
