@@ -1,7 +1,13 @@
 //! `kamal-proxy run`: the HTTP and HTTPS listeners, the control socket, and the
 //! state restored from the previous run.
 
-use std::{convert::Infallible, net::IpAddr, path::Path, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    net::{IpAddr, SocketAddr},
+    path::Path,
+    sync::Arc,
+    time::Duration,
+};
 
 use anyhow::Context;
 use hyper::{server::conn::http1, service::service_fn};
@@ -14,10 +20,11 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 
 use crate::{
+    access_log::AccessLog,
     acme::Acme,
     cli::RunArgs,
-    control, paths,
-    proxy::{Proxy, Scheme},
+    control, metrics, paths,
+    proxy::{Connection, Proxy, Scheme},
     router::Router,
     tls::Tls,
     upstream,
@@ -37,12 +44,21 @@ pub async fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
         client.clone(),
         tls.clone(),
     )?);
-    let proxy = Arc::new(Proxy::new(router.clone(), client));
+    let proxy = Arc::new(Proxy::new(
+        router.clone(),
+        client,
+        AccessLog::start(std::io::stdout()),
+    ));
 
     let bind: IpAddr = args
         .bind
         .parse()
         .with_context(|| format!("invalid --bind address {:?}", args.bind))?;
+    if let Some(port) = args.metrics_port {
+        metrics::serve(SocketAddr::new(bind, port))
+            .await
+            .with_context(|| format!("serving metrics on {bind}:{port}"))?;
+    }
     let http = TcpListener::bind((bind, args.http_port))
         .await
         .with_context(|| format!("listening on {bind}:{}", args.http_port))?;
@@ -53,12 +69,12 @@ pub async fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
     let control_listener = control::bind(&socket)?;
     tracing::info!(http = args.http_port, https = args.https_port, socket = %socket.display(), "server started");
 
-    tokio::spawn(accept(http, proxy.clone(), None));
+    tokio::spawn(accept(http, proxy.clone(), None, args.http_port));
     let handshake = Handshake {
         acceptor: TlsAcceptor::from(tls.server_config()),
         timeout: args.tls_handshake_timeout.0,
     };
-    tokio::spawn(accept(https, proxy, Some(handshake)));
+    tokio::spawn(accept(https, proxy, Some(handshake), args.https_port));
     tokio::spawn(control::serve(control_listener, router));
 
     let mut terminate = signal(SignalKind::terminate())?;
@@ -79,7 +95,7 @@ struct Handshake {
     timeout: Duration,
 }
 
-async fn accept(listener: TcpListener, proxy: Arc<Proxy>, tls: Option<Handshake>) {
+async fn accept(listener: TcpListener, proxy: Arc<Proxy>, tls: Option<Handshake>, port: u16) {
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -94,13 +110,17 @@ async fn accept(listener: TcpListener, proxy: Arc<Proxy>, tls: Option<Handshake>
         let proxy = proxy.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let client_ip = remote.ip().to_canonical();
+            let connection = |scheme| Connection {
+                scheme,
+                port,
+                remote,
+            };
             match tls {
-                None => serve_connection(stream, proxy, Scheme::Http, client_ip).await,
+                None => serve_connection(stream, proxy, connection(Scheme::Http)).await,
                 Some(tls) => {
                     match tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
-                            serve_connection(stream, proxy, Scheme::Https, client_ip).await
+                            serve_connection(stream, proxy, connection(Scheme::Https)).await
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
@@ -111,13 +131,13 @@ async fn accept(listener: TcpListener, proxy: Arc<Proxy>, tls: Option<Handshake>
     }
 }
 
-async fn serve_connection<IO>(io: IO, proxy: Arc<Proxy>, scheme: Scheme, client_ip: IpAddr)
+async fn serve_connection<IO>(io: IO, proxy: Arc<Proxy>, connection: Connection)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {
         let proxy = proxy.clone();
-        async move { Ok::<_, Infallible>(proxy.handle(request, scheme, client_ip).await) }
+        async move { Ok::<_, Infallible>(proxy.handle(request, connection).await) }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
