@@ -291,6 +291,11 @@ async fn respond(
             tokio::time::sleep(Duration::from_millis(ms)).await;
             format!("{name} {path}")
         }
+        "/body" => {
+            // Echoes the request body, so a test can see it arrived intact.
+            let body = request.into_body().collect().await.unwrap().to_bytes();
+            return Ok(Response::new(Full::new(body)));
+        }
         "/headers" => request
             .headers()
             .iter()
