@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Backend, ProxyProcess};
+use common::proxy_with_app;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
@@ -66,19 +66,15 @@ fn pattern(len: usize) -> Vec<u8> {
 #[tokio::test]
 async fn buffered_requests_over_the_limit_answer_413_and_under_it_arrive_intact() {
     let dir = tempfile::tempdir().unwrap();
-    let proxy = ProxyProcess::start(dir.path()).await;
-    let app = Backend::start("app").await;
-    proxy
-        .deploy(
-            "web",
-            &app,
-            &[
-                "--buffer-requests",
-                "--max-request-body=10000",
-                "--buffer-memory=4096",
-            ],
-        )
-        .await;
+    let (proxy, _app) = proxy_with_app(
+        dir.path(),
+        &[
+            "--buffer-requests",
+            "--max-request-body=10000",
+            "--buffer-memory=4096",
+        ],
+    )
+    .await;
     let port = proxy.http_port;
 
     // Under the limit, over the memory size: held, then streamed, byte for byte.
@@ -109,11 +105,7 @@ async fn buffered_requests_over_the_limit_answer_413_and_under_it_arrive_intact(
 #[tokio::test]
 async fn without_buffering_the_limit_still_holds_for_streamed_bodies() {
     let dir = tempfile::tempdir().unwrap();
-    let proxy = ProxyProcess::start(dir.path()).await;
-    let app = Backend::start("app").await;
-    proxy
-        .deploy("web", &app, &["--max-request-body=2000"])
-        .await;
+    let (proxy, _app) = proxy_with_app(dir.path(), &["--max-request-body=2000"]).await;
     let port = proxy.http_port;
     let (status, echoed) = post(port, "a.test", pattern(2_000)).await;
     assert_eq!((status, echoed.len()), (200, 2_000));
@@ -125,15 +117,11 @@ async fn without_buffering_the_limit_still_holds_for_streamed_bodies() {
 #[tokio::test]
 async fn buffered_responses_over_their_limit_answer_502() {
     let dir = tempfile::tempdir().unwrap();
-    let proxy = ProxyProcess::start(dir.path()).await;
-    let app = Backend::start("app").await;
-    proxy
-        .deploy(
-            "web",
-            &app,
-            &["--buffer-responses", "--max-response-body=5000"],
-        )
-        .await;
+    let (proxy, _app) = proxy_with_app(
+        dir.path(),
+        &["--buffer-responses", "--max-response-body=5000"],
+    )
+    .await;
     let port = proxy.http_port;
     let body = pattern(5_000);
     let (status, echoed) = post(port, "a.test", body.clone()).await;

@@ -4,7 +4,7 @@ mod common;
 
 use std::{collections::HashMap, time::Duration};
 
-use common::{client, free_port, get, get_with, Backend, ProxyProcess};
+use common::{client, free_port, get, get_with, proxy_with_app, Backend, ProxyProcess};
 use openmetrics_parser::{prometheus::parse_prometheus, PrometheusValue};
 
 /// The samples of `name` whose labels include `labels`, summed (a histogram's samples
@@ -105,19 +105,15 @@ fn request_lines(log: &str) -> Vec<HashMap<String, serde_json::Value>> {
 #[tokio::test]
 async fn every_request_is_logged_as_one_json_line() {
     let dir = tempfile::tempdir().unwrap();
-    let proxy = ProxyProcess::start(dir.path()).await;
-    let app = Backend::start("app").await;
-    proxy
-        .deploy(
-            "web",
-            &app,
-            &[
-                "--host=app.test",
-                "--log-request-header=X-Client-Tag",
-                "--log-response-header=Date",
-            ],
-        )
-        .await;
+    let (proxy, app) = proxy_with_app(
+        dir.path(),
+        &[
+            "--host=app.test",
+            "--log-request-header=X-Client-Tag",
+            "--log-response-header=Date",
+        ],
+    )
+    .await;
 
     let client = client();
     let (status, body) = get_with(

@@ -202,6 +202,14 @@ impl ProxyProcess {
     }
 }
 
+/// A proxy in `dir` with the backend `app` deployed as the service `web` with `flags`.
+pub async fn proxy_with_app(dir: &Path, flags: &[&str]) -> (ProxyProcess, Backend) {
+    let proxy = ProxyProcess::start(dir).await;
+    let app = Backend::start("app").await;
+    proxy.deploy("web", &app, flags).await;
+    (proxy, app)
+}
+
 impl Drop for ProxyProcess {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
