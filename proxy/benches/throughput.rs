@@ -1,8 +1,12 @@
 //! Throughput and latency through convoy-proxy, compared with hitting the backend
-//! directly and with nginx as a reverse proxy, all on 127.0.0.1 in one run.
+//! directly and with nginx as a reverse proxy, all on 127.0.0.1 in one run, at each
+//! connection count; then 100 consecutive deploys (switches between two backends)
+//! under load, counting failed requests.
 //!
-//! `cargo bench -p convoy-proxy --bench throughput`; `BENCH_SECONDS` (default 5) and
-//! `BENCH_CONNECTIONS` (default 32) bound the load of each scenario.
+//! `cargo bench -p convoy-proxy --bench throughput`; `BENCH_SECONDS` (default 5) per
+//! scenario, `BENCH_CONNECTIONS` (default `32,256`), `BENCH_SWITCHES` (default 100).
+//! The proxy runs as in production: metrics served on `--metrics-port` and a request
+//! log line written per request (to /dev/null).
 
 use std::{
     convert::Infallible,
@@ -10,6 +14,10 @@ use std::{
     net::{SocketAddr, TcpListener as StdListener},
     path::Path,
     process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
@@ -81,8 +89,9 @@ async fn wait_for_port(port: u16) {
     }
 }
 
-async fn start_proxy(dir: &Path, backend: SocketAddr) -> (Daemon, u16) {
+async fn start_proxy(dir: &Path, backend: SocketAddr) -> (Daemon, u16, u16) {
     let port = free_port();
+    let metrics_port = free_port();
     let socket = dir.join("kamal-proxy.sock");
     let with_env = |command: &mut Command| {
         command
@@ -97,19 +106,32 @@ async fn start_proxy(dir: &Path, backend: SocketAddr) -> (Daemon, u16) {
         "--bind=127.0.0.1",
         &format!("--http-port={port}"),
         &format!("--https-port={}", free_port()),
+        &format!("--metrics-port={metrics_port}"),
     ])
     .stdout(Stdio::null())
     .stderr(Stdio::null());
     let daemon = Daemon(run.spawn().expect("start kamal-proxy"));
     wait_for_port(port).await;
-    let mut deploy = Command::new(BINARY);
-    with_env(&mut deploy);
-    let status = deploy
-        .args(["deploy", "bench", &format!("--target={backend}")])
+    deploy(dir, backend);
+    (daemon, port, metrics_port)
+}
+
+/// `kamal-proxy deploy bench --target=BACKEND`, returning once traffic has switched
+/// and the previous target has drained.
+fn deploy(dir: &Path, backend: SocketAddr) {
+    let status = Command::new(BINARY)
+        .env("KAMAL_PROXY_SOCKET", dir.join("kamal-proxy.sock"))
+        .env("KAMAL_PROXY_STATE_PATH", dir.join("state"))
+        .stdin(Stdio::null())
+        .args([
+            "deploy",
+            "bench",
+            &format!("--target={backend}"),
+            "--health-check-interval=50ms",
+        ])
         .status()
         .unwrap();
     assert!(status.success(), "deploy failed");
-    (daemon, port)
 }
 
 fn start_nginx(dir: &Path, backend: SocketAddr) -> Option<(Daemon, u16)> {
@@ -117,7 +139,7 @@ fn start_nginx(dir: &Path, backend: SocketAddr) -> Option<(Daemon, u16)> {
     let d = dir.display();
     let config = format!(
         "daemon off;\nworker_processes auto;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\n\
-         events {{ worker_connections 1024; }}\n\
+         events {{ worker_connections 4096; }}\n\
          http {{\n  access_log off;\n  keepalive_requests 1000000;\n  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
          fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
          upstream backend {{ server {backend}; keepalive 64; }}\n\
@@ -155,9 +177,21 @@ impl Measurement {
 
 /// Keep-alive connections each sending one request after another for `duration`.
 async fn load(port: u16, connections: u64, duration: Duration) -> Measurement {
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = done.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(duration).await;
+        stop.store(true, Ordering::SeqCst);
+    });
+    load_until(port, connections, done).await
+}
+
+/// Keep-alive connections each sending one request after another until `done`.
+async fn load_until(port: u16, connections: u64, done: Arc<AtomicBool>) -> Measurement {
     let started = Instant::now();
     let workers: Vec<_> = (0..connections)
         .map(|_| {
+            let done = done.clone();
             tokio::spawn(async move {
                 let (mut latencies, mut errors) = (Vec::new(), 0usize);
                 let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -165,7 +199,7 @@ async fn load(port: u16, connections: u64, duration: Duration) -> Measurement {
                 let (mut sender, connection) =
                     client_http1::handshake(TokioIo::new(stream)).await.unwrap();
                 tokio::spawn(connection);
-                while started.elapsed() < duration {
+                while !done.load(Ordering::Relaxed) {
                     let request = Request::get("/")
                         .header("host", "bench.test")
                         .body(Empty::<Bytes>::new())
@@ -209,14 +243,59 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+fn print_row(connections: u64, name: &str, m: &Measurement) {
+    println!(
+        "{connections:>5} {name:<14} {:>10.0} {:>10.3} {:>10.3} {:>8}",
+        m.requests as f64 / m.elapsed.as_secs_f64(),
+        m.percentile(0.50),
+        m.percentile(0.99),
+        m.errors
+    );
+}
+
+/// `switches` deploys alternating between two backends while 8 connections send
+/// requests without pause; every request must succeed.
+async fn switches_under_load(dir: &Path, port: u16, backends: [SocketAddr; 2], switches: u64) {
+    let done = Arc::new(AtomicBool::new(false));
+    let load = {
+        let done = done.clone();
+        tokio::spawn(async move { load_until(port, 8, done).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    for i in 0..switches {
+        let backend = backends[(i % 2) as usize];
+        let dir = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || deploy(&dir, backend))
+            .await
+            .unwrap();
+    }
+    let switching = started.elapsed();
+    done.store(true, Ordering::SeqCst);
+    let m = load.await.unwrap();
+    println!(
+        "{switches} switches in {:.1} s under {:.0} req/s: {} requests, {} failed, p99 {:.3} ms",
+        switching.as_secs_f64(),
+        m.requests as f64 / m.elapsed.as_secs_f64(),
+        m.requests,
+        m.errors,
+        m.percentile(0.99)
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let seconds = env_number("BENCH_SECONDS", 5);
-    let connections = env_number("BENCH_CONNECTIONS", 32);
+    let connection_counts: Vec<u64> = env::var("BENCH_CONNECTIONS")
+        .unwrap_or_else(|_| "32,256".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let switches = env_number("BENCH_SWITCHES", 100);
     let duration = Duration::from_secs(seconds);
     let dir = tempfile::tempdir().unwrap();
     let backend = start_backend().await;
-    let (proxy, proxy_port) = start_proxy(dir.path(), backend).await;
+    let (proxy, proxy_port, metrics_port) = start_proxy(dir.path(), backend).await;
     let nginx = start_nginx(dir.path(), backend);
     if let Some((_, port)) = &nginx {
         wait_for_port(*port).await;
@@ -224,26 +303,22 @@ async fn main() {
         eprintln!("nginx is not installed (apt-get install -y nginx): its row is skipped");
     }
 
-    println!("{connections} keep-alive connections, {seconds} s per scenario, 127.0.0.1");
+    println!("{seconds} s per scenario, keep-alive connections, 127.0.0.1");
     println!(
-        "{:<14} {:>10} {:>10} {:>10} {:>8}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "errors"
+        "{:>5} {:<14} {:>10} {:>10} {:>10} {:>8}",
+        "conns", "scenario", "req/s", "p50 ms", "p99 ms", "errors"
     );
     let mut scenarios = vec![("direct", backend.port()), ("convoy-proxy", proxy_port)];
     if let Some((_, port)) = &nginx {
         scenarios.push(("nginx", *port));
     }
-    for (name, port) in scenarios {
-        // A short warm-up fills connection pools before measuring.
-        load(port, connections, Duration::from_millis(300)).await;
-        let m = load(port, connections, duration).await;
-        println!(
-            "{name:<14} {:>10.0} {:>10.3} {:>10.3} {:>8}",
-            m.requests as f64 / m.elapsed.as_secs_f64(),
-            m.percentile(0.50),
-            m.percentile(0.99),
-            m.errors
-        );
+    for &connections in &connection_counts {
+        for &(name, port) in &scenarios {
+            // A short warm-up fills connection pools before measuring.
+            load(port, connections, Duration::from_millis(300)).await;
+            let m = load(port, connections, duration).await;
+            print_row(connections, name, &m);
+        }
     }
     match peak_rss_kib(proxy.0.id()) {
         Some(kib) => println!(
@@ -252,4 +327,14 @@ async fn main() {
         ),
         None => println!("convoy-proxy peak RSS: unavailable"),
     }
+    let scraped = TcpStream::connect(("127.0.0.1", metrics_port))
+        .await
+        .is_ok();
+    println!(
+        "convoy-proxy metrics port {}",
+        if scraped { "up" } else { "DOWN" }
+    );
+
+    let second = start_backend().await;
+    switches_under_load(dir.path(), proxy_port, [second, backend], switches).await;
 }

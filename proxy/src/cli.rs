@@ -66,7 +66,7 @@ pub struct RunArgs {
     /// Address to listen on
     #[arg(long, env = "KAMAL_PROXY_BIND", default_value = "0.0.0.0")]
     pub bind: String,
-    /// Accepted for compatibility; metrics are not exported
+    /// Port to serve Prometheus metrics on (`/metrics`); none when unset
     #[arg(long, env = "KAMAL_PROXY_METRICS_PORT")]
     pub metrics_port: Option<u16>,
     /// Accepted for compatibility; HTTP/3 is not served
@@ -148,21 +148,21 @@ pub struct DeployArgs {
     /// Forward X-Forwarded headers received from the client (default: true unless --tls)
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub forward_headers: Option<bool>,
-    /// Accepted for compatibility; requests are streamed
+    /// Read each request body whole before sending the request to the target
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false)]
     pub buffer_requests: bool,
-    /// Accepted for compatibility; responses are streamed
+    /// Read each response body whole before sending the response to the client
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false)]
     pub buffer_responses: bool,
-    /// Accepted for compatibility
-    #[arg(long)]
-    pub buffer_memory: Option<u64>,
-    /// Largest request body accepted, by its Content-Length (0: unlimited)
+    /// Bytes of a buffered body held in memory; the rest of a larger body streams
+    #[arg(long, default_value_t = 1 << 20)]
+    pub buffer_memory: u64,
+    /// Largest request body accepted, else 413 (0: unlimited)
     #[arg(long, default_value_t = 0)]
     pub max_request_body: u64,
-    /// Accepted for compatibility
-    #[arg(long)]
-    pub max_response_body: Option<u64>,
+    /// Largest buffered response body relayed, else 502 (0: unlimited)
+    #[arg(long, default_value_t = 0)]
+    pub max_response_body: u64,
     /// Accepted for compatibility; built-in error pages are used
     #[arg(long)]
     pub error_pages: Option<String>,
@@ -172,10 +172,10 @@ pub struct DeployArgs {
     /// Accepted for compatibility
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub read_target_websockets: Option<bool>,
-    /// Accepted for compatibility; request logs carry no extra headers
+    /// Request header to include in the request log (as `req_<name>`)
     #[arg(long, value_delimiter = ',')]
     pub log_request_header: Vec<String>,
-    /// Accepted for compatibility; request logs carry no extra headers
+    /// Response header to include in the request log (as `resp_<name>`)
     #[arg(long, value_delimiter = ',')]
     pub log_response_header: Vec<String>,
 }

@@ -1,10 +1,12 @@
 //! `kamal-proxy`: Convoy's implementation of the kamal-proxy command contract.
 
+mod access_log;
 mod acme;
 mod cli;
 mod control;
 mod duration;
 mod health;
+mod metrics;
 mod paths;
 mod proxy;
 mod router;
@@ -22,7 +24,8 @@ use crate::{
     cli::{Cli, Command, DeployArgs},
     control::{DeployRequest, Request, Response, ServiceSummary, StopRequest},
     service::{
-        normalize_path_prefix, CertificateFiles, HealthCheckConfig, ServiceConfig, TlsConfig,
+        normalize_path_prefix, Buffering, CertificateFiles, HealthCheckConfig, ServiceConfig,
+        TlsConfig,
     },
 };
 
@@ -130,6 +133,14 @@ fn deploy_request(args: DeployArgs) -> anyhow::Result<DeployRequest> {
             },
             target_timeout: args.target_timeout,
             max_request_body: args.max_request_body,
+            buffering: Buffering {
+                requests: args.buffer_requests,
+                responses: args.buffer_responses,
+                memory: args.buffer_memory,
+                max_response_body: args.max_response_body,
+            },
+            log_request_headers: args.log_request_header,
+            log_response_headers: args.log_response_header,
         },
         deploy_timeout: args.deploy_timeout,
         drain_timeout: args.drain_timeout,

@@ -3,10 +3,11 @@
 //! stream everything else to the target and back.
 
 use std::{
-    net::IpAddr,
+    net::{IpAddr, SocketAddr},
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::{Instant, SystemTime},
 };
 
 use bytes::Bytes;
@@ -14,7 +15,7 @@ use http::{
     header::{self, HeaderMap, HeaderName, HeaderValue},
     Request, Response, StatusCode, Uri, Version,
 };
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::{
     body::{Frame, Incoming, SizeHint},
     upgrade::OnUpgrade,
@@ -22,10 +23,12 @@ use hyper::{
 use hyper_util::rt::TokioIo;
 
 use crate::{
+    access_log::{self, AccessLog, Entry, RequestFacts},
+    metrics::TargetMetrics,
     router::{Routed, Router},
     routes::strip_prefix,
-    service::InFlight,
-    upstream::{Body, HttpClient},
+    service::{InFlight, Service},
+    upstream::{Body, BoxError, HttpClient},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +38,7 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Http => "http",
             Scheme::Https => "https",
@@ -43,23 +46,80 @@ impl Scheme {
     }
 }
 
+/// The connection a request arrived on.
+#[derive(Debug, Clone, Copy)]
+pub struct Connection {
+    pub scheme: Scheme,
+    /// The listener's port (80, 443).
+    pub port: u16,
+    pub remote: SocketAddr,
+}
+
 pub struct Proxy {
     router: Arc<Router>,
     client: HttpClient,
+    log: AccessLog,
+}
+
+/// What the request reached, for its log line and metrics.
+#[derive(Default)]
+struct Served {
+    service: Option<Arc<Service>>,
+    in_flight: Option<InFlight>,
+    request_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 const ACME_CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 impl Proxy {
-    pub fn new(router: Arc<Router>, client: HttpClient) -> Self {
-        Self { router, client }
+    pub fn new(router: Arc<Router>, client: HttpClient, log: AccessLog) -> Self {
+        Self {
+            router,
+            client,
+            log,
+        }
     }
 
+    /// Answers one request, then logs it and counts it once its response body is sent.
     pub async fn handle(
         &self,
         request: Request<Incoming>,
-        scheme: Scheme,
-        client_ip: IpAddr,
+        connection: Connection,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let mut request = request;
+        let mut facts = facts(&mut request, connection);
+        let mut served = Served::default();
+        let response = self.respond(request, connection, &mut served).await;
+        facts.headers = std::mem::take(&mut served.request_headers);
+        let (parts, body) = response.into_parts();
+        let response_headers = match &served.service {
+            Some(service) if !service.config.log_response_headers.is_empty() => {
+                access_log::pick(&parts.headers, &service.config.log_response_headers)
+            }
+            _ => Vec::new(),
+        };
+        let observed = Observed {
+            inner: body,
+            bytes: 0,
+            finish: Some(Finish {
+                started,
+                status: parts.status,
+                facts,
+                served,
+                response_headers,
+                log: self.log.clone(),
+            }),
+        };
+        Response::from_parts(parts, observed.boxed())
+    }
+
+    async fn respond(
+        &self,
+        request: Request<Incoming>,
+        connection: Connection,
+        served: &mut Served,
     ) -> Response<Body> {
         if let Some(token) = request.uri().path().strip_prefix(ACME_CHALLENGE_PATH) {
             if let Some(answer) = self.router.tls().acme().challenge_response(token) {
@@ -70,8 +130,18 @@ impl Proxy {
         let Some(routed) = self.router.route(&host, request.uri().path()) else {
             return plain(StatusCode::NOT_FOUND, "Not Found\n");
         };
+        served.service = Some(routed.service.clone());
+        routed
+            .service
+            .target
+            .metrics(&routed.service.config.name)
+            .started();
         let config = &routed.service.config;
-        if let (Some(tls), Scheme::Http) = (&config.tls, scheme) {
+        if !config.log_request_headers.is_empty() {
+            served.request_headers =
+                access_log::pick(request.headers(), &config.log_request_headers);
+        }
+        if let (Some(tls), Scheme::Http) = (&config.tls, connection.scheme) {
             if tls.redirect_http {
                 return redirect_to_https(&host, request.uri());
             }
@@ -88,9 +158,9 @@ impl Proxy {
         if config.max_request_body > 0
             && content_length(request.headers()).is_some_and(|len| len > config.max_request_body)
         {
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large\n");
+            return too_large();
         }
-        self.forward(request, routed, scheme, client_ip, &host)
+        self.forward(request, routed, connection, &host, served)
             .await
     }
 
@@ -98,9 +168,9 @@ impl Proxy {
         &self,
         request: Request<Incoming>,
         routed: Routed,
-        scheme: Scheme,
-        client_ip: IpAddr,
+        connection: Connection,
         host: &str,
+        served: &mut Served,
     ) -> Response<Body> {
         let config = &routed.service.config;
         let mut request = request;
@@ -127,6 +197,7 @@ impl Proxy {
         };
         parts.uri = uri;
         parts.version = Version::HTTP_11;
+        parts.extensions.clear();
         remove_hop_by_hop(&mut parts.headers);
         if let Some(protocol) = &upgrade {
             keep_upgrade(&mut parts.headers, protocol.clone());
@@ -134,12 +205,27 @@ impl Proxy {
         set_forwarded_headers(
             &mut parts.headers,
             config.forward_headers,
-            client_ip,
-            scheme,
+            connection.remote.ip().to_canonical(),
+            connection.scheme,
             host,
         );
 
-        let outgoing = Request::from_parts(parts, body.boxed());
+        let limit = config.max_request_body;
+        let body = if config.buffering.requests {
+            match buffer(body, config.buffering.memory, limit).await {
+                Ok(body) => body,
+                Err(e) if is_too_large(&*e) => return too_large(),
+                Err(e) => {
+                    tracing::debug!(service = %config.name, error = %e, "reading the request body failed");
+                    return plain(StatusCode::BAD_REQUEST, "Bad Request\n");
+                }
+            }
+        } else if limit > 0 {
+            Limited::new(body, limit_usize(limit)).boxed()
+        } else {
+            body.map_err(BoxError::from).boxed()
+        };
+        let outgoing = Request::from_parts(parts, body);
         let response = match tokio::time::timeout(
             config.target_timeout.0,
             self.client.request(outgoing),
@@ -147,6 +233,7 @@ impl Proxy {
         .await
         {
             Ok(Ok(response)) => response,
+            Ok(Err(e)) if is_too_large(&e) => return too_large(),
             Ok(Err(e)) => {
                 tracing::warn!(service = %config.name, target = %routed.service.target.address, error = %e, "target request failed");
                 return plain(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
@@ -163,13 +250,164 @@ impl Proxy {
         }
         let (mut parts, body) = response.into_parts();
         remove_hop_by_hop(&mut parts.headers);
-        // The target counts as busy until its response body has been relayed.
-        let body = Tracked {
-            inner: body,
-            _in_flight: routed.in_flight,
+        let body = if config.buffering.responses {
+            let limit = config.buffering.max_response_body;
+            match buffer(body, config.buffering.memory, limit).await {
+                Ok(body) => body,
+                Err(e) => {
+                    tracing::warn!(service = %config.name, target = %routed.service.target.address, error = %e, "buffering the response failed");
+                    return plain(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
+                }
+            }
+        } else {
+            body.map_err(BoxError::from).boxed()
         };
-        Response::from_parts(parts, body.boxed())
+        // The target counts as busy until its response body has been relayed.
+        served.in_flight = Some(routed.in_flight);
+        Response::from_parts(parts, body)
     }
+}
+
+/// The request's facts for its log line; gives it an `X-Request-ID` when it has none,
+/// which the target then sees too.
+fn facts(request: &mut Request<Incoming>, connection: Connection) -> RequestFacts {
+    let headers = request.headers();
+    let request_id = match headers.get(&X_REQUEST_ID) {
+        Some(id) => id.clone(),
+        None => {
+            let id = HeaderValue::from_str(&format!("{:016x}", fastrand::u64(..)))
+                .expect("hex digits are a valid header value");
+            request.headers_mut().insert(X_REQUEST_ID, id.clone());
+            id
+        }
+    };
+    let headers = request.headers();
+    RequestFacts {
+        time: SystemTime::now(),
+        method: request.method().clone(),
+        uri: request.uri().clone(),
+        version: request.version(),
+        host: headers.get(header::HOST).cloned(),
+        user_agent: headers.get(header::USER_AGENT).cloned(),
+        forwarded_for: headers.get(&X_FORWARDED_FOR).cloned(),
+        request_id,
+        content_length: content_length(headers).unwrap_or(0),
+        scheme: connection.scheme,
+        port: connection.port,
+        remote: connection.remote,
+        headers: Vec::new(),
+    }
+}
+
+fn limit_usize(limit: u64) -> usize {
+    usize::try_from(limit).unwrap_or(usize::MAX)
+}
+
+/// Reads up to `memory` bytes of `body` (all of it, when it is that small) before
+/// anything is sent on; a larger body sends the part read, then streams the rest. A
+/// `limit` above 0 fails the body at that many bytes with [`LengthLimitError`].
+async fn buffer<B>(body: B, memory: u64, limit: u64) -> Result<Body, BoxError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    let mut body: Body = if limit > 0 {
+        Limited::new(body, limit_usize(limit)).boxed()
+    } else {
+        body.map_err(Into::into).boxed()
+    };
+    let mut held: Vec<Bytes> = Vec::new();
+    let mut size = 0u64;
+    let mut trailers = None;
+    while size <= memory {
+        let Some(frame) = body.frame().await else {
+            return Ok(Held::new(held, trailers, None).boxed());
+        };
+        match frame?.into_data() {
+            Ok(data) => {
+                size += data.len() as u64;
+                held.push(data);
+            }
+            Err(frame) => trailers = frame.into_trailers().ok(),
+        }
+    }
+    Ok(Held::new(held, trailers, Some(body)).boxed())
+}
+
+/// A body read ahead: its held chunks, then what is left of the original body.
+struct Held {
+    chunks: std::collections::VecDeque<Bytes>,
+    trailers: Option<HeaderMap>,
+    rest: Option<Body>,
+    remaining: u64,
+}
+
+impl Held {
+    fn new(chunks: Vec<Bytes>, trailers: Option<HeaderMap>, rest: Option<Body>) -> Self {
+        let remaining = chunks.iter().map(|c| c.len() as u64).sum();
+        Self {
+            chunks: chunks.into(),
+            trailers,
+            rest,
+            remaining,
+        }
+    }
+}
+
+impl hyper::body::Body for Held {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if let Some(chunk) = this.chunks.pop_front() {
+            this.remaining -= chunk.len() as u64;
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        match &mut this.rest {
+            Some(rest) => Pin::new(rest).poll_frame(cx),
+            None => Poll::Ready(this.trailers.take().map(|t| Ok(Frame::trailers(t)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty() && self.trailers.is_none() && self.rest.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.rest {
+            // A fully read body has an exact length: it goes out with Content-Length.
+            None => SizeHint::with_exact(self.remaining),
+            Some(rest) => {
+                let rest = rest.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(self.remaining + rest.lower());
+                if let Some(upper) = rest.upper() {
+                    hint.set_upper(self.remaining + upper);
+                }
+                hint
+            }
+        }
+    }
+}
+
+/// Whether a body limit caused `error` (directly, or under the client's error).
+fn is_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<LengthLimitError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+fn too_large() -> Response<Body> {
+    plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large\n")
 }
 
 /// The protocol of an `Upgrade` request (WebSocket), whose hop-by-hop headers must
@@ -222,21 +460,68 @@ fn tunnel(
     )
 }
 
-/// A response body that keeps its request counted in flight until it is finished.
-struct Tracked {
-    inner: Incoming,
-    _in_flight: InFlight,
+/// A response body that counts the bytes it relays and, once it is finished or
+/// abandoned, releases its target, counts the request and logs it.
+struct Observed {
+    inner: Body,
+    bytes: u64,
+    finish: Option<Finish>,
 }
 
-impl hyper::body::Body for Tracked {
+struct Finish {
+    started: Instant,
+    status: StatusCode,
+    facts: RequestFacts,
+    served: Served,
+    response_headers: Vec<(HeaderName, HeaderValue)>,
+    log: AccessLog,
+}
+
+impl Drop for Observed {
+    fn drop(&mut self) {
+        let Some(finish) = self.finish.take() else {
+            return;
+        };
+        let duration = finish.started.elapsed();
+        let Served {
+            service, in_flight, ..
+        } = finish.served;
+        drop(in_flight);
+        match &service {
+            Some(service) => {
+                let metrics = service.target.metrics(&service.config.name);
+                metrics.finished(finish.status, duration);
+                metrics.left();
+            }
+            None => TargetMetrics::unrouted().finished(finish.status, duration),
+        }
+        finish.log.record(Entry {
+            request: finish.facts,
+            service,
+            status: finish.status.as_u16(),
+            duration,
+            response_bytes: self.bytes,
+            response_headers: finish.response_headers,
+        });
+    }
+}
+
+impl hyper::body::Body for Observed {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                this.bytes += data.len() as u64;
+            }
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

@@ -1,23 +1,34 @@
 //! `kamal-proxy run`: the HTTP and HTTPS listeners, the control socket, and the
 //! state restored from the previous run.
 
-use std::{convert::Infallible, net::IpAddr, path::Path, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    net::{IpAddr, SocketAddr},
+    path::Path,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use anyhow::Context;
 use hyper::{server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
-    net::TcpListener,
+    net::{TcpListener, TcpStream},
     signal::unix::{signal, SignalKind},
+    sync::mpsc,
 };
 use tokio_rustls::TlsAcceptor;
 
 use crate::{
+    access_log::AccessLog,
     acme::Acme,
     cli::RunArgs,
-    control, paths,
-    proxy::{Proxy, Scheme},
+    control, metrics, paths,
+    proxy::{Connection, Proxy, Scheme},
     router::Router,
     tls::Tls,
     upstream,
@@ -37,12 +48,20 @@ pub async fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
         client.clone(),
         tls.clone(),
     )?);
-    let proxy = Arc::new(Proxy::new(router.clone(), client));
+    let workers = Arc::new(Workers::start(
+        router.clone(),
+        AccessLog::start(std::io::stdout()),
+    ));
 
     let bind: IpAddr = args
         .bind
         .parse()
         .with_context(|| format!("invalid --bind address {:?}", args.bind))?;
+    if let Some(port) = args.metrics_port {
+        metrics::serve(SocketAddr::new(bind, port))
+            .await
+            .with_context(|| format!("serving metrics on {bind}:{port}"))?;
+    }
     let http = TcpListener::bind((bind, args.http_port))
         .await
         .with_context(|| format!("listening on {bind}:{}", args.http_port))?;
@@ -53,12 +72,12 @@ pub async fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
     let control_listener = control::bind(&socket)?;
     tracing::info!(http = args.http_port, https = args.https_port, socket = %socket.display(), "server started");
 
-    tokio::spawn(accept(http, proxy.clone(), None));
+    tokio::spawn(accept(http, workers.clone(), None, args.http_port));
     let handshake = Handshake {
         acceptor: TlsAcceptor::from(tls.server_config()),
         timeout: args.tls_handshake_timeout.0,
     };
-    tokio::spawn(accept(https, proxy, Some(handshake)));
+    tokio::spawn(accept(https, workers, Some(handshake), args.https_port));
     tokio::spawn(control::serve(control_listener, router));
 
     let mut terminate = signal(SignalKind::terminate())?;
@@ -79,7 +98,62 @@ struct Handshake {
     timeout: Duration,
 }
 
-async fn accept(listener: TcpListener, proxy: Arc<Proxy>, tls: Option<Handshake>) {
+/// Connections are served by one single-threaded runtime per core, each with its own
+/// pool of connections to targets: a request, its target connection and its response
+/// stay on one thread, with no work stealing or cross-thread wake-ups on the hot path.
+/// Connections are handed to the workers in turn, which balances long-lived keep-alive
+/// connections better than `SO_REUSEPORT` hashing would.
+struct Workers {
+    queues: Vec<mpsc::UnboundedSender<Accepted>>,
+    next: AtomicUsize,
+}
+
+struct Accepted {
+    stream: std::net::TcpStream,
+    remote: SocketAddr,
+    tls: Option<Handshake>,
+    port: u16,
+}
+
+impl Workers {
+    fn start(router: Arc<Router>, log: AccessLog) -> Self {
+        let count = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let queues = (0..count)
+            .map(|i| {
+                let (queue, mut accepted) = mpsc::unbounded_channel::<Accepted>();
+                let (router, log) = (router.clone(), log.clone());
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("building a worker runtime");
+                std::thread::Builder::new()
+                    .name(format!("proxy-worker-{i}"))
+                    .spawn(move || {
+                        runtime.block_on(async move {
+                            let proxy = Arc::new(Proxy::new(router, upstream::client(), log));
+                            while let Some(connection) = accepted.recv().await {
+                                tokio::spawn(serve_accepted(connection, proxy.clone()));
+                            }
+                        })
+                    })
+                    .expect("starting a worker thread");
+                queue
+            })
+            .collect();
+        Self {
+            queues,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn dispatch(&self, accepted: Accepted) {
+        let worker = self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len();
+        // A worker only stops with the process.
+        let _ = self.queues[worker].send(accepted);
+    }
+}
+
+async fn accept(listener: TcpListener, workers: Arc<Workers>, tls: Option<Handshake>, port: u16) {
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -91,33 +165,50 @@ async fn accept(listener: TcpListener, proxy: Arc<Proxy>, tls: Option<Handshake>
             }
         };
         let _ = stream.set_nodelay(true);
-        let proxy = proxy.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let client_ip = remote.ip().to_canonical();
-            match tls {
-                None => serve_connection(stream, proxy, Scheme::Http, client_ip).await,
-                Some(tls) => {
-                    match tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => {
-                            serve_connection(stream, proxy, Scheme::Https, client_ip).await
-                        }
-                        Ok(Err(e)) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
-                    }
-                }
-            }
-        });
+        match stream.into_std() {
+            Ok(stream) => workers.dispatch(Accepted {
+                stream,
+                remote,
+                tls: tls.clone(),
+                port,
+            }),
+            Err(e) => tracing::debug!(error = %e, %remote, "handing over a connection failed"),
+        }
     }
 }
 
-async fn serve_connection<IO>(io: IO, proxy: Arc<Proxy>, scheme: Scheme, client_ip: IpAddr)
+async fn serve_accepted(accepted: Accepted, proxy: Arc<Proxy>) {
+    let Accepted {
+        stream,
+        remote,
+        tls,
+        port,
+    } = accepted;
+    let Ok(stream) = TcpStream::from_std(stream) else {
+        return;
+    };
+    let connection = |scheme| Connection {
+        scheme,
+        port,
+        remote,
+    };
+    match tls {
+        None => serve_connection(stream, proxy, connection(Scheme::Http)).await,
+        Some(tls) => match tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => serve_connection(stream, proxy, connection(Scheme::Https)).await,
+            Ok(Err(e)) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+        },
+    }
+}
+
+async fn serve_connection<IO>(io: IO, proxy: Arc<Proxy>, connection: Connection)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {
         let proxy = proxy.clone();
-        async move { Ok::<_, Infallible>(proxy.handle(request, scheme, client_ip).await) }
+        async move { Ok::<_, Infallible>(proxy.handle(request, connection).await) }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())

@@ -5,7 +5,7 @@ use std::{
     path::PathBuf,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
-        Arc,
+        Arc, OnceLock,
     },
     time::Duration,
 };
@@ -13,7 +13,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::duration::GoDuration;
+use crate::{duration::GoDuration, metrics::TargetMetrics};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceConfig {
@@ -29,8 +29,28 @@ pub struct ServiceConfig {
     pub health_check: HealthCheckConfig,
     pub target_timeout: GoDuration,
     pub forward_headers: bool,
-    /// Request bodies with a larger Content-Length get 413; 0 means unlimited.
+    /// Request bodies larger than this get 413; 0 means unlimited.
     pub max_request_body: u64,
+    #[serde(default)]
+    pub buffering: Buffering,
+    /// Headers logged as `req_<name>` / `resp_<name>` in the request log.
+    #[serde(default)]
+    pub log_request_headers: Vec<String>,
+    #[serde(default)]
+    pub log_response_headers: Vec<String>,
+}
+
+/// `--buffer-requests`, `--buffer-responses`, `--buffer-memory`, `--max-response-body`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Buffering {
+    /// Read the whole request body before sending the request to the target.
+    pub requests: bool,
+    /// Read the whole response body before sending the response to the client.
+    pub responses: bool,
+    /// Bytes of a body held in memory; the rest of a larger body streams.
+    pub memory: u64,
+    /// Buffered responses larger than this get 502; 0 means unlimited.
+    pub max_response_body: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +101,7 @@ pub struct Target {
     healthy: AtomicBool,
     /// Set once the target is no longer routed to, to end its health monitor.
     retired: AtomicBool,
+    metrics: OnceLock<TargetMetrics>,
 }
 
 impl Target {
@@ -91,7 +112,14 @@ impl Target {
             idle: Notify::new(),
             healthy: AtomicBool::new(healthy),
             retired: AtomicBool::new(false),
+            metrics: OnceLock::new(),
         })
+    }
+
+    /// The target's metric handles, registered on its first request.
+    pub fn metrics(&self, service: &str) -> &TargetMetrics {
+        self.metrics
+            .get_or_init(|| TargetMetrics::new(service, &self.address))
     }
 
     pub fn is_healthy(&self) -> bool {

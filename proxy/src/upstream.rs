@@ -9,7 +9,9 @@ use hyper_util::{
     rt::{TokioExecutor, TokioTimer},
 };
 
-pub type Body = BoxBody<Bytes, hyper::Error>;
+/// Bodies fail with the target's or the client's connection error, or a body limit.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type Body = BoxBody<Bytes, BoxError>;
 pub type HttpClient = Client<HttpConnector, Body>;
 
 pub fn client() -> HttpClient {

@@ -32,6 +32,7 @@ mod jobs_fairness;
 mod jobs_queue;
 mod kamal_cli;
 mod kamal_interop;
+mod kamal_proxy_options;
 mod observe_sim;
 mod openapi;
 mod ops_sim;

@@ -204,6 +204,14 @@ impl ProxyProcess {
     }
 }
 
+/// A proxy in `dir` with the backend `app` deployed as the service `web` with `flags`.
+pub async fn proxy_with_app(dir: &Path, flags: &[&str]) -> (ProxyProcess, Backend) {
+    let proxy = ProxyProcess::start(dir).await;
+    let app = Backend::start("app").await;
+    proxy.deploy("web", &app, flags).await;
+    (proxy, app)
+}
+
 impl Drop for ProxyProcess {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -292,6 +300,11 @@ async fn respond(
                 .unwrap_or(1000);
             tokio::time::sleep(Duration::from_millis(ms)).await;
             format!("{name} {path}")
+        }
+        "/body" => {
+            // Echoes the request body, so a test can see it arrived intact.
+            let body = request.into_body().collect().await.unwrap().to_bytes();
+            return Ok(Response::new(Full::new(body)));
         }
         "/headers" => request
             .headers()
