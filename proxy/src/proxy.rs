@@ -22,6 +22,7 @@ use hyper::{
 use hyper_util::rt::TokioIo;
 
 use crate::{
+    rollout,
     router::{Routed, Router},
     routes::strip_prefix,
     service::InFlight,
@@ -67,7 +68,10 @@ impl Proxy {
             }
         }
         let host = request_host(&request);
-        let Some(routed) = self.router.route(&host, request.uri().path()) else {
+        let Some(mut routed) = self
+            .router
+            .route(&host, request.uri().path(), request.headers())
+        else {
             return plain(StatusCode::NOT_FOUND, "Not Found\n");
         };
         let config = &routed.service.config;
@@ -79,7 +83,7 @@ impl Proxy {
         if let Some(stopped) = &routed.service.stopped {
             return maintenance_page(stopped.message.as_deref());
         }
-        if !routed.service.target.is_healthy() {
+        if !routed.target.is_healthy() {
             return plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Service Unavailable: no healthy target\n",
@@ -90,8 +94,17 @@ impl Proxy {
         {
             return plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large\n");
         }
-        self.forward(request, routed, scheme, client_ip, &host)
-            .await
+        let assigned_cookie = routed.assigned_cookie.take();
+        let mut response = self
+            .forward(request, routed, scheme, client_ip, &host)
+            .await;
+        if let Some(cookie) = assigned_cookie
+            .as_deref()
+            .and_then(rollout::set_cookie_header)
+        {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        response
     }
 
     async fn forward(
@@ -117,8 +130,7 @@ impl Proxy {
             .query()
             .map(|q| format!("?{q}"))
             .unwrap_or_default();
-        let Ok(uri) =
-            format!("http://{}{path}{query}", routed.service.target.address).parse::<Uri>()
+        let Ok(uri) = format!("http://{}{path}{query}", routed.target.address).parse::<Uri>()
         else {
             return plain(
                 StatusCode::BAD_GATEWAY,
@@ -148,11 +160,11 @@ impl Proxy {
         {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => {
-                tracing::warn!(service = %config.name, target = %routed.service.target.address, error = %e, "target request failed");
+                tracing::warn!(service = %config.name, target = %routed.target.address, error = %e, "target request failed");
                 return plain(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
             }
             Err(_) => {
-                tracing::warn!(service = %config.name, target = %routed.service.target.address, "target timed out");
+                tracing::warn!(service = %config.name, target = %routed.target.address, "target timed out");
                 return plain(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
             }
         };
