@@ -3,17 +3,11 @@
 mod common;
 
 use std::{
-    collections::hash_map::RandomState,
-    hash::BuildHasher,
-    sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
-        Arc,
-    },
-    time::Duration,
+    collections::hash_map::RandomState, hash::BuildHasher, sync::atomic::Ordering, time::Duration,
 };
 
 use bytes::Bytes;
-use common::{client, get, get_with, Backend, ProxyProcess, TestClient};
+use common::{client, get, get_with, Backend, Load, ProxyProcess, TestClient};
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 
@@ -269,29 +263,10 @@ async fn a_restart_restores_the_rollout() {
 async fn rollout_commands_under_load_lose_no_request() {
     let dir = tempdir();
     let (proxy, _blue, green) = rollout_setup(&dir).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let port = proxy.http_port;
-    let workers: Vec<_> = (0..16)
-        .map(|worker| {
-            let (stop, sent, failed) = (stop.clone(), sent.clone(), failed.clone());
-            let values = random_values(64);
-            tokio::spawn(async move {
-                let client = client();
-                let mut i = worker;
-                while !stop.load(Ordering::Relaxed) {
-                    let cookie = format!("kamal-rollout={}", values[i % values.len()]);
-                    i += 1;
-                    let (status, _) =
-                        get_with(&client, port, HOST, "/slow?ms=2", &[("cookie", &cookie)]).await;
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    if status != 200 {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
+    let values = random_values(64);
+    let load = Load::start(proxy.http_port, HOST, "/slow?ms=2", 16, move |worker, i| {
+        format!("kamal-rollout={}", values[(worker + i) % values.len()])
+    });
 
     let target = format!("--target={}", green.addr);
     for round in 0..10 {
@@ -304,13 +279,7 @@ async fn rollout_commands_under_load_lose_no_request() {
         proxy.ok(&["rollout", "stop", "web"]).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        worker
-            .await
-            .expect("no request failed at the connection level");
-    }
-    let (sent, failed) = (sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let (sent, failed) = load.finish().await;
     eprintln!("{sent} requests across 10 rollout deploy/set/stop rounds");
     assert_eq!(failed, 0, "{failed} of {sent} requests failed");
     assert!(sent > 1000, "only {sent} requests");
