@@ -21,7 +21,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 use serde::{ser::SerializeMap, Serialize, Serializer};
 
-use crate::{proxy::Scheme, service::Service};
+use crate::{
+    proxy::Scheme,
+    service::{Service, Target},
+};
 
 /// Lines queued for the writer before requests wait for it (stdout is slow or blocked).
 const QUEUE: usize = 16 * 1024;
@@ -48,6 +51,8 @@ pub struct RequestFacts {
 pub struct Entry {
     pub request: RequestFacts,
     pub service: Option<Arc<Service>>,
+    /// The target that answered: the service's own or its rollout's.
+    pub target: Option<Arc<Target>>,
     pub status: u16,
     pub duration: Duration,
     pub response_bytes: u64,
@@ -104,6 +109,7 @@ impl Serialize for Line<'_> {
         let Entry {
             request,
             service,
+            target,
             status,
             duration,
             response_bytes,
@@ -119,9 +125,13 @@ impl Serialize for Line<'_> {
         let host = text(&request.host);
         let host = host.split(':').next().unwrap_or_default();
         let time = DateTime::<Utc>::from(request.time).to_rfc3339_opts(SecondsFormat::Nanos, true);
-        let (service_name, target) = service
+        let service_name = service
             .as_ref()
-            .map(|s| (s.config.name.as_str(), s.target.address.as_str()))
+            .map(|s| s.config.name.as_str())
+            .unwrap_or_default();
+        let target = target
+            .as_ref()
+            .map(|t| t.address.as_str())
             .unwrap_or_default();
         let forwarded = service.as_ref().is_some_and(|s| s.config.forward_headers);
 
@@ -220,6 +230,7 @@ mod tests {
         let entry = Entry {
             request,
             service: None,
+            target: None,
             status: 404,
             duration: Duration::from_micros(1500),
             response_bytes: 10,

@@ -43,11 +43,9 @@ pub enum Command {
     Stop(StopArgs),
     /// Resume a stopped service
     Resume { service: String },
-    /// Rollout commands; parsed for compatibility, not supported
-    Rollout {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Split a service's traffic between its target and a rollout target
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
     /// Print the version
     Version,
 }
@@ -189,4 +187,44 @@ pub struct StopArgs {
     /// Message shown in the 503 page while stopped
     #[arg(long)]
     pub message: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Deploy the rollout target
+    Deploy(RolloutDeployArgs),
+    /// Set traffic split for rollout
+    Set(RolloutSetArgs),
+    /// Stops rollout of a service
+    Stop { service: String },
+}
+
+#[derive(Debug, Args)]
+pub struct RolloutDeployArgs {
+    pub service: String,
+    /// Target host to deploy (HOST:PORT)
+    #[arg(long, required = true)]
+    pub target: String,
+    /// Maximum time to wait for the new target to become healthy
+    #[arg(long, default_value = "30s")]
+    pub deploy_timeout: GoDuration,
+    /// Maximum time to let requests in flight on a replaced rollout target finish
+    #[arg(long, default_value = "30s")]
+    pub drain_timeout: GoDuration,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("split").required(true).multiple(true).args(["percent", "list"]))]
+pub struct RolloutSetArgs {
+    pub service: String,
+    /// Percentage of traffic to send to the new target
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub percent: u8,
+    /// Rollout to specific values (of the kamal-rollout cookie)
+    #[arg(long, value_delimiter = ',')]
+    pub list: Vec<String>,
+    /// Give clients without a kamal-rollout cookie a random one, so the percentage
+    /// covers every client and each stays on its version (not in kamal-proxy)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false)]
+    pub assign_cookie: bool,
 }

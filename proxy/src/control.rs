@@ -10,7 +10,7 @@ use tokio::{
     net::{UnixListener, UnixStream},
 };
 
-use crate::{duration::GoDuration, router::Router, service::ServiceConfig};
+use crate::{duration::GoDuration, rollout::Split, router::Router, service::ServiceConfig};
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -20,6 +20,17 @@ pub enum Request {
     List,
     Stop(StopRequest),
     Resume { service: String },
+    RolloutDeploy(RolloutDeployRequest),
+    RolloutSet { service: String, split: Split },
+    RolloutStop { service: String },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RolloutDeployRequest {
+    pub service: String,
+    pub target: String,
+    pub deploy_timeout: GoDuration,
+    pub drain_timeout: GoDuration,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -52,6 +63,9 @@ pub struct ServiceSummary {
     pub target: String,
     pub state: String,
     pub tls: bool,
+    /// The rollout target and its split, when a rollout is deployed.
+    #[serde(default)]
+    pub rollout: Option<String>,
 }
 
 /// Sends one request to the running server and returns its answer; a server-side
@@ -131,6 +145,9 @@ async fn dispatch(router: &Router, request: Request) -> Response {
         Request::Remove { service } => done(router.remove(&service).await),
         Request::Stop(stop) => done(router.stop(stop).await),
         Request::Resume { service } => done(router.resume(&service).await),
+        Request::RolloutDeploy(deploy) => done(router.rollout_deploy(deploy).await),
+        Request::RolloutSet { service, split } => done(router.rollout_set(&service, split).await),
+        Request::RolloutStop { service } => done(router.rollout_stop(&service).await),
         Request::List => Response::Services {
             services: router.list(),
         },

@@ -9,6 +9,7 @@ mod health;
 mod metrics;
 mod paths;
 mod proxy;
+mod rollout;
 mod router;
 mod routes;
 mod server;
@@ -21,8 +22,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::{
-    cli::{Cli, Command, DeployArgs},
-    control::{DeployRequest, Request, Response, ServiceSummary, StopRequest},
+    cli::{Cli, Command, DeployArgs, RolloutCommand},
+    control::{
+        DeployRequest, Request, Response, RolloutDeployRequest, ServiceSummary, StopRequest,
+    },
     service::{
         normalize_path_prefix, Buffering, CertificateFiles, HealthCheckConfig, ServiceConfig,
         TlsConfig,
@@ -52,7 +55,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             println!("{}", cli::COMPATIBLE_VERSION);
             return Ok(());
         }
-        Command::Rollout { .. } => anyhow::bail!("rollouts are not supported by this proxy"),
+        Command::Rollout(command) => rollout_request(command)?,
         Command::Deploy(args) => Request::Deploy(Box::new(deploy_request(*args)?)),
         Command::Remove { service } => Request::Remove { service },
         Command::List => Request::List,
@@ -69,14 +72,42 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn rollout_request(command: RolloutCommand) -> anyhow::Result<Request> {
+    Ok(match command {
+        RolloutCommand::Deploy(args) => {
+            check_target(&args.target)?;
+            Request::RolloutDeploy(RolloutDeployRequest {
+                service: args.service,
+                target: args.target,
+                deploy_timeout: args.deploy_timeout,
+                drain_timeout: args.drain_timeout,
+            })
+        }
+        RolloutCommand::Set(args) => Request::RolloutSet {
+            service: args.service,
+            split: rollout::Split {
+                percentage: args.percent,
+                allowlist: args.list.into_iter().filter(|v| !v.is_empty()).collect(),
+                assign_cookie: args.assign_cookie,
+            },
+        },
+        RolloutCommand::Stop { service } => Request::RolloutStop { service },
+    })
+}
+
+fn check_target(target: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        upstream::split_address(target).is_some(),
+        "target must be HOST:PORT, got {target:?}"
+    );
+    Ok(())
+}
+
 /// Checks the flags as kamal-proxy does before anything reaches the server.
 fn deploy_request(args: DeployArgs) -> anyhow::Result<DeployRequest> {
     let [target] = <[String; 1]>::try_from(args.target)
         .map_err(|_| anyhow::anyhow!("exactly one --target is supported"))?;
-    anyhow::ensure!(
-        upstream::split_address(&target).is_some(),
-        "target must be HOST:PORT, got {target:?}"
-    );
+    check_target(&target)?;
     let hosts: Vec<String> = args
         .host
         .iter()
@@ -147,12 +178,19 @@ fn deploy_request(args: DeployArgs) -> anyhow::Result<DeployRequest> {
     })
 }
 
+/// kamal-proxy's table, with a Rollout column while a service has a rollout.
 fn service_table(services: &[ServiceSummary]) -> String {
-    let header = ["Service", "Host", "Path", "Target", "State", "TLS"].map(String::from);
-    let rows: Vec<[String; 6]> = services
+    let with_rollout = services.iter().any(|s| s.rollout.is_some());
+    let mut header: Vec<String> = ["Service", "Host", "Path", "Target", "State", "TLS"]
+        .map(String::from)
+        .into();
+    if with_rollout {
+        header.push("Rollout".into());
+    }
+    let rows: Vec<Vec<String>> = services
         .iter()
         .map(|s| {
-            [
+            let mut row = vec![
                 s.service.clone(),
                 if s.hosts.is_empty() {
                     "*".into()
@@ -163,10 +201,14 @@ fn service_table(services: &[ServiceSummary]) -> String {
                 s.target.clone(),
                 s.state.clone(),
                 if s.tls { "yes" } else { "no" }.into(),
-            ]
+            ];
+            if with_rollout {
+                row.push(s.rollout.clone().unwrap_or_else(|| "-".into()));
+            }
+            row
         })
         .collect();
-    let widths: Vec<usize> = (0..6)
+    let widths: Vec<usize> = (0..header.len())
         .map(|column| {
             std::iter::once(&header)
                 .chain(&rows)

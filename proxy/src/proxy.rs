@@ -25,9 +25,10 @@ use hyper_util::rt::TokioIo;
 use crate::{
     access_log::{self, AccessLog, Entry, RequestFacts},
     metrics::TargetMetrics,
+    rollout,
     router::{Routed, Router},
     routes::strip_prefix,
-    service::{InFlight, Service},
+    service::{InFlight, Service, Target},
     upstream::{Body, BoxError, HttpClient},
 };
 
@@ -65,6 +66,8 @@ pub struct Proxy {
 #[derive(Default)]
 struct Served {
     service: Option<Arc<Service>>,
+    /// The target chosen for the request: the service's own or its rollout's.
+    target: Option<Arc<Target>>,
     in_flight: Option<InFlight>,
     request_headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -127,12 +130,15 @@ impl Proxy {
             }
         }
         let host = request_host(&request);
-        let Some(routed) = self.router.route(&host, request.uri().path()) else {
+        let Some(mut routed) = self
+            .router
+            .route(&host, request.uri().path(), request.headers())
+        else {
             return plain(StatusCode::NOT_FOUND, "Not Found\n");
         };
         served.service = Some(routed.service.clone());
+        served.target = Some(routed.target.clone());
         routed
-            .service
             .target
             .metrics(&routed.service.config.name)
             .started();
@@ -149,7 +155,7 @@ impl Proxy {
         if let Some(stopped) = &routed.service.stopped {
             return maintenance_page(stopped.message.as_deref());
         }
-        if !routed.service.target.is_healthy() {
+        if !routed.target.is_healthy() {
             return plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Service Unavailable: no healthy target\n",
@@ -160,8 +166,17 @@ impl Proxy {
         {
             return too_large();
         }
-        self.forward(request, routed, connection, &host, served)
-            .await
+        let assigned_cookie = routed.assigned_cookie.take();
+        let mut response = self
+            .forward(request, routed, connection, &host, served)
+            .await;
+        if let Some(cookie) = assigned_cookie
+            .as_deref()
+            .and_then(rollout::set_cookie_header)
+        {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        response
     }
 
     async fn forward(
@@ -187,8 +202,7 @@ impl Proxy {
             .query()
             .map(|q| format!("?{q}"))
             .unwrap_or_default();
-        let Ok(uri) =
-            format!("http://{}{path}{query}", routed.service.target.address).parse::<Uri>()
+        let Ok(uri) = format!("http://{}{path}{query}", routed.target.address).parse::<Uri>()
         else {
             return plain(
                 StatusCode::BAD_GATEWAY,
@@ -235,11 +249,11 @@ impl Proxy {
             Ok(Ok(response)) => response,
             Ok(Err(e)) if is_too_large(&e) => return too_large(),
             Ok(Err(e)) => {
-                tracing::warn!(service = %config.name, target = %routed.service.target.address, error = %e, "target request failed");
+                tracing::warn!(service = %config.name, target = %routed.target.address, error = %e, "target request failed");
                 return plain(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
             }
             Err(_) => {
-                tracing::warn!(service = %config.name, target = %routed.service.target.address, "target timed out");
+                tracing::warn!(service = %config.name, target = %routed.target.address, "target timed out");
                 return plain(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
             }
         };
@@ -255,7 +269,7 @@ impl Proxy {
             match buffer(body, config.buffering.memory, limit).await {
                 Ok(body) => body,
                 Err(e) => {
-                    tracing::warn!(service = %config.name, target = %routed.service.target.address, error = %e, "buffering the response failed");
+                    tracing::warn!(service = %config.name, target = %routed.target.address, error = %e, "buffering the response failed");
                     return plain(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
                 }
             }
@@ -484,20 +498,24 @@ impl Drop for Observed {
         };
         let duration = finish.started.elapsed();
         let Served {
-            service, in_flight, ..
+            service,
+            target,
+            in_flight,
+            ..
         } = finish.served;
         drop(in_flight);
-        match &service {
-            Some(service) => {
-                let metrics = service.target.metrics(&service.config.name);
+        match (&service, &target) {
+            (Some(service), Some(target)) => {
+                let metrics = target.metrics(&service.config.name);
                 metrics.finished(finish.status, duration);
                 metrics.left();
             }
-            None => TargetMetrics::unrouted().finished(finish.status, duration),
+            _ => TargetMetrics::unrouted().finished(finish.status, duration),
         }
         finish.log.record(Entry {
             request: finish.facts,
             service,
+            target,
             status: finish.status.as_u16(),
             duration,
             response_bytes: self.bytes,

@@ -16,10 +16,12 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    control::{DeployRequest, ServiceSummary, StopRequest},
+    control::{DeployRequest, RolloutDeployRequest, ServiceSummary, StopRequest},
+    duration::GoDuration,
     health,
+    rollout::Split,
     routes::Routes,
-    service::{InFlight, Service, ServiceConfig, Stopped, Target},
+    service::{InFlight, Rollout, Service, ServiceConfig, Stopped, Target},
     tls::Tls,
     upstream::HttpClient,
 };
@@ -37,11 +39,15 @@ impl Table {
     }
 }
 
-/// A request matched to a service, counted in flight on its target.
+/// A request matched to a service, counted in flight on the target chosen for it
+/// (the main one, or the rollout one when the split selects the request).
 pub struct Routed {
     pub service: Arc<Service>,
     pub prefix: String,
+    pub target: Arc<Target>,
     pub in_flight: InFlight,
+    /// A `kamal-rollout` cookie value assigned to a cookie-less client.
+    pub assigned_cookie: Option<String>,
 }
 
 /// The state file: what is needed to rebuild the table after a restart.
@@ -54,7 +60,20 @@ struct SavedState {
 struct SavedService {
     config: ServiceConfig,
     stopped: Option<Stopped>,
+    /// Absent in state files written before rollouts existed.
+    #[serde(default)]
+    rollout: Option<SavedRollout>,
 }
+
+#[derive(Serialize, Deserialize)]
+struct SavedRollout {
+    target: String,
+    split: Option<Split>,
+}
+
+/// How long `rollout stop` waits for the rollout target's requests in flight
+/// (kamal-proxy's default drain timeout).
+const ROLLOUT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct Router {
     table: RwLock<Arc<Table>>,
@@ -83,12 +102,25 @@ impl Router {
             }
         };
         let mut services = BTreeMap::new();
-        for SavedService { config, stopped } in saved {
+        for SavedService {
+            config,
+            stopped,
+            rollout,
+        } in saved
+        {
             if let Err(e) = tls.configure(&config) {
                 tracing::warn!(service = %config.name, error = %e, "restoring TLS settings failed");
             }
-            let target = Target::new(config.target.clone(), true);
-            health::until_healthy(client.clone(), &target, config.health_check.clone());
+            let restore_target = |address: &str| {
+                let target = Target::new(address.to_string(), true);
+                health::until_healthy(client.clone(), &target, config.health_check.clone());
+                target
+            };
+            let target = restore_target(&config.target);
+            let rollout = rollout.map(|saved| Rollout {
+                target: restore_target(&saved.target),
+                split: saved.split,
+            });
             tracing::info!(service = %config.name, target = %config.target, "restored service");
             services.insert(
                 config.name.clone(),
@@ -96,6 +128,7 @@ impl Router {
                     config,
                     target,
                     stopped,
+                    rollout,
                 }),
             );
         }
@@ -116,13 +149,16 @@ impl Router {
         self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn route(&self, host: &str, path: &str) -> Option<Routed> {
+    pub fn route(&self, host: &str, path: &str, headers: &http::HeaderMap) -> Option<Routed> {
         let table = self.table.read().unwrap_or_else(|e| e.into_inner());
         let (service, prefix) = table.routes.find(host, path)?;
+        let (target, assigned_cookie) = service.choose_target(headers);
         Some(Routed {
-            in_flight: service.target.begin_request(),
+            in_flight: target.begin_request(),
+            target: target.clone(),
             service: service.clone(),
             prefix: prefix.to_string(),
+            assigned_cookie,
         })
     }
 
@@ -132,31 +168,22 @@ impl Router {
         self.tls.configure(&config)?;
 
         tracing::info!(service = %config.name, target = %config.target, "deploying; waiting for target to become healthy");
-        if !health::wait_until_healthy(
-            &self.client,
-            &config.target,
-            &config.health_check,
-            request.deploy_timeout.0,
-        )
-        .await
-        {
-            tracing::warn!(service = %config.name, target = %config.target, "target failed to become healthy");
-            bail!(
-                "target failed to become healthy within configured timeout ({})",
-                request.deploy_timeout
-            );
-        }
+        self.wait_until_healthy(&config, &config.target, request.deploy_timeout)
+            .await?;
 
         let target = Target::new(config.target.clone(), true);
         let name = config.name.clone();
         let previous = self
             .change(|services| {
                 Self::check_conflicts(services, &config)?;
-                let stopped = services.get(&name).and_then(|s| s.stopped.clone());
+                // As in kamal-proxy, a deploy replaces the main target only: a rollout
+                // in progress keeps its target and split.
+                let current = services.get(&name);
                 let service = Service {
                     config,
                     target: target.clone(),
-                    stopped,
+                    stopped: current.and_then(|s| s.stopped.clone()),
+                    rollout: current.and_then(|s| s.rollout.clone()),
                 };
                 Ok(services.insert(name.clone(), Arc::new(service)))
             })
@@ -164,12 +191,112 @@ impl Router {
         tracing::info!(service = %name, target = %target.address, "traffic switched to new target");
 
         if let Some(old) = previous {
-            old.target.retire();
-            if !old.target.drain(request.drain_timeout.0).await {
-                tracing::warn!(service = %name, target = %old.target.address, "drain timeout passed with requests in flight");
-            }
+            Self::drain(&name, &old.target, request.drain_timeout).await;
         }
         Ok(())
+    }
+
+    async fn wait_until_healthy(
+        &self,
+        config: &ServiceConfig,
+        address: &str,
+        timeout: GoDuration,
+    ) -> anyhow::Result<()> {
+        if health::wait_until_healthy(&self.client, address, &config.health_check, timeout.0).await
+        {
+            return Ok(());
+        }
+        tracing::warn!(service = %config.name, target = %address, "target failed to become healthy");
+        bail!("target failed to become healthy within configured timeout ({timeout})");
+    }
+
+    /// Retires a target no longer routed to and waits for its requests in flight.
+    async fn drain(service: &str, target: &Target, timeout: GoDuration) {
+        target.retire();
+        if !target.drain(timeout.0).await {
+            tracing::warn!(service = %service, target = %target.address, "drain timeout passed with requests in flight");
+        }
+    }
+
+    /// `rollout deploy`: health-checks the rollout target with the service's health
+    /// check, then sets it beside the main target. Traffic moves only with a split.
+    pub async fn rollout_deploy(&self, request: RolloutDeployRequest) -> anyhow::Result<()> {
+        let RolloutDeployRequest {
+            service: name,
+            target: address,
+            deploy_timeout,
+            drain_timeout,
+        } = request;
+        let config = self
+            .snapshot()
+            .services
+            .get(&name)
+            .map(|s| s.config.clone())
+            .context("service not found")?;
+        tracing::info!(service = %name, target = %address, "deploying rollout target; waiting for it to become healthy");
+        self.wait_until_healthy(&config, &address, deploy_timeout)
+            .await?;
+        let target = Target::new(address.clone(), true);
+        let previous = self
+            .replace_rollout(&name, |rollout| {
+                Ok(Some(Rollout {
+                    target: target.clone(),
+                    split: rollout.and_then(|r| r.split.clone()),
+                }))
+            })
+            .await?;
+        tracing::info!(service = %name, target = %address, "rollout target deployed");
+        if let Some(old) = previous.filter(|old| !Arc::ptr_eq(&old.target, &target)) {
+            Self::drain(&name, &old.target, drain_timeout).await;
+        }
+        Ok(())
+    }
+
+    /// `rollout set`: the split between the main and the rollout target.
+    pub async fn rollout_set(&self, name: &str, split: Split) -> anyhow::Result<()> {
+        self.replace_rollout(name, |rollout| {
+            let rollout = rollout.context("rollout target not set")?;
+            Ok(Some(Rollout {
+                target: rollout.target.clone(),
+                split: Some(split.clone()),
+            }))
+        })
+        .await?;
+        tracing::info!(service = %name, percentage = split.percentage, allowlist = ?split.allowlist, assign_cookie = split.assign_cookie, "rollout split set");
+        Ok(())
+    }
+
+    /// `rollout stop`: all traffic back to the main target; returns once the requests
+    /// in flight on the rollout target have finished, so its container can be stopped.
+    pub async fn rollout_stop(&self, name: &str) -> anyhow::Result<()> {
+        let previous = self.replace_rollout(name, |_| Ok(None)).await?;
+        tracing::info!(service = %name, "rollout stopped");
+        if let Some(old) = previous {
+            Self::drain(name, &old.target, GoDuration(ROLLOUT_DRAIN_TIMEOUT)).await;
+        }
+        Ok(())
+    }
+
+    /// Replaces a service's rollout with what `edit` makes of it; returns the old one.
+    async fn replace_rollout(
+        &self,
+        name: &str,
+        edit: impl FnOnce(Option<&Rollout>) -> anyhow::Result<Option<Rollout>>,
+    ) -> anyhow::Result<Option<Rollout>> {
+        self.change(|services| {
+            let current = services.get(name).context("service not found")?;
+            let rollout = edit(current.rollout.as_ref())?;
+            let service = Service {
+                config: current.config.clone(),
+                target: current.target.clone(),
+                stopped: current.stopped.clone(),
+                rollout,
+            };
+            let previous = current.rollout.clone();
+            services.insert(name.to_string(), Arc::new(service));
+            Ok(previous)
+        })
+        .await
     }
 
     pub async fn remove(&self, name: &str) -> anyhow::Result<()> {
@@ -177,6 +304,9 @@ impl Router {
             .change(|services| services.remove(name).context("service not found"))
             .await?;
         removed.target.retire();
+        if let Some(rollout) = &removed.rollout {
+            rollout.target.retire();
+        }
         self.tls.release(name);
         tracing::info!(service = %name, "service removed");
         Ok(())
@@ -214,6 +344,27 @@ impl Router {
                 }
                 .to_string(),
                 tls: service.config.tls.is_some(),
+                rollout: service
+                    .rollout
+                    .as_ref()
+                    .map(|rollout| match &rollout.split {
+                        Some(split) => format!(
+                            "{} ({}%{}{})",
+                            rollout.target.address,
+                            split.percentage,
+                            if split.allowlist.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", list {}", split.allowlist.join(","))
+                            },
+                            if split.assign_cookie {
+                                ", assigning cookies"
+                            } else {
+                                ""
+                            }
+                        ),
+                        None => format!("{} (no split)", rollout.target.address),
+                    }),
             })
             .collect()
     }
@@ -230,6 +381,7 @@ impl Router {
                 config: current.config.clone(),
                 target: target.clone(),
                 stopped,
+                rollout: current.rollout.clone(),
             };
             services.insert(name.to_string(), Arc::new(service));
             Ok(target)
@@ -291,6 +443,10 @@ impl Router {
                 .map(|s| SavedService {
                     config: s.config.clone(),
                     stopped: s.stopped.clone(),
+                    rollout: s.rollout.as_ref().map(|r| SavedRollout {
+                        target: r.target.address.clone(),
+                        split: r.split.clone(),
+                    }),
                 })
                 .collect(),
         };

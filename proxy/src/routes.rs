@@ -130,6 +130,7 @@ mod tests {
             },
             target: Target::new("127.0.0.1:1".into(), true),
             stopped: None,
+            rollout: None,
         })
     }
 

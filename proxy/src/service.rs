@@ -13,7 +13,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::{duration::GoDuration, metrics::TargetMetrics};
+use crate::{duration::GoDuration, metrics::TargetMetrics, rollout::Split};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceConfig {
@@ -181,6 +181,35 @@ pub struct Service {
     pub config: ServiceConfig,
     pub target: Arc<Target>,
     pub stopped: Option<Stopped>,
+    pub rollout: Option<Rollout>,
+}
+
+/// A second target beside the main one, set by `rollout deploy`, that receives the
+/// share of the traffic its split selects.
+#[derive(Debug, Clone)]
+pub struct Rollout {
+    pub target: Arc<Target>,
+    pub split: Option<Split>,
+}
+
+impl Service {
+    /// The target for a request with these headers, and a cookie value to assign.
+    pub fn choose_target(&self, headers: &http::HeaderMap) -> (&Arc<Target>, Option<String>) {
+        let Some(Rollout {
+            target,
+            split: Some(split),
+        }) = &self.rollout
+        else {
+            return (&self.target, None);
+        };
+        let decision = split.decide(headers);
+        let chosen = if decision.rollout {
+            target
+        } else {
+            &self.target
+        };
+        (chosen, decision.assigned)
+    }
 }
 
 #[cfg(test)]

@@ -372,6 +372,41 @@ impl<'a> Commands<'a> {
         proxy_exec(["resume".to_string(), self.container_prefix(role)])
     }
 
+    /// `kamal-proxy rollout deploy S-R[-D] --target=ID:PORT`: this version's container
+    /// beside the serving one, health-checked, without moving traffic (a canary with
+    /// `traffic_percent`).
+    pub fn proxy_rollout_deploy(&self, role: &Role) -> Option<Cmd> {
+        let proxy = role.proxy.as_ref()?;
+        let cmd = self
+            .proxy_rollout(role, "deploy")
+            .placeholder("--target=", CONTAINER_ID, &format!(":{}", proxy.app_port))
+            .args([
+                format!("--deploy-timeout={}s", self.config.deploy_timeout),
+                format!("--drain-timeout={}s", self.config.drain_timeout),
+            ]);
+        Some(cmd)
+    }
+
+    /// `kamal-proxy rollout set S-R[-D] --percent=P --assign-cookie`: `percent` of the
+    /// clients, each given a sticky `kamal-rollout` cookie, reach the rollout target.
+    pub fn proxy_rollout_set(&self, role: &Role, percent: u8) -> Cmd {
+        self.proxy_rollout(role, "set")
+            .args([format!("--percent={percent}"), "--assign-cookie".into()])
+    }
+
+    /// `kamal-proxy rollout stop S-R[-D]`: all traffic back to the main target.
+    pub fn proxy_rollout_stop(&self, role: &Role) -> Cmd {
+        self.proxy_rollout(role, "stop")
+    }
+
+    fn proxy_rollout(&self, role: &Role, action: &str) -> Cmd {
+        proxy_exec([
+            "rollout".to_string(),
+            action.to_string(),
+            self.container_prefix(role),
+        ])
+    }
+
     /// The health status of this version's container (`healthy`, `running`, `exited`…).
     pub fn health_status(&self, role: &Role) -> Cmd {
         self.container_id(role).pipe(Cmd::new([

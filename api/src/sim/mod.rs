@@ -152,6 +152,20 @@ impl SimFleet {
         self.with(host, |host| live_version(host, service, role))
     }
 
+    /// The version of the rollout target the host's proxy has for `service` (the
+    /// `S-R[-D]` proxy service name) and its `rollout set` percentage, if any.
+    pub fn rollout(&self, host: &str, service: &str) -> Option<(String, Option<u8>)> {
+        self.with(host, |host| {
+            let rollout = host.routes.iter().find(|(name, _)| *name == service)?.1;
+            let rollout = rollout.rollout.as_ref()?;
+            let c = host.docker.find(&rollout.target)?;
+            Some((
+                host.docker.containers[c].version().to_string(),
+                rollout.percent,
+            ))
+        })
+    }
+
     /// Versions of the running containers of service/role on the host, sorted.
     pub fn running_versions(&self, host: &str, service: &str, role: &str) -> Vec<String> {
         self.with(host, |host| {

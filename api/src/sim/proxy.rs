@@ -1,5 +1,6 @@
 //! kamal-proxy as `docker exec kamal-proxy kamal-proxy …` drives it: one route per
-//! service, switched atomically by a deploy whose target passed its health check.
+//! service, switched atomically by a deploy whose target passed its health check, and
+//! the rollout commands that set a second target beside it with a traffic split.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -26,6 +27,15 @@ pub(super) struct Route {
     pub hosts: Vec<String>,
     /// `kamal-proxy stop`: the service answers with a maintenance page.
     pub stopped: bool,
+    /// `kamal-proxy rollout deploy`, kept by a deploy as kamal-proxy keeps it.
+    pub rollout: Option<RolloutRoute>,
+}
+
+pub(super) struct RolloutRoute {
+    /// The rollout target container's id.
+    pub target: String,
+    /// `rollout set --percent`; None until set.
+    pub percent: Option<u8>,
 }
 
 impl Routes {
@@ -71,6 +81,37 @@ impl Shell<'_> {
         let flags_ok = |flags: &[&str]| flags.iter().all(|f| f.starts_with("--"));
         match args {
             ["deploy", service, flags @ ..] if flags_ok(flags) => self.proxy_deploy(service, flags),
+            ["rollout", "deploy", service, flags @ ..] if flags_ok(flags) => {
+                self.proxy_rollout_deploy(service, flags)
+            }
+            ["rollout", "set", service, flags @ ..] if flags_ok(flags) => {
+                let percent = flags
+                    .iter()
+                    .find_map(|f| f.strip_prefix("--percent="))
+                    .and_then(|p| p.parse::<u8>().ok())
+                    .filter(|p| *p <= 100);
+                let Some(percent) = percent else {
+                    return Outcome::fail(1, "Error: invalid argument for \"--percent\"");
+                };
+                match self.host.routes.by_service.get_mut(*service) {
+                    Some(Route {
+                        rollout: Some(rollout),
+                        ..
+                    }) => {
+                        rollout.percent = Some(percent);
+                        Outcome::ok("")
+                    }
+                    Some(_) => Outcome::fail(1, "Error: rollout target not set"),
+                    None => service_not_found(service),
+                }
+            }
+            ["rollout", "stop", service] => match self.host.routes.by_service.get_mut(*service) {
+                Some(route) => {
+                    route.rollout = None;
+                    Outcome::ok("")
+                }
+                None => service_not_found(service),
+            },
             ["remove", service] => match self.host.routes.by_service.remove(*service) {
                 Some(_) => Outcome::ok(""),
                 None => service_not_found(service),
@@ -113,6 +154,48 @@ impl Shell<'_> {
     /// Waits for the target to boot (within the deploy timeout), then switches the route to
     /// it if it is healthy; fails as kamal-proxy does otherwise, the old route untouched.
     fn proxy_deploy(&mut self, service: &str, flags: &[&str]) -> Outcome {
+        let (target, port, hosts) = match self.healthy_target(flags) {
+            Ok(found) => found,
+            Err(failed) => return failed,
+        };
+        let rollout = self
+            .host
+            .routes
+            .by_service
+            .remove(service)
+            .and_then(|previous| previous.rollout);
+        let route = Route {
+            target,
+            port,
+            hosts,
+            stopped: false,
+            rollout,
+        };
+        self.host
+            .routes
+            .by_service
+            .insert(service.to_string(), route);
+        Outcome::ok("")
+    }
+
+    /// Sets a healthy target beside the route's, with no split until `rollout set`.
+    fn proxy_rollout_deploy(&mut self, service: &str, flags: &[&str]) -> Outcome {
+        if !self.host.routes.by_service.contains_key(service) {
+            return service_not_found(service);
+        }
+        let (target, _, _) = match self.healthy_target(flags) {
+            Ok(found) => found,
+            Err(failed) => return failed,
+        };
+        if let Some(route) = self.host.routes.by_service.get_mut(service) {
+            let percent = route.rollout.as_ref().and_then(|r| r.percent);
+            route.rollout = Some(RolloutRoute { target, percent });
+        }
+        Outcome::ok("")
+    }
+
+    /// The `--target` of a deploy once it is healthy: (container id, port, `--host`s).
+    fn healthy_target(&mut self, flags: &[&str]) -> Result<(String, u16, Vec<String>), Outcome> {
         let mut target = None;
         let mut timeout = DEFAULT_DEPLOY_TIMEOUT;
         let mut hosts = Vec::new();
@@ -122,10 +205,10 @@ impl Shell<'_> {
                 Some(("--deploy-timeout", value)) => match seconds(value) {
                     Some(t) => timeout = t,
                     None => {
-                        return Outcome::fail(
+                        return Err(Outcome::fail(
                             1,
                             format!("Error: invalid argument {value:?} for \"--deploy-timeout\""),
-                        )
+                        ))
                     }
                 },
                 Some(("--host", value)) => hosts.push(value.to_string()),
@@ -133,7 +216,10 @@ impl Shell<'_> {
             }
         }
         let Some(target) = target else {
-            return Outcome::fail(1, "Error: required flag(s) \"target\" not set");
+            return Err(Outcome::fail(
+                1,
+                "Error: required flag(s) \"target\" not set",
+            ));
         };
         let unhealthy = Outcome::fail(
             1,
@@ -146,10 +232,13 @@ impl Shell<'_> {
             .rsplit_once(':')
             .and_then(|(c, port)| Some((c, port.parse::<u16>().ok()?)))
         else {
-            return Outcome::fail(1, format!("Error: invalid target {target:?}"));
+            return Err(Outcome::fail(
+                1,
+                format!("Error: invalid target {target:?}"),
+            ));
         };
         let Some(c) = self.host.docker.find_running(container) else {
-            return unhealthy;
+            return Err(unhealthy);
         };
         if let (Some(service), Some(role)) = (c.label("service"), c.label("role")) {
             let labels = (service.to_string(), role.to_string());
@@ -161,19 +250,9 @@ impl Shell<'_> {
         let id = c.id.clone();
         self.spend(wait.min(timeout));
         if self.target_health(&id) != Some(Health::Healthy) {
-            return unhealthy;
+            return Err(unhealthy);
         }
-        let route = Route {
-            target: id,
-            port,
-            hosts,
-            stopped: false,
-        };
-        self.host
-            .routes
-            .by_service
-            .insert(service.to_string(), route);
-        Outcome::ok("")
+        Ok((id, port, hosts))
     }
 
     fn target_health(&self, id: &str) -> Option<Health> {

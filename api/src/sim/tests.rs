@@ -327,6 +327,43 @@ async fn run(fleet: &SimFleet, host: &str, cmd: Cmd) -> ExecOutput {
 }
 
 #[tokio::test]
+async fn the_proxy_learns_rollout_deploy_set_and_stop() {
+    let (fleet, config) = shop();
+    deploy_ok(&fleet, &config, "web-1", "v1").await;
+    let web = config.role("web").unwrap();
+    let v1 = Commands::new(&config, "v1");
+    let set = v1.proxy_rollout_set(web, 20);
+    let refused = run(&fleet, "web-1", set.clone()).await;
+    assert!(refused.stderr.contains("rollout target not set"));
+
+    let rollout_deploy = v1
+        .proxy_rollout_deploy(web)
+        .unwrap()
+        .fill(crate::kamal::commands::CONTAINER_ID, "shop-web-v1");
+    assert!(run(&fleet, "web-1", rollout_deploy).await.success());
+    assert_eq!(
+        fleet.rollout("web-1", "shop-web"),
+        Some(("v1".into(), None))
+    );
+    assert!(run(&fleet, "web-1", set).await.success());
+    assert_eq!(
+        fleet.rollout("web-1", "shop-web"),
+        Some(("v1".into(), Some(20)))
+    );
+    // A deploy keeps the rollout, as kamal-proxy does; a stop drops it.
+    deploy_ok(&fleet, &config, "web-1", "v2").await;
+    assert_eq!(
+        fleet.rollout("web-1", "shop-web"),
+        Some(("v1".into(), Some(20)))
+    );
+    assert!(run(&fleet, "web-1", v1.proxy_rollout_stop(web))
+        .await
+        .success());
+    assert_eq!(fleet.rollout("web-1", "shop-web"), None);
+    assert_all_recognised(&fleet);
+}
+
+#[tokio::test]
 async fn a_restore_removes_the_route_and_stops_the_container() {
     let (fleet, config) = shop();
     deploy_ok(&fleet, &config, "web-1", "v1").await;

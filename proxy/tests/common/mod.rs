@@ -346,3 +346,68 @@ pub async fn get_with(
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// Closed-loop load through the proxy: `connections` clients each sending GETs, one
+/// after the other, until [`Load::finish`], counting non-200 answers as failed.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+    failed: Arc<std::sync::atomic::AtomicU64>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    /// `cookie(worker, i)` gives the `Cookie` header of the i-th request of a worker.
+    pub fn start(
+        port: u16,
+        host: &'static str,
+        path: &'static str,
+        connections: usize,
+        cookie: impl Fn(usize, usize) -> String + Send + Sync + 'static,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let cookie = Arc::new(cookie);
+        let workers = (0..connections)
+            .map(|worker| {
+                let (stop, sent, failed) = (stop.clone(), sent.clone(), failed.clone());
+                let cookie = cookie.clone();
+                tokio::spawn(async move {
+                    let client = client();
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let header = cookie(worker, i);
+                        i += 1;
+                        let (status, _) =
+                            get_with(&client, port, host, path, &[("cookie", &header)]).await;
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        if status != 200 {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self {
+            stop,
+            sent,
+            failed,
+            workers,
+        }
+    }
+
+    /// Stops the clients and returns (sent, failed).
+    pub async fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        for worker in self.workers {
+            worker
+                .await
+                .expect("no request failed at the connection level");
+        }
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+}

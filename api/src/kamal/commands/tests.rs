@@ -360,6 +360,36 @@ fn proxy_remove_stop_resume_list() {
 }
 
 #[test]
+fn proxy_rollout_deploy_set_stop() {
+    let config = config(json!({"proxy": {"app_port": 3000}}));
+    let c = Commands::new(&config, "9");
+    let web = &config.roles[0];
+    assert_eq!(
+        c.proxy_rollout_deploy(web)
+            .unwrap()
+            .fill(CONTAINER_ID, "abc")
+            .render(),
+        "docker exec kamal-proxy kamal-proxy rollout deploy app-web --target=abc:3000 --deploy-timeout=30s --drain-timeout=30s"
+    );
+    assert_eq!(
+        c.proxy_rollout_set(web, 20).render(),
+        "docker exec kamal-proxy kamal-proxy rollout set app-web --percent=20 --assign-cookie"
+    );
+    assert_eq!(
+        c.proxy_rollout_stop(web).render(),
+        "docker exec kamal-proxy kamal-proxy rollout stop app-web"
+    );
+}
+
+#[test]
+fn proxy_rollout_deploy_needs_a_proxied_role() {
+    let config = config(json!({"proxy": false}));
+    assert!(Commands::new(&config, "9")
+        .proxy_rollout_deploy(&config.roles[0])
+        .is_none());
+}
+
+#[test]
 fn proxy_boot_default() {
     assert_eq!(
         ensure_proxy_directory().render(),
