@@ -5,7 +5,7 @@
 //! host serving (and running) one version, and no failed request.
 //!
 //! CI runs [`CI_RUNS`] of the default seed; `make chaos` runs `CHAOS_RUNS` (20) runs of
-//! `CHAOS_SEED` and prints the table (docs/ENGINE.md, "Chaos").
+//! `CHAOS_SEED` and prints the table (docs/ENGINE.md, "Chaos"); `CHAOS_RUN=N` repeats run N.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -542,9 +542,11 @@ fn env_number(name: &str) -> Option<u64> {
 async fn seeded_kills_end_on_one_version_with_no_lock_and_no_failed_request() {
     let _hosts = CHAOS_HOSTS.lock().await;
     let seed = env_number("CHAOS_SEED").unwrap_or(DEFAULT_SEED);
-    let runs: Vec<usize> = match env_number("CHAOS_RUNS") {
-        Some(n) => (0..n as usize).collect(),
-        None => CI_RUNS.to_vec(),
+    // `CHAOS_RUN` repeats one row of the table.
+    let runs: Vec<usize> = match (env_number("CHAOS_RUN"), env_number("CHAOS_RUNS")) {
+        (Some(run), _) => vec![run as usize],
+        (None, Some(n)) => (0..n as usize).collect(),
+        (None, None) => CI_RUNS.to_vec(),
     };
     let started = Instant::now();
     println!("chaos: seed {seed}, runs {runs:?}");
