@@ -132,11 +132,15 @@ async fn assert_uniform_end(engine: &Engine, id: &str, service: &str, load: Load
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sshd_restarted_mid_step_ends_on_one_version() {
+/// v1 on h14 and h17, then v2 under load through h14, with `disturb` run on h17 once it
+/// is inside a step (it gets the step's name); then [`assert_uniform_end`].
+async fn deploy_disturbed<F: std::future::Future<Output = ()>>(
+    service: &str,
+    what: &str,
+    disturb: impl FnOnce(String) -> F,
+) {
     let _hosts = CHAOS_HOSTS.lock().await;
     let _restore = Restore;
-    let service = "chaos-sshd";
     let _cleanup = hosts().map(|h| ServiceCleanup::new(h, service));
     let (engine, config) = on_v1(service).await;
 
@@ -148,36 +152,32 @@ async fn sshd_restarted_mid_step_ends_on_one_version() {
     let load = Load::start(&[host("h14")], service).await;
     let v2 = engine.deploy(&config, "v2").await;
     let step = h17_mid_step(&engine, &v2).await;
-    fleet_cmd(&["sshd-stop", "h17"]);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    fleet_cmd(&["sshd-start", "h17"]);
-    println!("sshd of h17 stopped for 3 s during {step}");
-    assert_uniform_end(&engine, &v2, service, load, "sshd restart").await;
+    disturb(step).await;
+    assert_uniform_end(&engine, &v2, service, load, what).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sshd_restarted_mid_step_ends_on_one_version() {
+    deploy_disturbed("chaos-sshd", "sshd restart", |step| async move {
+        fleet_cmd(&["sshd-stop", "h17"]);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        fleet_cmd(&["sshd-start", "h17"]);
+        println!("sshd of h17 stopped for 3 s during {step}");
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn network_flapping_mid_step_ends_on_one_version() {
-    let _hosts = CHAOS_HOSTS.lock().await;
-    let _restore = Restore;
-    let service = "chaos-flap";
-    let _cleanup = hosts().map(|h| ServiceCleanup::new(h, service));
-    let (engine, config) = on_v1(service).await;
-
-    let _workers = Workers::start(
-        &engine.app.db.url,
-        engine.app.keyring.clone(),
-        Duration::from_secs(5),
-    );
-    let load = Load::start(&[host("h14")], service).await;
-    let v2 = engine.deploy(&config, "v2").await;
-    let step = h17_mid_step(&engine, &v2).await;
-    // Cut and healed every second for 10 s.
-    for _ in 0..5 {
-        fleet_cmd(&["cut", "h17"]);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        fleet_cmd(&["heal", "h17"]);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    println!("h17's network flapped for 10 s from {step}");
-    assert_uniform_end(&engine, &v2, service, load, "network flapping").await;
+    deploy_disturbed("chaos-flap", "network flapping", |step| async move {
+        // Cut and healed every second for 10 s.
+        for _ in 0..5 {
+            fleet_cmd(&["cut", "h17"]);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            fleet_cmd(&["heal", "h17"]);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        println!("h17's network flapped for 10 s from {step}");
+    })
+    .await;
 }
