@@ -103,6 +103,17 @@ bench:
 openapi:
 	$(CARGO) run -q -p convoy -- openapi > openapi/openapi.json
 
+## Chaos (docs/ENGINE.md, "Chaos"): CHAOS_RUNS (20) seeded runs of CHAOS_SEED, each a
+## 3-host deploy on h14-h16 under load whose `convoy worker` is killed with SIGKILL and
+## finished by a second one; then sshd restarted and the network flapping on h17. Prints
+## a table; fails unless every run passes. CI runs 4 of the runs (`cargo test`).
+.PHONY: chaos
+chaos: fleet-up
+	@deploy/dev-env.sh
+	@set -a; . $(DEV_ENV); set +a; \
+	export TEST_DATABASE_URL="$${DATABASE_URL%/*}/postgres" CHAOS_RUNS=$${CHAOS_RUNS:-20}; \
+	$(CARGO) test -p convoy --test integration chaos -- --nocapture
+
 ## The generated Python and TypeScript clients (clients/README.md): `clients` regenerates
 ## them from openapi/openapi.json with the pinned generators (installed on first use),
 ## `clients-check` fails when the committed ones differ, `clients-live` runs their live

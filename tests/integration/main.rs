@@ -15,6 +15,8 @@ mod api_rollout_plan;
 mod api_servers;
 mod api_templates;
 mod api_variables;
+mod chaos;
+mod chaos_network;
 mod fleet_accessories;
 mod fleet_cli;
 mod fleet_deploy;

@@ -457,6 +457,17 @@ async fn a_cancel_during_the_bake_returns_the_canaries() {
 
 #[actix_web::test]
 async fn a_worker_killed_mid_wave_returns_the_host_and_fails_under_the_policy() {
+    // Also within `max_failed_hosts`: an interrupted host is no verdict on the version,
+    // and keeping it back would leave the fleet on two versions.
+    for strategy in [
+        json!({"max_parallel": 1}),
+        json!({"max_parallel": 1, "max_failed_hosts": 1}),
+    ] {
+        killed_mid_wave(strategy).await;
+    }
+}
+
+async fn killed_mid_wave(strategy: Value) {
     let w = on_v1().await;
     w.fleet.inject(
         "s2",
@@ -464,9 +475,7 @@ async fn a_worker_killed_mid_wave_returns_the_host_and_fails_under_the_policy() 
             needle: "kamal-proxy deploy".into(),
         },
     );
-    let id = w
-        .post(&config(&HOSTS), "v2", Some(json!({"max_parallel": 1})))
-        .await;
+    let id = w.post(&config(&HOSTS), "v2", Some(strategy)).await;
     {
         let run = w.run(&id);
         tokio::select! {

@@ -15,6 +15,10 @@ use crate::deploy::sink::LogSink;
 pub(super) struct Found {
     pub ends: BTreeMap<Uuid, HostEnd>,
     pub failures: Vec<String>,
+    /// A host was caught in the middle of a step. Its failure says nothing about the
+    /// version, and keeping it back under `max_failed_hosts` would leave the fleet on two
+    /// versions: the failure policy fires whatever the budget.
+    pub interrupted: bool,
 }
 
 impl Run<'_> {
@@ -49,6 +53,7 @@ impl Run<'_> {
             failures.push(detail);
             ends.insert(host.server.id, HostEnd::Failed(String::new()));
         }
+        let interrupted = !failures.is_empty();
         let succeeded = |h: &&Host| h.all(TargetStatus::Succeeded);
         for host in loaded.hosts.iter().filter(succeeded) {
             ends.insert(host.server.id, HostEnd::Succeeded);
@@ -65,6 +70,10 @@ impl Run<'_> {
             failures.push(format!("{}: {reason}", host.name));
             ends.insert(host.server.id, HostEnd::Failed(reason));
         }
-        Ok(Found { ends, failures })
+        Ok(Found {
+            ends,
+            failures,
+            interrupted,
+        })
     }
 }

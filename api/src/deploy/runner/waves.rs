@@ -153,7 +153,7 @@ impl Run<'_> {
         let budget = plan.max_failed_hosts;
         let mut stop = if interrupted {
             Some(Stop::Interrupted)
-        } else if failures.len() > budget {
+        } else if found.interrupted || failures.len() > budget {
             Some(Stop::Failure)
         } else {
             None
