@@ -87,6 +87,10 @@ smoke:
 ## time per step (needs the fleet up: `make fleet-up`).
 ## The runner at 10, 100 and 1,000 simulated hosts, and one host's deploy over real SSH to
 ## 1..100 loopback sshd through one pool (docs/ENGINE.md, "Scale").
+## The API over 10,000 deployments and 1,000,000 log lines at a fixed 1,000 requests/s
+## (oha, pinned, installed under .convoy/ on first use), and POST /v1/deployments' rate.
+OHA_VERSION := 1.16.0
+OHA := .convoy/oha/bin/oha
 bench:
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt-get install -y -qq --no-install-recommends nginx >/dev/null
 	$(CARGO) bench -p convoy-proxy --bench throughput
@@ -99,6 +103,11 @@ bench:
 	export TEST_DATABASE_URL="$${DATABASE_URL%/*}/postgres"; \
 	$(CARGO) bench -p convoy --bench rollout_scale
 	$(CARGO) bench -p convoy --bench ssh_scale
+	@$(OHA) --version 2>/dev/null | grep -qx 'oha $(OHA_VERSION)' || \
+	  $(CARGO) install oha --version $(OHA_VERSION) --locked --root .convoy/oha
+	@set -a; . $(DEV_ENV); set +a; \
+	export TEST_DATABASE_URL="$${DATABASE_URL%/*}/postgres"; \
+	OHA=$(CURDIR)/$(OHA) $(CARGO) bench -p convoy --bench api_load
 
 openapi:
 	$(CARGO) run -q -p convoy -- openapi > openapi/openapi.json

@@ -13,6 +13,7 @@ mod api_inventory;
 mod api_progress;
 mod api_rollout_plan;
 mod api_servers;
+mod api_summaries;
 mod api_templates;
 mod api_variables;
 mod chaos;

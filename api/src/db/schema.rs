@@ -41,6 +41,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         steps -> Jsonb,
         wave -> Nullable<Int4>,
+        service -> Text,
+        destination -> Text,
     }
 }
 

@@ -5,11 +5,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::db::models::deployment::Deployment;
+use crate::db::models::deployment::{Deployment, Summary};
 use crate::db::models::event::Event;
 use crate::db::models::log::LogLine;
 use crate::db::models::status::TargetStatus;
 use crate::db::models::target::{Target, TargetStep};
+use crate::error::ApiError;
 
 /// Filters of `GET /v1/deployments`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -29,6 +30,10 @@ pub struct DeploymentFilter {
     /// Only runs of this kind; all kinds when absent.
     #[param(value_type = Option<crate::views::enums::DeploymentKind>)]
     pub kind: Option<String>,
+    /// Adds to each item its `targets`, its `config`, or both (`targets,config`); items
+    /// carry neither without it.
+    #[param(value_type = Option<String>, pattern = r"^(targets|config)(,(targets|config))?$")]
+    pub include: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -202,10 +207,20 @@ pub struct ProgressView {
 
 impl ProgressView {
     pub fn new(targets: &[TargetView], wave: i32, waves: i32) -> Self {
+        let hosts = targets.iter().map(|t| (t.server_id, t.status.as_str()));
+        Self::of_hosts(hosts, wave, waves)
+    }
+
+    /// Counted from each target's `(server, status)`.
+    pub fn of_hosts<'a>(
+        targets: impl IntoIterator<Item = (Uuid, &'a str)>,
+        wave: i32,
+        waves: i32,
+    ) -> Self {
         let mut hosts: BTreeMap<Uuid, bool> = BTreeMap::new();
-        for t in targets {
-            let done = hosts.entry(t.server_id).or_insert(true);
-            *done &= TargetStatus::is_final_text(&t.status);
+        for (server, status) in targets {
+            let done = hosts.entry(server).or_insert(true);
+            *done &= TargetStatus::is_final_text(status);
         }
         Self {
             hosts_total: hosts.len(),
@@ -258,6 +273,99 @@ impl DeploymentView {
             config: d.config,
             targets,
         }
+    }
+}
+
+/// A deployment as `GET /v1/deployments` lists it: what a history needs, without the
+/// config and the targets (on `GET /v1/deployments/{id}`, or here with `?include=`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeploymentSummary {
+    pub id: Uuid,
+    pub service: String,
+    /// Kamal destination; empty when none.
+    pub destination: String,
+    pub version: String,
+    #[schema(value_type = crate::views::enums::DeploymentKind, example = "deploy")]
+    pub kind: String,
+    #[schema(value_type = crate::views::enums::DeploymentStatus)]
+    pub status: String,
+    /// Why it failed, was cancelled or expired.
+    pub error: Option<String>,
+    /// Set on a deployment that rolls back another one.
+    pub rollback_of: Option<Uuid>,
+    /// The version live before this deployment (null until known).
+    pub previous_version: Option<String>,
+    /// Who asked for it (the token's `sub`).
+    pub created_by: String,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub progress: ProgressView,
+    /// Live on at least one of its servers and roles, as on `DeploymentView`.
+    pub live: bool,
+    /// Present only when `include` names `config`: the normalised deploy config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub config: Option<serde_json::Value>,
+    /// Present only when `include` names `targets`: as on `GET /v1/deployments/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub targets: Option<Vec<TargetView>>,
+}
+
+impl DeploymentSummary {
+    pub fn new(d: Summary, progress: ProgressView, live: bool) -> Self {
+        Self {
+            id: d.id,
+            service: d.service,
+            destination: d.destination,
+            version: d.version,
+            kind: d.kind,
+            status: d.status,
+            error: d.error,
+            rollback_of: d.rollback_of,
+            previous_version: d.previous_version,
+            created_by: d.created_by,
+            scheduled_at: d.scheduled_at,
+            started_at: d.started_at,
+            finished_at: d.finished_at,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            progress,
+            live,
+            config: None,
+            targets: None,
+        }
+    }
+}
+
+/// What `?include=` adds to each list item.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Include {
+    pub config: bool,
+    pub targets: bool,
+}
+
+impl Include {
+    /// Reads `include` (`targets`, `config`, or both comma-separated); anything else is a
+    /// 400 naming it.
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let mut include = Self::default();
+        for word in raw.into_iter().flat_map(|r| r.split(',')) {
+            match word {
+                "config" => include.config = true,
+                "targets" => include.targets = true,
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "query parameter `include` takes `targets`, `config` or both \
+                         comma-separated (not {other:?})"
+                    )))
+                }
+            }
+        }
+        Ok(include)
     }
 }
 

@@ -84,7 +84,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The org's deployments, newest first, optionally filtered. */
+        /**
+         * The org's deployments, newest first, optionally filtered: summaries without the config
+         *     and the targets unless `include` asks for them (docs/API.md, "Deployment summaries").
+         */
         get: operations["list_deployments"];
         put?: never;
         /** Validate a deploy request and queue the deployment. */
@@ -1199,6 +1202,48 @@ export interface components {
          * @enum {string}
          */
         DeploymentStatus: "pending" | "scheduled" | "deploying" | "deployed" | "failed" | "cancelled" | "rolled_back" | "awaiting_promotion" | "monitoring" | "paused" | "aborted" | "expired";
+        /**
+         * @description A deployment as `GET /v1/deployments` lists it: what a history needs, without the
+         *     config and the targets (on `GET /v1/deployments/{id}`, or here with `?include=`).
+         */
+        DeploymentSummary: {
+            /** @description Present only when `include` names `config`: the normalised deploy config. */
+            config?: unknown;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Who asked for it (the token's `sub`). */
+            created_by: string;
+            /** @description Kamal destination; empty when none. */
+            destination: string;
+            /** @description Why it failed, was cancelled or expired. */
+            error?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["DeploymentKind"];
+            /** @description Live on at least one of its servers and roles, as on `DeploymentView`. */
+            live: boolean;
+            /** @description The version live before this deployment (null until known). */
+            previous_version?: string | null;
+            progress: components["schemas"]["ProgressView"];
+            /**
+             * Format: uuid
+             * @description Set on a deployment that rolls back another one.
+             */
+            rollback_of?: string | null;
+            /** Format: date-time */
+            scheduled_at?: string | null;
+            service: string;
+            /** Format: date-time */
+            started_at?: string | null;
+            status: components["schemas"]["DeploymentStatus"];
+            /** @description Present only when `include` names `targets`: as on `GET /v1/deployments/{id}`. */
+            targets?: components["schemas"]["TargetView"][];
+            /** Format: date-time */
+            updated_at: string;
+            version: string;
+        };
         DeploymentView: {
             /**
              * Format: date-time
@@ -1521,8 +1566,8 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`). */
-        Page_DeploymentView: {
-            items: components["schemas"]["DeploymentView"][];
+        Page_DeploymentSummary: {
+            items: components["schemas"]["DeploymentSummary"][];
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
         };
@@ -2155,6 +2200,11 @@ export interface operations {
                 live?: boolean;
                 /** @description Only runs of this kind; all kinds when absent. */
                 kind?: null | components["schemas"]["DeploymentKind"];
+                /**
+                 * @description Adds to each item its `targets`, its `config`, or both (`targets,config`); items
+                 *     carry neither without it.
+                 */
+                include?: string;
             };
             header?: never;
             path?: never;
@@ -2167,7 +2217,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_DeploymentView"];
+                    "application/json": components["schemas"]["Page_DeploymentSummary"];
                 };
             };
             400: {

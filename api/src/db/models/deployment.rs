@@ -292,6 +292,30 @@ pub async fn request(
     }
 }
 
+/// The columns a list item shows: never the config, the strategy or the secrets, which
+/// make most of a row's bytes (docs/API.md, "Deployment summaries").
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = deployments)]
+pub struct Summary {
+    pub id: Uuid,
+    pub service: String,
+    pub destination: String,
+    pub version: String,
+    pub kind: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub rollback_of: Option<Uuid>,
+    pub previous_version: Option<String>,
+    pub created_by: String,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub wave: i32,
+    pub waves: i32,
+}
+
 /// Newest first, filtered; `before` is the last id of the previous page.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -299,11 +323,11 @@ pub async fn list(
     filter: &Filter,
     before: Option<Uuid>,
     limit: i64,
-) -> QueryResult<Rows<Deployment>> {
+) -> QueryResult<Rows<Summary>> {
     let mut query = deployments::table
         .filter(deployments::org.eq(org))
         .filter(deployments::deleted_at.is_null())
-        .select(Deployment::as_select())
+        .select(Summary::as_select())
         .order(deployments::id.desc())
         .limit(limit + 1)
         .into_boxed();
@@ -336,6 +360,39 @@ pub async fn list(
         .load(conn)
         .await
         .map(|rows| Rows::from_overfetch(rows, limit))
+}
+
+/// The normalised configs of some deployments, by id (`?include=config`).
+pub async fn configs(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, serde_json::Value)>> {
+    deployments::table
+        .filter(deployments::org.eq(org))
+        .filter(deployments::id.eq_any(ids))
+        .select((deployments::id, deployments::config))
+        .load(conn)
+        .await
+}
+
+/// `(deployment, server, target status)` of every target of some deployments: what their
+/// progress is counted from, without the targets' steps.
+pub async fn target_statuses(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, Uuid, String)>> {
+    deployment_targets::table
+        .filter(deployment_targets::org.eq(org))
+        .filter(deployment_targets::deployment_id.eq_any(ids))
+        .select((
+            deployment_targets::deployment_id,
+            deployment_targets::server_id,
+            deployment_targets::status,
+        ))
+        .load(conn)
+        .await
 }
 
 #[derive(Insertable)]

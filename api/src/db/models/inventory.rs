@@ -37,7 +37,21 @@ const LIVE_HEAD: &str = "SELECT DISTINCT ON (d.service, d.destination, t.server_
 /// The rest of the live query after the org; `scope` narrows it (`AND …`).
 fn live_tail(scope: &str) -> String {
     format!(
-        " AND d.deleted_at IS NULL AND s.deleted_at IS NULL
+        "{LIVE_RULE}
+        {scope}
+    ORDER BY d.service, d.destination, t.server_id, t.role, {LIVE_ORDER}"
+    )
+}
+
+/// Which target of a (service, destination, server, role) is live: the first by this
+/// order among those [`LIVE_RULE`] keeps.
+const LIVE_ORDER: &str = "t.finished_at DESC NULLS LAST, d.id DESC";
+
+/// The conditions on a target `t` (of deployment `d`, on server `s`) that switched its
+/// host and was not undone. A target carries its deployment's service and destination
+/// (`deployment_targets.service`, set on insert), which the index walks of
+/// [`live_among`] and of the remove check use.
+const LIVE_RULE: &str = " AND d.deleted_at IS NULL AND s.deleted_at IS NULL
         AND d.kind IN ('deploy', 'rollback') AND d.status <> 'rolled_back'
         AND (t.step IS NULL OR NOT (starts_with(t.step, 'rolled_back') OR t.step = 'switched_back'))
         AND (t.status = 'succeeded' OR (t.status = 'failed' AND EXISTS (
@@ -47,16 +61,12 @@ fn live_tail(scope: &str) -> String {
         AND NOT EXISTS (
             SELECT 1 FROM deployment_targets rt
             JOIN deployments rd ON rd.id = rt.deployment_id
-            WHERE rt.org = t.org AND rd.kind = 'remove' AND rd.deleted_at IS NULL
+            WHERE rt.org = t.org AND rt.service = d.service AND rt.destination = d.destination
+              AND rd.org = t.org AND rd.kind = 'remove' AND rd.deleted_at IS NULL
               AND rd.service = d.service AND rd.destination = d.destination
               AND rt.server_id = t.server_id AND rt.role = t.role
               AND rt.status = 'succeeded'
-              AND rt.finished_at > COALESCE(t.finished_at, t.updated_at))
-        {scope}
-    ORDER BY d.service, d.destination, t.server_id, t.role,
-        t.finished_at DESC NULLS LAST, d.id DESC"
-    )
-}
+              AND rt.finished_at > COALESCE(t.finished_at, t.updated_at))";
 
 /// The live query with the org as `$1`.
 fn live_query(scope: &str) -> String {
@@ -212,12 +222,24 @@ pub async fn live_among(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let live = live_query(
-        "AND (d.service, d.destination) IN
-            (SELECT service, destination FROM deployments WHERE org = $1 AND id = ANY($2))",
+    // Only the pairs of the deployments' own targets can make them live: one walk of
+    // `deployment_targets_live_idx` per pair, stopped at its first target the rule keeps
+    // (the whole service's targets were sorted before: 190 ms at 10,000 deployments).
+    let text = format!(
+        "WITH pairs AS (
+            SELECT DISTINCT service, destination, server_id, role FROM deployment_targets
+            WHERE org = $1 AND deployment_id = ANY($2))
+        SELECT DISTINCT l.deployment_id FROM pairs p CROSS JOIN LATERAL (
+            SELECT d.id AS deployment_id
+            FROM deployment_targets t
+            JOIN deployments d ON d.id = t.deployment_id
+            JOIN servers s ON s.id = t.server_id
+            WHERE t.org = $1 AND t.service = p.service AND t.destination = p.destination
+                AND t.server_id = p.server_id AND t.role = p.role
+                {LIVE_RULE}
+            ORDER BY {LIVE_ORDER} LIMIT 1) l
+        WHERE l.deployment_id = ANY($2)"
     );
-    let text =
-        format!("SELECT DISTINCT l.deployment_id FROM ({live}) l WHERE l.deployment_id = ANY($2)");
     let rows: Vec<LiveId> = diesel::sql_query(text)
         .bind::<Text, _>(org)
         .bind::<Array<SqlUuid>, _>(ids)

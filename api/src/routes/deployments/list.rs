@@ -1,19 +1,26 @@
+use std::collections::HashMap;
+
 use actix_web::{get, web, HttpResponse};
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
 
 use crate::auth::Viewer;
-use crate::db::models::deployment::{self, kind, Filter};
+use crate::db::models::deployment::{self, kind, Filter, Summary};
 use crate::db::models::status::DeploymentStatus as Status;
+use crate::db::models::{inventory, target};
 use crate::error::ApiError;
-use crate::routes::deployments::with_targets;
 use crate::state::AppState;
-use crate::views::deployments::{DeploymentFilter, DeploymentView};
+use crate::views::deployments::{
+    DeploymentFilter, DeploymentSummary, Include, ProgressView, TargetView,
+};
 use crate::views::page::{Page, PageParams};
 
-/// The org's deployments, newest first, optionally filtered.
+/// The org's deployments, newest first, optionally filtered: summaries without the config
+/// and the targets unless `include` asks for them (docs/API.md, "Deployment summaries").
 #[utoipa::path(get, path = "/v1/deployments", operation_id = "list_deployments", tag = "deployments",
     params(PageParams, DeploymentFilter),
     responses(
-        (status = 200, body = Page<DeploymentView>),
+        (status = 200, body = Page<DeploymentSummary>),
         (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = ["viewer"])))]
@@ -27,6 +34,7 @@ pub async fn list_deployments(
     let limit = page.limit()?;
     let before = page.cursor()?;
     let filter = filter.into_inner();
+    let include = Include::parse(filter.include.as_deref())?;
     let known = |s: &String| s.parse::<Status>().is_ok();
     if !filter.status.iter().all(known) {
         return Err(ApiError::BadRequest(format!(
@@ -52,9 +60,56 @@ pub async fn list_deployments(
     let mut conn = state.conn().await?;
     let rows = deployment::list(&mut conn, &user.org, &filter, before, limit).await?;
     let next = rows.more.then(|| rows.items.last().map(|d| d.id)).flatten();
-    let items = with_targets(&mut conn, &user.org, rows.items).await?;
+    let items = summaries(&mut conn, &user.org, rows.items, include).await?;
     Ok(HttpResponse::Ok().json(Page {
         items,
         next_cursor: next.map(crate::views::page::encode_cursor),
     }))
+}
+
+/// Each row's progress and whether it is live, and what `include` adds, with one query
+/// each for the whole page.
+async fn summaries(
+    conn: &mut AsyncPgConnection,
+    org: &str,
+    rows: Vec<Summary>,
+    include: Include,
+) -> Result<Vec<DeploymentSummary>, ApiError> {
+    let ids: Vec<Uuid> = rows.iter().map(|d| d.id).collect();
+    let mut hosts: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
+    for (deployment, server, status) in deployment::target_statuses(conn, org, &ids).await? {
+        hosts.entry(deployment).or_default().push((server, status));
+    }
+    let live = inventory::live_among(conn, org, &ids).await?;
+    let mut targets: HashMap<Uuid, Vec<TargetView>> = HashMap::new();
+    if include.targets {
+        for (t, name) in target::for_deployments(conn, org, &ids).await? {
+            targets
+                .entry(t.deployment_id)
+                .or_default()
+                .push(TargetView::new(t, name));
+        }
+    }
+    let mut configs: HashMap<Uuid, serde_json::Value> = HashMap::new();
+    if include.config {
+        configs.extend(deployment::configs(conn, org, &ids).await?);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|d| {
+            let mine = hosts.remove(&d.id).unwrap_or_default();
+            let progress = ProgressView::of_hosts(
+                mine.iter().map(|(s, st)| (*s, st.as_str())),
+                d.wave,
+                d.waves,
+            );
+            let id = d.id;
+            let mut item = DeploymentSummary::new(d, progress, live.contains(&id));
+            if include.targets {
+                item.targets = Some(targets.remove(&id).unwrap_or_default());
+            }
+            item.config = configs.remove(&id);
+            item
+        })
+        .collect())
 }

@@ -24,6 +24,7 @@ from .deployment_input_variables_type_0 import DeploymentInputVariablesType0
 from .deployment_kind import DeploymentKind
 from .deployment_links import DeploymentLinks
 from .deployment_status import DeploymentStatus
+from .deployment_summary import DeploymentSummary
 from .deployment_view import DeploymentView
 from .drift_kind import DriftKind
 from .drift_view import DriftView
@@ -49,7 +50,7 @@ from .log_source_error_view import LogSourceErrorView
 from .on_failure import OnFailure
 from .operation_input import OperationInput
 from .page_delivery_view import PageDeliveryView
-from .page_deployment_view import PageDeploymentView
+from .page_deployment_summary import PageDeploymentSummary
 from .page_event_view import PageEventView
 from .page_server_view import PageServerView
 from .page_service_view import PageServiceView
@@ -114,6 +115,7 @@ __all__ = (
     "DeploymentKind",
     "DeploymentLinks",
     "DeploymentStatus",
+    "DeploymentSummary",
     "DeploymentView",
     "DriftKind",
     "DriftView",
@@ -139,7 +141,7 @@ __all__ = (
     "OnFailure",
     "OperationInput",
     "PageDeliveryView",
-    "PageDeploymentView",
+    "PageDeploymentSummary",
     "PageEventView",
     "PageServerView",
     "PageServiceView",

@@ -8,7 +8,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.deployment_kind import DeploymentKind
 from ...models.deployment_status import DeploymentStatus
-from ...models.page_deployment_view import PageDeploymentView
+from ...models.page_deployment_summary import PageDeploymentSummary
 from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
 
@@ -22,6 +22,7 @@ def _get_kwargs(
     status: DeploymentStatus | None | Unset = UNSET,
     live: bool | Unset = UNSET,
     kind: DeploymentKind | None | Unset = UNSET,
+    include: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -57,6 +58,8 @@ def _get_kwargs(
         json_kind = kind
     params["kind"] = json_kind
 
+    params["include"] = include
+
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
@@ -70,9 +73,9 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> PageDeploymentView | Problem | None:
+) -> PageDeploymentSummary | Problem | None:
     if response.status_code == 200:
-        response_200 = PageDeploymentView.from_dict(response.json())
+        response_200 = PageDeploymentSummary.from_dict(response.json())
 
         return response_200
 
@@ -99,7 +102,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[PageDeploymentView | Problem]:
+) -> Response[PageDeploymentSummary | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -118,8 +121,10 @@ def sync_detailed(
     status: DeploymentStatus | None | Unset = UNSET,
     live: bool | Unset = UNSET,
     kind: DeploymentKind | None | Unset = UNSET,
-) -> Response[PageDeploymentView | Problem]:
-    """The org's deployments, newest first, optionally filtered.
+    include: str | Unset = UNSET,
+) -> Response[PageDeploymentSummary | Problem]:
+    """The org's deployments, newest first, optionally filtered: summaries without the config
+    and the targets unless `include` asks for them (docs/API.md, "Deployment summaries").
 
     Args:
         limit (int | Unset):  Default: 100.
@@ -129,13 +134,14 @@ def sync_detailed(
         status (DeploymentStatus | None | Unset):
         live (bool | Unset):
         kind (DeploymentKind | None | Unset):
+        include (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PageDeploymentView | Problem]
+        Response[PageDeploymentSummary | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -146,6 +152,7 @@ def sync_detailed(
         status=status,
         live=live,
         kind=kind,
+        include=include,
     )
 
     response = client.get_httpx_client().request(
@@ -165,8 +172,10 @@ def sync(
     status: DeploymentStatus | None | Unset = UNSET,
     live: bool | Unset = UNSET,
     kind: DeploymentKind | None | Unset = UNSET,
-) -> PageDeploymentView | Problem | None:
-    """The org's deployments, newest first, optionally filtered.
+    include: str | Unset = UNSET,
+) -> PageDeploymentSummary | Problem | None:
+    """The org's deployments, newest first, optionally filtered: summaries without the config
+    and the targets unless `include` asks for them (docs/API.md, "Deployment summaries").
 
     Args:
         limit (int | Unset):  Default: 100.
@@ -176,13 +185,14 @@ def sync(
         status (DeploymentStatus | None | Unset):
         live (bool | Unset):
         kind (DeploymentKind | None | Unset):
+        include (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PageDeploymentView | Problem
+        PageDeploymentSummary | Problem
     """
 
     return sync_detailed(
@@ -194,6 +204,7 @@ def sync(
         status=status,
         live=live,
         kind=kind,
+        include=include,
     ).parsed
 
 
@@ -207,8 +218,10 @@ async def asyncio_detailed(
     status: DeploymentStatus | None | Unset = UNSET,
     live: bool | Unset = UNSET,
     kind: DeploymentKind | None | Unset = UNSET,
-) -> Response[PageDeploymentView | Problem]:
-    """The org's deployments, newest first, optionally filtered.
+    include: str | Unset = UNSET,
+) -> Response[PageDeploymentSummary | Problem]:
+    """The org's deployments, newest first, optionally filtered: summaries without the config
+    and the targets unless `include` asks for them (docs/API.md, "Deployment summaries").
 
     Args:
         limit (int | Unset):  Default: 100.
@@ -218,13 +231,14 @@ async def asyncio_detailed(
         status (DeploymentStatus | None | Unset):
         live (bool | Unset):
         kind (DeploymentKind | None | Unset):
+        include (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PageDeploymentView | Problem]
+        Response[PageDeploymentSummary | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -235,6 +249,7 @@ async def asyncio_detailed(
         status=status,
         live=live,
         kind=kind,
+        include=include,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -252,8 +267,10 @@ async def asyncio(
     status: DeploymentStatus | None | Unset = UNSET,
     live: bool | Unset = UNSET,
     kind: DeploymentKind | None | Unset = UNSET,
-) -> PageDeploymentView | Problem | None:
-    """The org's deployments, newest first, optionally filtered.
+    include: str | Unset = UNSET,
+) -> PageDeploymentSummary | Problem | None:
+    """The org's deployments, newest first, optionally filtered: summaries without the config
+    and the targets unless `include` asks for them (docs/API.md, "Deployment summaries").
 
     Args:
         limit (int | Unset):  Default: 100.
@@ -263,13 +280,14 @@ async def asyncio(
         status (DeploymentStatus | None | Unset):
         live (bool | Unset):
         kind (DeploymentKind | None | Unset):
+        include (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PageDeploymentView | Problem
+        PageDeploymentSummary | Problem
     """
 
     return (
@@ -282,5 +300,6 @@ async def asyncio(
             status=status,
             live=live,
             kind=kind,
+            include=include,
         )
     ).parsed

@@ -9,22 +9,22 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.deployment_view import DeploymentView
+    from ..models.deployment_summary import DeploymentSummary
 
 
-T = TypeVar("T", bound="PageDeploymentView")
+T = TypeVar("T", bound="PageDeploymentSummary")
 
 
 @_attrs_define
-class PageDeploymentView:
+class PageDeploymentSummary:
     """A page of a list; its items are the list's own type (`$ref`, see `openapi.rs`).
 
     Attributes:
-        items (list[DeploymentView]):
+        items (list[DeploymentSummary]):
         next_cursor (None | str | Unset): Pass as `cursor` to get the next page; null on the last page.
     """
 
-    items: list[DeploymentView]
+    items: list[DeploymentSummary]
     next_cursor: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -54,13 +54,13 @@ class PageDeploymentView:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.deployment_view import DeploymentView  # noqa: PLC0415
+        from ..models.deployment_summary import DeploymentSummary  # noqa: PLC0415
 
         d = dict(src_dict)
         items = []
         _items = d.pop("items")
         for items_item_data in _items:
-            items_item = DeploymentView.from_dict(items_item_data)
+            items_item = DeploymentSummary.from_dict(items_item_data)
 
             items.append(items_item)
 
@@ -73,13 +73,13 @@ class PageDeploymentView:
 
         next_cursor = _parse_next_cursor(d.pop("next_cursor", UNSET))
 
-        page_deployment_view = cls(
+        page_deployment_summary = cls(
             items=items,
             next_cursor=next_cursor,
         )
 
-        page_deployment_view.additional_properties = d
-        return page_deployment_view
+        page_deployment_summary.additional_properties = d
+        return page_deployment_summary
 
     @property
     def additional_keys(self) -> list[str]:
