@@ -68,7 +68,7 @@ convoy-bin:
 fleet-up:
 	$(CARGO) build -p convoy-proxy
 	tests/fleet/install
-	FLEET_HOSTS=$${FLEET_HOSTS:-11} CONVOY_PROXY_BIN=$(dir $(CONVOY))kamal-proxy tests/fleet/fleet up
+	FLEET_HOSTS=$${FLEET_HOSTS:-19} CONVOY_PROXY_BIN=$(dir $(CONVOY))kamal-proxy tests/fleet/fleet up
 
 ## The committed spec is valid OpenAPI 3.1 (its drift from the code is a cargo test).
 openapi-check:
