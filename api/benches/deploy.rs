@@ -1,34 +1,47 @@
 //! `make bench`: a warm deploy with Convoy beside the same deploy with the `kamal` 2.11
 //! CLI, in one run on the test fleet: one web role behind convoy-proxy, described by the
-//! same deploy.yml (tests/kamal/deploy.yml.hbs), to h2 and then to every fleet host; and
-//! where Convoy's time goes, step by step, from its deployment log.
+//! same deploy.yml (tests/kamal/deploy.yml.hbs), to h2 and then to h1..h5; and where
+//! Convoy's time goes, step by step, from its deployment log. Besides the wall time of
+//! each deploy it measures the time to serving: from the start of the deploy until every
+//! host's proxy answers with the new version, seen by a client polling each host.
 //!
 //! Convoy runs in process as in `make test`: the API over a database of its own (cloned
 //! on TEST_DATABASE_URL's server), a worker pool, the fleet hosts registered as servers.
 //! The fleet must be up (`make fleet-up`); the pinned Kamal is installed when missing.
-//! The services `bench-convoy` and `bench-kamal` are removed from every host before and
-//! after.
+//! The services `bench-convoy` and `bench-kamal` are removed from h1..h5 before and
+//! after; no other fleet host is used.
 
 #[path = "../../tests/integration/support/mod.rs"]
 #[allow(dead_code)] // the integration tests' support, of which the bench uses a part
 mod support;
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use convoy::auth::Role;
 use convoy::db::models::log::LogLine;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use support::engine::{served, Engine, REGISTRY_SECRET};
 use support::fleet::{fleet, host, FleetHost};
-use support::kamal::{deploy_yml, ensure_kamal, push_labelled_app, Project, ServiceCleanup};
+use support::kamal::{
+    deploy_yml, ensure_kamal, proxy_host, push_labelled_app, Project, ServiceCleanup,
+};
 
 const CONVOY_SERVICE: &str = "bench-convoy";
 const KAMAL_SERVICE: &str = "bench-kamal";
-/// The one-host case; the other case is every fleet host.
+/// The one-host case; the other case is all of `HOSTS`.
 const ONE: &str = "h2";
+/// The hosts of the many-host case (the bench asks nothing of other fleet hosts).
+const HOSTS: [&str; 5] = ["h1", "h2", "h3", "h4", "h5"];
+/// How often a client asks each host's proxy which version it serves.
+const WATCH: Duration = Duration::from_millis(5);
 /// Deployed first and not timed: afterwards the proxy runs and both versions' images
 /// are on every host, for both tools.
 const WARM: [&str; 2] = ["v1", "v2"];
@@ -40,7 +53,7 @@ const POLL: Duration = Duration::from_millis(20);
 
 fn main() {
     ensure_kamal();
-    let hosts: Vec<&'static FleetHost> = fleet().hosts.iter().collect();
+    let hosts: Vec<&'static FleetHost> = HOSTS.iter().map(|name| host(name)).collect();
     let one = host(ONE);
     let _cleanup: Vec<ServiceCleanup> = hosts
         .iter()
@@ -106,30 +119,124 @@ fn main() {
 /// The timed deploys of one case.
 struct Case {
     convoy: Vec<ConvoyRun>,
-    kamal: Vec<Duration>,
+    kamal: Vec<Timed>,
+}
+
+/// One deploy: its wall time, and when every host served the new version (both from the
+/// deploy's start).
+#[derive(Clone, Copy)]
+struct Timed {
+    total: Duration,
+    serving: Duration,
 }
 
 impl Case {
     fn print(&self, label: &str) {
-        let convoy = mean(self.convoy.iter().map(|r| r.total));
-        let kamal = mean(self.kamal.iter().copied());
+        let convoy: Vec<Timed> = self.convoy.iter().map(|r| r.timed).collect();
+        let (c_total, c_serving) = means(&convoy);
+        let (k_total, k_serving) = means(&self.kamal);
         println!(
-            "{label:<24}convoy {:.2} s   kamal {:.2} s   kamal/convoy {:.1}x",
-            convoy.as_secs_f64(),
-            kamal.as_secs_f64(),
-            kamal.as_secs_f64() / convoy.as_secs_f64()
+            "{label:<24}convoy {:.2} s (serving {:.2} s)   kamal {:.2} s (serving {:.2} s)   \
+             kamal/convoy {:.1}x (serving {:.1}x)",
+            c_total.as_secs_f64(),
+            c_serving.as_secs_f64(),
+            k_total.as_secs_f64(),
+            k_serving.as_secs_f64(),
+            k_total.as_secs_f64() / c_total.as_secs_f64(),
+            k_serving.as_secs_f64() / c_serving.as_secs_f64(),
         );
-        let runs = |d: &mut dyn Iterator<Item = Duration>| {
-            d.map(|d| format!("{:.2}", d.as_secs_f64()))
+        let runs = |runs: &[Timed]| {
+            runs.iter()
+                .map(|r| {
+                    format!(
+                        "{:.2}/{:.2}",
+                        r.serving.as_secs_f64(),
+                        r.total.as_secs_f64()
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         };
         println!(
-            "  runs (s): convoy {}   kamal {}",
-            runs(&mut self.convoy.iter().map(|r| r.total)),
-            runs(&mut self.kamal.iter().copied())
+            "  runs (serving/total s): convoy {}   kamal {}",
+            runs(&convoy),
+            runs(&self.kamal)
         );
     }
+}
+
+fn means(runs: &[Timed]) -> (Duration, Duration) {
+    (
+        mean(runs.iter().map(|r| r.total)),
+        mean(runs.iter().map(|r| r.serving)),
+    )
+}
+
+/// Clients asking each host's proxy, every `WATCH`, which version it serves, from before a
+/// deploy starts until the host serves `version`.
+struct Watch {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<Option<Instant>>>,
+}
+
+impl Watch {
+    fn start(hosts: &[&FleetHost], service: &str, version: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = hosts
+            .iter()
+            .map(|h| {
+                let address = format!("{}:{}", h.address, h.http_port);
+                let request = format!(
+                    "GET / HTTP/1.0\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                    proxy_host(service)
+                );
+                let (version, stop) = (version.to_string(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        if serves(&address, &request, &version) {
+                            return Some(Instant::now());
+                        }
+                        std::thread::sleep(WATCH);
+                    }
+                    None
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+
+    /// When the last host started serving the version, from `started`.
+    fn finish(self, started: Instant) -> Duration {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && self.threads.iter().any(|t| !t.is_finished()) {
+            std::thread::sleep(WATCH);
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        self.threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .expect("a watcher")
+                    .expect("every host serves the version")
+            })
+            .max()
+            .expect("hosts")
+            - started
+    }
+}
+
+/// True when the proxy at `address` answers `request` with 200 and `version` as the body.
+fn serves(address: &str, request: &str, version: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(address) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut reply = String::new();
+    if stream.write_all(request.as_bytes()).is_err() || stream.read_to_string(&mut reply).is_err() {
+        return false;
+    }
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or_default();
+    head.split(' ').nth(1) == Some("200") && body.trim() == version
 }
 
 /// Deploys `WARM` then `TIMED` to `hosts`, each version with Convoy and then with Kamal,
@@ -146,9 +253,18 @@ fn compare(
         kamal: Vec::new(),
     };
     for (i, version) in WARM.iter().chain(&TIMED).enumerate() {
-        let convoy = runtime.block_on(convoy_deploy(engine, &config, version));
+        let watch = Watch::start(hosts, CONVOY_SERVICE, version);
+        let started = Instant::now();
+        let mut convoy = runtime.block_on(convoy_deploy(engine, &config, version));
+        convoy.timed.serving = watch.finish(started);
         check_served(hosts, CONVOY_SERVICE, version);
-        let kamal = kamal_deploy(projects, version);
+        let watch = Watch::start(hosts, KAMAL_SERVICE, version);
+        let started = Instant::now();
+        let total = kamal_deploy(projects, version);
+        let kamal = Timed {
+            total,
+            serving: watch.finish(started),
+        };
         check_served(hosts, KAMAL_SERVICE, version);
         if i >= WARM.len() {
             case.convoy.push(convoy);
@@ -188,7 +304,7 @@ fn kamal_deploy(projects: &[&Project], version: &str) -> Duration {
 
 /// One Convoy deploy: from the request to status `deployed` seen, and its phases.
 struct ConvoyRun {
-    total: Duration,
+    timed: Timed,
     phases: Vec<(String, f64)>,
 }
 
@@ -198,11 +314,11 @@ async fn convoy_deploy(engine: &Engine, config: &Value, version: &str) -> Convoy
         "version": version,
         "secrets": {REGISTRY_SECRET: fleet().registry.password},
     });
+    // As an admin: the fleet's proxy image is not the default one, and choosing the
+    // shared proxy's image is an admin's (SPEC §12).
+    let admin = support::token("acme", Role::Admin);
     let started = Instant::now();
-    let reply = engine
-        .app
-        .post("/v1/deployments", &engine.deployer, &body)
-        .await;
+    let reply = engine.app.post("/v1/deployments", &admin, &body).await;
     assert_eq!(reply.status, 202, "{}", reply.text);
     let id = reply.json()["id"].as_str().expect("an id").to_string();
     let deployment = loop {
@@ -224,7 +340,10 @@ async fn convoy_deploy(engine: &Engine, config: &Value, version: &str) -> Convoy
     let total = started.elapsed();
     let log = log_lines(engine, &id).await;
     ConvoyRun {
-        total,
+        timed: Timed {
+            total,
+            serving: Duration::ZERO,
+        },
         phases: phases(&deployment, &log, total),
     }
 }
@@ -370,8 +489,14 @@ fn print_steps(cases: &[(String, &Case)]) {
     }
     print!("{:<40}", "total (request to `deployed` seen)");
     for (_, case) in cases {
-        let total = mean(case.convoy.iter().map(|r| r.total));
+        let total = mean(case.convoy.iter().map(|r| r.timed.total));
         print!("{:>12.0}", total.as_secs_f64() * 1000.0);
+    }
+    println!();
+    print!("{:<40}", "serving (start to every host serving)");
+    for (_, case) in cases {
+        let serving = mean(case.convoy.iter().map(|r| r.timed.serving));
+        print!("{:>12.0}", serving.as_secs_f64() * 1000.0);
     }
     println!();
 }

@@ -18,6 +18,8 @@ use crate::ssh::{ExecOutput, ExecRequest, RemoteExecutor, SshError, SshTarget, S
 
 use super::record::{LogStream, StepLog};
 
+mod batch;
+
 /// Holds host-wide setup (the `kamal` network, the proxy) on one host (address, port and
 /// user) to one caller at a time within this process: deployments, accessory boots and
 /// bootstraps take it around those commands.
@@ -118,6 +120,12 @@ fn is_housekeeping(step: &HostStep) -> bool {
     )
 }
 
+/// Steps after every role of the host took the new version: from the first of them on
+/// the host serves it (the rest is cleanup).
+fn is_after_switch(step: &HostStep) -> bool {
+    matches!(step, HostStep::StopOld(_)) || is_housekeeping(step)
+}
+
 /// What the steps found out along the way.
 #[derive(Default)]
 struct Progress {
@@ -141,49 +149,86 @@ impl HostRun<'_> {
     }
 
     /// Runs the success path; on failure runs the failure path and returns the cause.
+    /// Consecutive steps that need nothing from the host in between run as one script
+    /// (see [`batch`]); the log still tells each step and command apart.
     pub async fn deploy(&self) -> Result<HostOutcome, HostFailure> {
         let mut progress = Progress::default();
         let reuse = self.reuse_image && self.image_present().await?;
+        let steps: Vec<HostStep> = host_steps(self.config, self.host)
+            .into_iter()
+            .filter(|s| !(reuse && matches!(s, HostStep::RegistryLogin | HostStep::PullImage)))
+            .collect();
+        let started = Instant::now();
         let mut switched = false;
-        for step in host_steps(self.config, self.host) {
-            if reuse && matches!(step, HostStep::RegistryLogin | HostStep::PullImage) {
-                continue;
-            }
+        let mut serving = false;
+        let mut next = 0;
+        while let Some(step) = steps.get(next) {
             // Before traffic moves, a cancel stops here; after, the host finishes and the
             // engine returns it to the previous version as a whole.
             if !switched && self.cancel.is_some_and(CancellationToken::is_cancelled) {
-                let name = step_name(&step);
+                let name = step_name(step);
                 self.log
                     .line(LogStream::Info, &format!("cancelled before {name}"));
                 self.fail(&progress).await;
                 return Err(HostFailure::Cancelled { step: name });
             }
-            switched |= matches!(step, HostStep::ProxyDeploy(_) | HostStep::HealthPoll(_));
-            let name = step_name(&step);
-            self.log.step(&name);
-            let started = Instant::now();
-            let result = self.run_step(&step, &mut progress).await;
-            progress.proxy_switched |= matches!(step, HostStep::ProxyDeploy(_));
-            self.log.step_end(&name, started.elapsed(), result.is_ok());
-            crate::metrics::step_finished(&step_kind(&step), started.elapsed(), result.is_ok());
-            match result {
-                Ok(()) => {}
-                Err(e) if is_housekeeping(&step) => {
-                    self.log.line(
-                        LogStream::Info,
-                        &format!("warning: {e} (the deploy goes on)"),
-                    );
-                }
-                Err(e) => {
-                    self.log.line(LogStream::Info, &format!("failed: {e}"));
-                    self.fail(&progress).await;
-                    return Err(e);
+            if !serving && is_after_switch(step) {
+                serving = true;
+                self.log.line(
+                    LogStream::Info,
+                    &format!(
+                        "serving {} {} ms after the host's deploy started",
+                        self.version,
+                        started.elapsed().as_millis()
+                    ),
+                );
+            }
+            let group = &steps[next..next + batch::group_len(&steps[next..])];
+            switched |= group
+                .iter()
+                .any(|s| matches!(s, HostStep::ProxyDeploy(_) | HostStep::HealthPoll(_)));
+            let results = match group {
+                [single] => vec![self.run_logged(single, &mut progress).await],
+                _ => self.run_batch(group, &mut progress).await,
+            };
+            for result in results {
+                let step = &steps[next];
+                next += 1;
+                match result {
+                    Ok(()) => {}
+                    Err(e) if is_housekeeping(step) => {
+                        self.log.line(
+                            LogStream::Info,
+                            &format!("warning: {e} (the deploy goes on)"),
+                        );
+                    }
+                    Err(e) => {
+                        self.log.line(LogStream::Info, &format!("failed: {e}"));
+                        self.fail(&progress).await;
+                        return Err(e);
+                    }
                 }
             }
         }
         Ok(HostOutcome {
             previous_versions: progress.previous_versions,
         })
+    }
+
+    /// Runs one step on its own, logging its start and end.
+    async fn run_logged(
+        &self,
+        step: &HostStep,
+        progress: &mut Progress,
+    ) -> Result<(), HostFailure> {
+        let name = step_name(step);
+        self.log.step(&name);
+        let started = Instant::now();
+        let result = self.run_step(step, progress).await;
+        progress.proxy_switched |= matches!(step, HostStep::ProxyDeploy(_));
+        self.log.step_end(&name, started.elapsed(), result.is_ok());
+        crate::metrics::step_finished(&step_kind(step), started.elapsed(), result.is_ok());
+        result
     }
 
     /// True when the image is already on the host (logged either way).
@@ -330,23 +375,27 @@ impl HostRun<'_> {
         if out.success() {
             Ok(out)
         } else {
-            // Redacted as a whole before the last line is cut out of it, so a secret that
-            // ends on that line but started on the one before is still recognised.
-            let stderr = self.log.redact(&out.stderr);
-            let stderr = stderr.trim();
-            Err(HostFailure::step(
-                step,
-                format!(
-                    "command exited with {}{}",
-                    out.status,
-                    if stderr.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", last_line(stderr))
-                    }
-                ),
-            ))
+            Err(self.failure(step, &out.status.to_string(), &out.stderr))
         }
+    }
+
+    /// Why `step` failed: the command's exit status and the line of its stderr that says
+    /// why. Redacted as a whole before the last line is cut out of it, so a secret that
+    /// ends on that line but started on the one before is still recognised.
+    fn failure(&self, step: &HostStep, status: &str, stderr: &str) -> HostFailure {
+        let stderr = self.log.redact(stderr);
+        let stderr = stderr.trim();
+        HostFailure::step(
+            step,
+            format!(
+                "command exited with {status}{}",
+                if stderr.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", last_line(stderr))
+                }
+            ),
+        )
     }
 
     /// Waits until the container is `healthy`, or `running` for `readiness_delay`, within
@@ -585,6 +634,110 @@ mod tests {
             "no failure path"
         );
         assert_eq!(log.steps.lock().unwrap().last().unwrap(), "prune");
+    }
+
+    #[tokio::test]
+    async fn a_proxied_host_takes_five_execs_and_logs_every_step_and_command() {
+        let exec = RecordingExecutor::default();
+        exec.answer("--filter 'name=^shop-web-v2$' --quiet", 0, &["c0ffee"]);
+        let log = MemoryLog::default();
+        run("web-1", &exec, &log).await.unwrap();
+        // Before the host-wide setup, the setup, up to the new container's id, the
+        // switch, and the cleanup after it.
+        assert_eq!(*exec.execs.lock().unwrap(), 5);
+        let cmds = exec.commands();
+        assert_eq!(cmds.len(), 19, "{cmds:#?}");
+        let steps = log.steps.lock().unwrap().clone();
+        assert_eq!(
+            steps,
+            [
+                "registry_login",
+                "pull_image",
+                "check_image",
+                "write_env_file(web)",
+                "create_network",
+                "ensure_proxy",
+                "rename_existing(web)",
+                "current_version(web)",
+                "audit_boot(web)",
+                "run_container(web)",
+                "container_id(web)",
+                "proxy_deploy(web)",
+                "stop_old(web)",
+                "tag_latest",
+                "audit_tag",
+                "prune",
+            ]
+        );
+        let ends = log.ends.lock().unwrap().clone();
+        assert!(ends.iter().all(|(_, ok)| *ok), "{ends:?}");
+        assert_eq!(
+            ends.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+            steps.iter().collect::<Vec<_>>()
+        );
+        let lines = log.lines.lock().unwrap().clone();
+        let commands: Vec<&String> = lines
+            .iter()
+            .filter(|(s, _)| *s == LogStream::Command)
+            .map(|(_, l)| l)
+            .collect();
+        assert_eq!(commands.len(), cmds.len(), "each command logged on its own");
+        let statuses = lines.iter().filter(|(s, _)| *s == LogStream::Status);
+        assert_eq!(statuses.count(), cmds.len(), "and its exit status");
+        assert!(
+            lines
+                .iter()
+                .all(|(_, l)| !l.contains("::convoy-section-end::")),
+            "markers never reach the log"
+        );
+        let at = |text: &str| lines.iter().position(|(_, l)| l.contains(text)).unwrap();
+        assert!(at("proxy_deploy(web) done") < at("serving v2"));
+        assert!(at("serving v2") < at("stop_old(web)"));
+    }
+
+    #[tokio::test]
+    async fn a_failure_inside_a_script_fails_its_own_step_and_stops_the_script() {
+        let exec = RecordingExecutor::default();
+        exec.answer("while read line; do echo ${line#shop-web-}", 3, &[]);
+        exec.answer_stderr("while read line", "Cannot connect to the Docker daemon");
+        let log = MemoryLog::default();
+        let err = run("web-1", &exec, &log).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "current_version(web): command exited with exit status 3: Cannot connect to the Docker daemon"
+        );
+        let cmds = exec.commands();
+        assert!(
+            cmds.last().unwrap().contains("while read line"),
+            "{cmds:#?}"
+        );
+        assert!(
+            !cmds.iter().any(|c| c.contains("docker run --detach")),
+            "{cmds:#?}"
+        );
+        let ends = log.ends.lock().unwrap().clone();
+        assert_eq!(
+            ends[ends.len() - 2..],
+            [
+                ("rename_existing(web)".to_string(), true),
+                ("current_version(web)".to_string(), false)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_housekeeping_command_in_a_script_lets_the_later_steps_run() {
+        let exec = RecordingExecutor::default();
+        exec.answer("docker tag", 1, &[]);
+        let log = MemoryLog::default();
+        run("web-1", &exec, &log).await.unwrap();
+        let cmds = exec.commands();
+        assert!(position(&cmds, "docker tag") < position(&cmds, "docker image prune"));
+        let ends = log.ends.lock().unwrap().clone();
+        assert!(ends.contains(&("tag_latest".to_string(), false)));
+        assert!(ends.contains(&("prune".to_string(), true)));
+        // The steps after the failed one went on in a script of their own.
+        assert_eq!(*exec.execs.lock().unwrap(), 6);
     }
 
     #[tokio::test]

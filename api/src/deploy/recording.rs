@@ -12,13 +12,17 @@ use crate::ssh::{
 };
 
 use super::record::{LogStream, StepLog};
+use crate::kamal::batch;
 use crate::redact::Redactor;
 use crate::secret::Secret;
 
 #[derive(Default)]
 pub struct RecordingExecutor {
-    /// `(host, command as sent, stdin as text)` in the order they ran.
+    /// `(host, command, stdin as text)` in the order they ran; the commands of a script
+    /// ([`batch::script`]) each on its own.
     pub ran: Mutex<Vec<(String, String, Option<String>)>>,
+    /// How many execs the host received (a script is one).
+    pub execs: Mutex<usize>,
     /// `(substring, exit code, stdout)`; a rule with several stdouts answers them in turn.
     script: Mutex<Vec<(String, u32, Vec<String>)>>,
     /// `(substring, stderr)`: what a matching command writes to stderr.
@@ -40,6 +44,46 @@ impl RecordingExecutor {
     pub fn answer_stderr(&self, contains: &str, stderr: &str) {
         let rule = (contains.to_string(), stderr.to_string());
         self.stderr.lock().unwrap().push(rule);
+    }
+
+    /// Records one command and answers it from the script: `(exit code, stdout, stderr)`.
+    fn run(
+        &self,
+        target: &SshTarget,
+        command: &str,
+        stdin: Option<&[u8]>,
+    ) -> (u32, String, String) {
+        let stdin = stdin.map(|s| String::from_utf8_lossy(s).into_owned());
+        self.ran
+            .lock()
+            .unwrap()
+            .push((target.host.clone(), command.to_string(), stdin));
+        let (code, stdout) = {
+            let mut script = self.script.lock().unwrap();
+            match script
+                .iter_mut()
+                .find(|(pat, _, _)| command.contains(pat.as_str()))
+            {
+                Some((_, code, outs)) if outs.len() > 1 => (*code, outs.remove(0)),
+                Some((_, code, outs)) => (*code, outs.first().cloned().unwrap_or_default()),
+                None => (0, String::new()),
+            }
+        };
+        let stderr = self
+            .stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(pat, _)| command.contains(pat.as_str()))
+            .map(|(_, text)| text.clone())
+            .unwrap_or_default();
+        let newline = |mut text: String| {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text
+        };
+        (code, newline(stdout), newline(stderr))
     }
 
     pub fn commands(&self) -> Vec<String> {
@@ -71,46 +115,34 @@ impl RemoteExecutor for RecordingExecutor {
         request: &ExecRequest,
         on_line: LineSink<'_>,
     ) -> Result<ExecOutput, SshError> {
-        let stdin = request
-            .stdin
-            .as_ref()
-            .map(|s| String::from_utf8_lossy(s.expose()).into_owned());
-        self.ran
-            .lock()
-            .unwrap()
-            .push((target.host.clone(), request.command.clone(), stdin));
-        let (code, stdout) = {
-            let mut script = self.script.lock().unwrap();
-            match script
-                .iter_mut()
-                .find(|(pat, _, _)| request.command.contains(pat.as_str()))
-            {
-                Some((_, code, outs)) if outs.len() > 1 => (*code, outs.remove(0)),
-                Some((_, code, outs)) => (*code, outs.first().cloned().unwrap_or_default()),
-                None => (0, String::new()),
-            }
+        *self.execs.lock().unwrap() += 1;
+        let stdin = request.stdin.as_ref().map(|s| s.expose().as_slice());
+        let Some(sections) = batch::sections(&request.command) else {
+            let (code, stdout, stderr) = self.run(target, &request.command, stdin);
+            return Ok(output(code, stdout, stderr, on_line));
         };
-        for line in stdout.lines() {
-            on_line(Stream::Stdout, line);
+        // A script: each section answered on its own, as the host's shell runs them.
+        let (mut all_out, mut all_err, mut offset) = (String::new(), String::new(), 0);
+        for section in sections {
+            let input = section.stdin.map(|length| {
+                let bytes = stdin.unwrap_or_default();
+                let end = (offset + length).min(bytes.len());
+                let input = &bytes[offset.min(end)..end];
+                offset = end;
+                input
+            });
+            let (code, stdout, stderr) = self.run(target, &section.command, input);
+            all_out.push_str(&stdout);
+            all_err.push_str(&stderr);
+            if code != 0 {
+                return Ok(output(code, all_out, all_err, on_line));
+            }
+            for text in [&mut all_out, &mut all_err] {
+                text.push_str(batch::SECTION_END);
+                text.push('\n');
+            }
         }
-        let stderr = self
-            .stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(pat, _)| request.command.contains(pat.as_str()))
-            .map(|(_, text)| text.clone())
-            .unwrap_or_default();
-        for line in stderr.lines() {
-            on_line(Stream::Stderr, line);
-        }
-        Ok(ExecOutput {
-            status: ExitStatus::Code(code),
-            stdout,
-            stderr,
-            truncated: false,
-            duration: Duration::ZERO,
-        })
+        Ok(output(0, all_out, all_err, on_line))
     }
 
     async fn upload(&self, _: &SshTarget, _: &Upload) -> Result<(), SshError> {
@@ -123,6 +155,23 @@ impl RemoteExecutor for RecordingExecutor {
             .unwrap()
             .push((target.host.clone(), probe.clone()));
         Ok(200)
+    }
+}
+
+/// Passes the output's lines on and returns it.
+fn output(code: u32, stdout: String, stderr: String, on_line: LineSink<'_>) -> ExecOutput {
+    for line in stdout.lines() {
+        on_line(Stream::Stdout, line);
+    }
+    for line in stderr.lines() {
+        on_line(Stream::Stderr, line);
+    }
+    ExecOutput {
+        status: ExitStatus::Code(code),
+        stdout,
+        stderr,
+        truncated: false,
+        duration: Duration::ZERO,
     }
 }
 

@@ -29,6 +29,9 @@ enum Arg {
         prefix: String,
         suffix: String,
     },
+    /// A whole command as one word (the script of `sh -c`): rendered, then quoted, so
+    /// its sensitive arguments stay redacted in logs.
+    Nested(Box<Cmd>),
 }
 
 /// A command line sent to a host, plus optional bytes for its stdin (secrets travel there,
@@ -88,6 +91,15 @@ impl Cmd {
             prefix: prefix.to_string(),
             suffix: suffix.to_string(),
         });
+        self
+    }
+
+    /// Appends `cmd`, rendered, as one quoted word (e.g. after `sh -c`); its stdin is not
+    /// taken over.
+    pub(crate) fn nested(mut self, cmd: &Cmd) -> Self {
+        let mut word = cmd.clone();
+        word.stdin = None;
+        self.args.push(Arg::Nested(Box::new(word)));
         self
     }
 
@@ -190,19 +202,20 @@ impl Cmd {
             Arg::Plain(s) | Arg::Shell(s) => nul(s),
             Arg::Sensitive(s) => nul(s.expose()),
             Arg::Placeholder { prefix, suffix, .. } => nul(prefix) || nul(suffix),
+            Arg::Nested(cmd) => cmd.try_render().is_err(),
         });
         if refused {
             return Err(NulByte);
         }
-        Ok(self.render_with(|s| quote(s.expose())))
+        Ok(self.render_with(&|s| quote(s.expose())))
     }
 
     /// The string for logs: sensitive arguments are `[REDACTED]`.
     pub fn redacted(&self) -> String {
-        self.render_with(|_| REDACTED.to_string())
+        self.render_with(&|_| REDACTED.to_string())
     }
 
-    fn render_with(&self, sensitive: impl Fn(&Secret<String>) -> String) -> String {
+    fn render_with(&self, sensitive: &dyn Fn(&Secret<String>) -> String) -> String {
         self.args
             .iter()
             .map(|arg| match arg {
@@ -214,6 +227,7 @@ impl Cmd {
                     prefix,
                     suffix,
                 } => format!("{prefix}<{name}>{suffix}"),
+                Arg::Nested(cmd) => quote(&cmd.render_with(sensitive)),
             })
             .collect::<Vec<_>>()
             .join(" ")

@@ -3,6 +3,7 @@
 //! the rollout plan (waves and gates) and config templates. No I/O happens here; the
 //! engine executes what this module builds.
 
+pub mod batch;
 pub mod cmd;
 pub mod commands;
 pub mod config;

@@ -45,6 +45,7 @@ use self::docker::{Container, Health};
 use self::faults::Intercept;
 use self::host::Host;
 use self::shell::{Outcome, Shell};
+use crate::kamal::batch;
 use crate::kamal::naming::PROXY_CONTAINER;
 use crate::secret::Secret;
 use crate::ssh::{
@@ -213,7 +214,8 @@ impl SimFleet {
         self.with(host, |host| host.files.exists(path))
     }
 
-    /// Every command the host ran (the request's display text), in order.
+    /// Every command the host ran (the request's display text), in order; each section
+    /// of a script (`kamal::batch`) on its own.
     pub fn commands(&self, host: &str) -> Vec<String> {
         self.with(host, |h| h.commands.clone())
     }
@@ -257,7 +259,7 @@ impl SimFleet {
         self.with(host, |h| h.busy)
     }
 
-    /// Commands run over all hosts (uploads included).
+    /// Execs over all hosts, uploads included (a script of several commands counts once).
     pub fn total_commands(&self) -> usize {
         self.inner.total.load(Ordering::Relaxed)
     }
@@ -317,9 +319,17 @@ impl SimFleet {
         let start = Instant::now();
         let ran = {
             let mut host = host.lock().unwrap_or_else(|e| e.into_inner());
-            host.commands.push(display.to_string());
             self.inner.total.fetch_add(1, Ordering::Relaxed);
-            match host.faults.intercept(display) {
+            // A script's sections are recorded and met by faults one by one, in the shell.
+            let script = line.is_some_and(|l| batch::sections(l).is_some());
+            if !script {
+                host.commands.push(display.to_string());
+            }
+            let intercept = match script {
+                true => None,
+                false => host.faults.intercept(display),
+            };
+            match intercept {
                 Some(Intercept::Hang) => {
                     host.hung.push(display.to_string());
                     None
@@ -331,9 +341,9 @@ impl SimFleet {
                         Some(line) => shell.run_line(line, stdin),
                         None => Outcome::ok(""),
                     };
-                    let spent = shell.spent();
+                    let (spent, hung) = (shell.spent(), shell.hung);
                     host.busy += spent;
-                    Some((outcome, spent))
+                    (!hung).then_some((outcome, spent))
                 }
             }
         };

@@ -1,5 +1,7 @@
 //! The POSIX shell as far as Convoy's command lines need it: `&&`, `||`, `;`, pipes,
-//! `>`/`>>`/`2>&1`, `while read …; do …; done` loops, `$(…)`, and the few utilities the
+//! `>`/`>>`/`2>&1`/`>&2`, `while read …; do …; done` loops, `$(…)`, `sh -c` (each section
+//! of a script, see `kamal::batch`, recorded and open to faults like a command of its
+//! own), `head -c` (which consumes the channel's stdin), and the few utilities the
 //! commands use. Words are split by `shlex`; anything else is an unrecognised command
 //! (exit 127), so a command Convoy starts sending shows up instead of passing silently.
 
@@ -8,6 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use tokio::time::Instant;
 
+use super::faults::Intercept;
 use super::host::Host;
 use super::StepTimes;
 
@@ -54,6 +57,8 @@ pub(super) struct Shell<'a> {
     pub times: &'a StepTimes,
     start: Instant,
     spent: Duration,
+    /// A section met a [`Intercept::Hang`] fault: nothing more runs, the exec never ends.
+    pub hung: bool,
 }
 
 /// What joins a pipeline to the one before it.
@@ -68,6 +73,7 @@ enum Joiner {
 enum Redirect {
     Out { path: String, append: bool },
     ErrToOut,
+    OutToErr,
 }
 
 enum Stage {
@@ -97,6 +103,7 @@ impl<'a> Shell<'a> {
             times,
             start,
             spent: Duration::ZERO,
+            hung: false,
         }
     }
 
@@ -131,20 +138,47 @@ impl<'a> Shell<'a> {
 
     fn run_list(&mut self, list: List, stdin: &[u8]) -> Outcome {
         let mut all = Outcome::default();
+        // What `head -c` has not consumed of the channel's stdin yet.
+        let mut stdin = stdin;
         for (joiner, pipeline) in list {
+            if self.hung {
+                break;
+            }
             let run = match joiner {
                 Joiner::First | Joiner::Then => true,
                 Joiner::And => all.code == 0,
                 Joiner::Or => all.code != 0,
             };
             if run {
+                let consumed = match pipeline.first() {
+                    Some(Stage::Simple(words, _)) => match words.as_slice() {
+                        [head, c, n] if head == "head" && c == "-c" => n.parse().ok(),
+                        _ => None,
+                    },
+                    _ => None,
+                };
                 let one = self.run_pipeline(pipeline, stdin);
+                stdin = &stdin[consumed.unwrap_or(0).min(stdin.len())..];
                 all.code = one.code;
                 all.stdout.push_str(&one.stdout);
                 all.stderr.push_str(&one.stderr);
             }
         }
         all
+    }
+
+    /// `sh -c SCRIPT`: one section of a script, met by the host's faults as a command.
+    fn section(&mut self, script: &str, stdin: &[u8]) -> Outcome {
+        self.host.commands.push(script.to_string());
+        match self.host.faults.intercept(script) {
+            Some(Intercept::Hang) => {
+                self.host.hung.push(script.to_string());
+                self.hung = true;
+                Outcome::fail(1, "hung")
+            }
+            Some(Intercept::Fail(stderr)) => Outcome::fail(1, stderr),
+            None => self.run_line(script, stdin),
+        }
     }
 
     fn run_pipeline(&mut self, stages: Vec<Stage>, stdin: &[u8]) -> Outcome {
@@ -166,6 +200,7 @@ impl<'a> Shell<'a> {
                     Redirect::Out { path, .. } if path == "/dev/null" => stdout_to = Sink::Null,
                     Redirect::Out { path, append } => stdout_to = Sink::File { path, append },
                     Redirect::ErrToOut => stderr_to = stdout_to.clone(),
+                    Redirect::OutToErr => stdout_to = Sink::Stderr,
                 }
             }
             let mut piped = String::new();
@@ -257,6 +292,13 @@ impl<'a> Shell<'a> {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         match (program.as_str(), args.as_slice()) {
             ("docker", args) => self.docker(args),
+            ("sh", ["-c", script]) => self.section(script, stdin),
+            ("head", ["-c", length]) => match length.parse::<usize>() {
+                Ok(length) => {
+                    Outcome::ok(String::from_utf8_lossy(&stdin[..length.min(stdin.len())]))
+                }
+                Err(_) => self.unrecognised(&words.join(" ")),
+            },
             ("mkdir", ["-p", dirs @ ..]) => {
                 Outcome::from_result(dirs.iter().try_for_each(|d| self.host.files.mkdir(d, true)))
             }
@@ -490,6 +532,7 @@ fn parse(tokens: Vec<String>) -> Result<List, String> {
                 });
             }
             "2>&1" => redirects.push(Redirect::ErrToOut),
+            ">&2" => redirects.push(Redirect::OutToErr),
             _ => words.push(token),
         }
     }

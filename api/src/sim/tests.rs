@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::deploy::lock::{self, HostLock};
-use crate::deploy::recording::{secrets, MemoryLog, TWO_ROLES};
+use crate::deploy::recording::{secrets, MemoryLog, DB_PASSWORD, TWO_ROLES};
 use crate::deploy::{HostFailure, HostOutcome, HostRun, LogStream};
 use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::{Commands, Stamp};
@@ -101,10 +101,11 @@ async fn a_first_deploy_routes_to_the_new_container() {
     assert!(commands
         .iter()
         .any(|c| c.contains("kamal-proxy deploy shop-web --target=")));
-    assert_eq!(
-        fleet.total_commands(),
-        commands.len() + fleet.commands("job-1").len()
-    );
+    // Five execs a host where it took one per command: the steps before the host-wide
+    // setup, that setup, the steps up to the new container, the switch (or the health
+    // poll), and the cleanup after it, each as one script.
+    assert!(commands.len() + fleet.commands("job-1").len() > 30);
+    assert_eq!(fleet.total_commands(), 10);
     assert_all_recognised(&fleet);
 }
 
@@ -537,7 +538,7 @@ async fn a_thousand_hosts_deploy_at_once() {
     // Every host ran the whole deploy.
     let per_host = fleet.commands(&hosts[0]).len();
     assert!(per_host > 15, "{per_host}");
-    assert_eq!(fleet.total_commands(), 1000 * per_host);
+    assert_eq!(fleet.total_commands(), 1000 * 5, "five execs a host");
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     assert_all_recognised(&fleet);
 }
@@ -585,4 +586,66 @@ async fn a_booting_job_is_polled_until_healthy_then_its_check_runs_inside() {
         .any(|c| c == "docker exec shop-job-v1 bin/healthy"));
     assert_eq!(live(&fleet, "job-1", "job").as_deref(), Some("v1"));
     assert_all_recognised(&fleet);
+}
+
+#[tokio::test]
+async fn a_command_failing_inside_a_script_fails_its_step_and_the_failure_path_runs() {
+    let (fleet, config) = shop();
+    deploy_ok(&fleet, &config, "web-1", "v1").await;
+    let before = fleet.commands("web-1").len();
+    fleet.inject(
+        "web-1",
+        Fault::FailCommand {
+            needle: "xargs -r docker stop".into(),
+            stderr: "Error response from daemon: cannot stop container".into(),
+            times: Some(1),
+        },
+    );
+    let log = MemoryLog::default();
+    let err = deploy(&fleet, &config, "web-1", "v2", false, &log)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "stop_old(web): command exited with exit status 1: Error response from daemon: cannot stop container"
+    );
+    let ends = log.ends.lock().unwrap().clone();
+    assert!(
+        ends.contains(&("stop_old(web)".to_string(), false)),
+        "{ends:?}"
+    );
+    assert!(
+        ends.contains(&("stop_new(web)".to_string(), true)),
+        "{ends:?}"
+    );
+    assert!(
+        !ends.iter().any(|(step, _)| step == "tag_latest"),
+        "{ends:?}"
+    );
+    let commands = &fleet.commands("web-1")[before..];
+    assert!(!commands.iter().any(|c| c.starts_with("docker tag")));
+    // The failure path stopped the new container; the old one was never stopped.
+    assert_eq!(fleet.running_versions("web-1", "shop", "web"), ["v1"]);
+    assert_all_recognised(&fleet);
+}
+
+#[tokio::test]
+async fn secrets_in_a_script_reach_their_own_files_only() {
+    let (fleet, config) = shop();
+    deploy_ok(&fleet, &config, "web-1", "v1").await;
+    // Each file got its own bytes of the script's stdin, not a byte more or less.
+    let env = fleet.file("web-1", ".kamal/apps/shop/env/roles/web.env");
+    assert_eq!(
+        env.as_deref(),
+        Some(format!("DATABASE_URL=postgres://app:{DB_PASSWORD}@db/app\n").as_str())
+    );
+    let docker = fleet.file("web-1", ".kamal/apps/shop/docker/config.json");
+    assert_eq!(
+        docker.as_deref(),
+        Some(r#"{"auths":{"registry.example.com":{"auth":"ZGVwbG95OnJlZ2lzdHJ5LXBhc3M="}}}"#)
+    );
+    assert!(fleet
+        .commands("web-1")
+        .iter()
+        .all(|c| !c.contains(DB_PASSWORD) && !c.contains("registry-pass")));
 }
