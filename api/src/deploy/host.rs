@@ -222,6 +222,9 @@ impl HostRun<'_> {
         progress: &mut Progress,
     ) -> Result<(), HostFailure> {
         let name = step_name(step);
+        if matches!(step, HostStep::ProxyDeploy(_)) {
+            self.log.stored().await;
+        }
         self.log.step(&name);
         let started = Instant::now();
         let result = self.run_step(step, progress).await;

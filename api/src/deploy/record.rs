@@ -36,6 +36,12 @@ pub trait StepLog: Send + Sync {
     }
     /// The version `role` ran before this deploy (`None`: nothing ran), once known.
     fn previous_version(&self, _role: &str, _version: Option<&str>) {}
+    /// Resolves once everything logged so far is stored: the proxy switch waits for it,
+    /// so a worker resuming after a crash never finds a switched host whose previous
+    /// version is not recorded.
+    fn stored(&self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
     /// `text` (output the host reports other than through this log, such as the stderr
     /// that becomes a failed step's error) with the deployment's secrets blanked. Only
     /// logs that keep their lines inside the process (test recorders) may leave it as is.

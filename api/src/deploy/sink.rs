@@ -155,6 +155,10 @@ impl Drop for HostLog {
 }
 
 impl StepLog for HostLog {
+    fn stored(&self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(self.sink.flush())
+    }
+
     fn step(&self, step: &str) {
         self.release_output();
         let _ = self.sink.tx.send(Message::Step {

@@ -443,6 +443,18 @@ impl<'a> Commands<'a> {
         Cmd::docker(["stop", "-t", &role.stop_timeout.to_string()]).arg(self.container_name(role))
     }
 
+    /// Stops this version's container if it runs, and succeeds if there is none: the
+    /// return of a host whose records may not show yet that it was started.
+    pub fn stop_if_running(&self, role: &Role) -> Cmd {
+        Cmd::docker([
+            "ps".to_string(),
+            "--quiet".to_string(),
+            "--filter".to_string(),
+            format!("name=^{}$", self.container_name(role)),
+        ])
+        .pipe(stop_each(role))
+    }
+
     /// Stops every running container of the role except this version's (the old release).
     pub fn stop_others(&self, role: &Role) -> Cmd {
         Cmd::docker(["ps", "--format", "{{.Names}}"])

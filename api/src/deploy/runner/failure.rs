@@ -95,7 +95,18 @@ impl Run<'_> {
             at: Utc::now(),
         };
         match previous.as_deref() {
-            None => Ok("no container of the new version had been started".into()),
+            None => {
+                // The records may lag the host by one batch of the log: a container of
+                // the new version may have started (never routed: the switch waits for
+                // the previous version to be stored). Stop it if it runs.
+                let commands = Commands::new(&loaded.config, &row.version);
+                for role in loaded.config.roles_on(&host.name) {
+                    run_logged(self.executor(), target, &commands.stop_if_running(role), log)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok("no container of the new version had been routed: any that ran was stopped".into())
+            }
             Some("") => {
                 let commands = Commands::new(&loaded.config, &row.version);
                 for role in loaded.config.roles_on(&host.name) {
