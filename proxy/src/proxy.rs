@@ -138,10 +138,7 @@ impl Proxy {
         };
         served.service = Some(routed.service.clone());
         served.target = Some(routed.target.clone());
-        routed
-            .target
-            .metrics(&routed.service.config.name)
-            .started();
+        routed.target.metrics(&routed.service.config.name).started();
         let config = &routed.service.config;
         if !config.log_request_headers.is_empty() {
             served.request_headers =

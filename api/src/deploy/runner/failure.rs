@@ -101,11 +101,19 @@ impl Run<'_> {
                 // the previous version to be stored). Stop it if it runs.
                 let commands = Commands::new(&loaded.config, &row.version);
                 for role in loaded.config.roles_on(&host.name) {
-                    run_logged(self.executor(), target, &commands.stop_if_running(role), log)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    run_logged(
+                        self.executor(),
+                        target,
+                        &commands.stop_if_running(role),
+                        log,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
                 }
-                Ok("no container of the new version had been routed: any that ran was stopped".into())
+                Ok(
+                    "no container of the new version had been routed: any that ran was stopped"
+                        .into(),
+                )
             }
             Some("") => {
                 let commands = Commands::new(&loaded.config, &row.version);
