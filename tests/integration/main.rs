@@ -50,6 +50,7 @@ mod security_roles;
 mod security_streams;
 mod security_templates;
 mod shutdown;
+mod traffic_sim;
 mod webhooks_api;
 mod webhooks_delivery;
 mod webhooks_support;

@@ -1,6 +1,7 @@
 //! The failure policy's hands: returning hosts that switched to the new version to the
 //! version they ran before (`on_failure: rollback`, a cancel, an abort, a failed bake or
-//! monitor), and returning a host a dead worker left mid-step.
+//! monitor), and returning a host a dead worker left mid-step (a traffic-split canary
+//! host: `traffic.rs`).
 
 use chrono::Utc;
 use futures::future::join_all;
@@ -101,11 +102,19 @@ impl Run<'_> {
                 // the previous version to be stored). Stop it if it runs.
                 let commands = Commands::new(&loaded.config, &row.version);
                 for role in loaded.config.roles_on(&host.name) {
-                    run_logged(self.executor(), target, &commands.stop_if_running(role), log)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    run_logged(
+                        self.executor(),
+                        target,
+                        &commands.stop_if_running(role),
+                        log,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
                 }
-                Ok("no container of the new version had been routed: any that ran was stopped".into())
+                Ok(
+                    "no container of the new version had been routed: any that ran was stopped"
+                        .into(),
+                )
             }
             Some("") => {
                 let commands = Commands::new(&loaded.config, &row.version);
@@ -121,6 +130,10 @@ impl Run<'_> {
                     }
                 }
                 Ok("nothing ran before: the new containers were stopped".into())
+            }
+            Some(version) if loaded.config.split_percent(&host.name).is_some() => {
+                log.info(&format!("returning {} to {version}", host.name));
+                self.return_canary(loaded, host, version, log).await
             }
             Some(version) => {
                 log.info(&format!("returning {} to {version}", host.name));
