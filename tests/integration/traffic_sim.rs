@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use convoy::sim::{Fault, SimConfig};
+use convoy::sim::Fault;
 use serde_json::{json, Value};
 
 use crate::support::sim::{config, SimWorld, REGISTRY_SECRET};
@@ -15,11 +15,7 @@ const HOSTS: [&str; 3] = ["s1", "s2", "s3"];
 const PROXY_SERVICE: &str = "shop-web";
 
 async fn on_v1() -> SimWorld {
-    let w = SimWorld::new(
-        &[("s1", None), ("s2", None), ("s3", None)],
-        SimConfig::instant(),
-    )
-    .await;
+    let w = SimWorld::three_hosts().await;
     w.deploy(&config(&HOSTS), "v1", None).await;
     w
 }
@@ -76,14 +72,26 @@ fn assert_returned(w: &SimWorld) {
     w.assert_no_unrecognised();
 }
 
+/// A manual split canary of v2 over v1, run until it awaits its promotion; its id.
+async fn awaiting(w: &SimWorld, bake_seconds: u64) -> String {
+    let strategy = split("manual", bake_seconds);
+    let id = w.post(&config(&HOSTS), "v2", Some(strategy)).await;
+    assert_eq!(w.run_to_end(&id).await, "awaiting_promotion");
+    assert_split(w);
+    id
+}
+
+/// `POST /v1/deployments/{id}/{action}` as a deployer, accepted.
+async fn steer(w: &SimWorld, id: &str, action: &str) {
+    let path = format!("/v1/deployments/{id}/{action}");
+    let reply = w.app.post(&path, &w.deployer, &json!({})).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+}
+
 #[actix_web::test]
 async fn a_split_canary_takes_its_share_until_promoted_then_every_host_serves_v2() {
     let w = on_v1().await;
-    let id = w
-        .post(&config(&HOSTS), "v2", Some(split("manual", 1)))
-        .await;
-    assert_eq!(w.run_to_end(&id).await, "awaiting_promotion");
-    assert_split(&w);
+    let id = awaiting(&w, 1).await;
     let s1 = w.fleet.commands("s1");
     assert!(
         s1.iter()
@@ -91,9 +99,7 @@ async fn a_split_canary_takes_its_share_until_promoted_then_every_host_serves_v2
         "{s1:?}"
     );
 
-    let path = format!("/v1/deployments/{id}/promote");
-    let reply = w.app.post(&path, &w.deployer, &json!({})).await;
-    assert_eq!(reply.status, 202, "{}", reply.text);
+    steer(&w, &id, "promote").await;
     assert_eq!(w.run_to_end(&id).await, "deployed");
     assert_eq!(rollouts(&w), [None, None, None]);
     assert_eq!(w.live(&HOSTS), all("v2"));
@@ -128,73 +134,58 @@ async fn an_auto_promotion_after_the_bake_ends_deployed_with_no_rollout_left() {
 #[actix_web::test]
 async fn abort_stops_the_rollout_and_the_new_container_and_keeps_v1_routed() {
     let w = on_v1().await;
-    let id = w
-        .post(&config(&HOSTS), "v2", Some(split("manual", 0)))
-        .await;
-    assert_eq!(w.run_to_end(&id).await, "awaiting_promotion");
-    assert_split(&w);
-    let path = format!("/v1/deployments/{id}/abort");
-    let reply = w.app.post(&path, &w.deployer, &json!({})).await;
-    assert_eq!(reply.status, 202, "{}", reply.text);
+    let id = awaiting(&w, 0).await;
+    steer(&w, &id, "abort").await;
     assert_eq!(w.run_to_end(&id).await, "aborted");
     assert_returned(&w);
+}
+
+/// Posts v2 of `config` with an auto split canary whose bake s1 fails.
+async fn failing_bake(w: &SimWorld, config: &Value) -> String {
+    w.fleet.inject(
+        "s1",
+        Fault::UnhealthyAfter {
+            version: "v2".into(),
+            after: Duration::from_millis(300),
+        },
+    );
+    w.post(config, "v2", Some(split("auto", 5))).await
+}
+
+/// Runs the deployment to its end: `failed` for `reason`, the canary returned.
+async fn fails_and_returns(w: &SimWorld, id: &str, reason: &str) {
+    assert_eq!(w.run_to_end(id).await, "failed");
+    let error = w.show(id).await["error"].as_str().unwrap().to_string();
+    assert!(error.contains(reason), "{error}");
+    assert_returned(w);
 }
 
 #[actix_web::test]
 async fn a_failed_bake_returns_the_split_canary_and_fails() {
     let w = on_v1().await;
-    w.fleet.inject(
-        "s1",
-        Fault::UnhealthyAfter {
-            version: "v2".into(),
-            after: Duration::from_millis(300),
-        },
-    );
-    let id = w.post(&config(&HOSTS), "v2", Some(split("auto", 5))).await;
-    assert_eq!(w.run_to_end(&id).await, "failed");
-    let error = w.show(&id).await["error"].as_str().unwrap().to_string();
-    assert!(
-        error.contains("s1: unhealthy during the canary bake"),
-        "{error}"
-    );
-    assert_returned(&w);
+    let id = failing_bake(&w, &config(&HOSTS)).await;
+    fails_and_returns(&w, &id, "s1: unhealthy during the canary bake").await;
 }
 
 #[actix_web::test]
 async fn under_on_failure_halt_a_failed_bake_still_undoes_the_split() {
     let w = on_v1().await;
-    w.fleet.inject(
-        "s1",
-        Fault::UnhealthyAfter {
-            version: "v2".into(),
-            after: Duration::from_millis(300),
-        },
-    );
     let mut halt = config(&HOSTS);
     halt["on_failure"] = json!("halt");
-    let id = w.post(&halt, "v2", Some(split("auto", 5))).await;
-    assert_eq!(w.run_to_end(&id).await, "failed");
-    let error = w.show(&id).await["error"].as_str().unwrap().to_string();
-    assert!(error.contains("traffic split was undone"), "{error}");
-    assert_returned(&w);
+    let id = failing_bake(&w, &halt).await;
+    fails_and_returns(&w, &id, "traffic split was undone").await;
 }
 
 #[actix_web::test]
 async fn a_worker_killed_during_the_bake_is_resumed_to_a_uniform_fleet() {
     let w = on_v1().await;
     let id = w.post(&config(&HOSTS), "v2", Some(split("auto", 2))).await;
-    {
-        let run = w.run(&id);
-        let in_bake = async {
-            while w.show(&id).await["gate"]["kind"] != "bake" {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        };
-        tokio::select! {
-            ended = run.deploy_or_resume() => panic!("the run ended before the kill: {ended:?}"),
-            _ = in_bake => {}
+    let in_bake = async {
+        while w.show(&id).await["gate"]["kind"] != "bake" {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
+    };
+    w.kill_when(&id, in_bake).await;
     assert_split(&w);
     assert_eq!(w.run_to_end(&id).await, "deployed");
     assert_eq!(rollouts(&w), [None, None, None]);
@@ -214,18 +205,9 @@ async fn a_worker_killed_during_the_split_is_resumed_with_the_canary_returned() 
         },
     );
     let id = w.post(&config(&HOSTS), "v2", Some(split("auto", 1))).await;
-    {
-        let run = w.run(&id);
-        tokio::select! {
-            ended = run.deploy_or_resume() => panic!("ended: {ended:?}"),
-            _ = w.fleet.reached("s1", "rollout set") => {}
-        }
-    }
+    w.kill_when(&id, w.fleet.reached("s1", "rollout set")).await;
     w.fleet.clear_faults("s1");
-    assert_eq!(w.run_to_end(&id).await, "failed");
-    let error = w.show(&id).await["error"].as_str().unwrap().to_string();
-    assert!(error.contains("interrupted"), "{error}");
-    assert_returned(&w);
+    fails_and_returns(&w, &id, "interrupted").await;
 }
 
 #[actix_web::test]

@@ -7,16 +7,14 @@
 //! bake, the failure policy, a resume) routes its previous containers again, stops the
 //! rollout and the new containers: no `docker run`, no pull.
 
-use chrono::Utc;
 use futures::future::join_all;
 
-use super::hosts::{hex_suffix, run_logged};
+use super::hosts::{run_logged, Pass};
 use super::waves::GateEnd;
 use super::{Host, Loaded, Run};
-use crate::deploy::host::HostRun;
 use crate::deploy::sink::{HostLog, LogSink};
 use crate::kamal::cmd::Cmd;
-use crate::kamal::commands::{Commands, Stamp, CONTAINER_ID};
+use crate::kamal::commands::{Commands, CONTAINER_ID};
 
 impl Run<'_> {
     /// Promotes the split canary hosts among `hosts` (nothing without a split); a host
@@ -45,28 +43,10 @@ impl Run<'_> {
         let runs = canaries.iter().map(|host| async move {
             let target = host.ssh.as_ref().map_err(Clone::clone)?;
             let log = sink.host(&host.name, host.role_targets());
-            let secrets = |name: &str| loaded.secrets.get(name).cloned();
-            let replaced_hex = hex_suffix();
-            HostRun {
-                executor: self.executor(),
-                target,
-                config,
-                version: &loaded.row.version,
-                host: &host.name,
-                stamp: Stamp {
-                    performer,
-                    at: Utc::now(),
-                },
-                replaced_hex: &replaced_hex,
-                secrets: &secrets,
-                log: &log,
-                cancel: None,
-                reuse_image: false,
-            }
-            .promote()
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+            self.host_pass(loaded, host, target, &log, performer, Pass::Promote)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
         });
         let results = join_all(runs).await;
         sink.flush().await;
