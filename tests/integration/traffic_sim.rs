@@ -291,3 +291,18 @@ async fn traffic_percent_outside_1_to_99_is_refused_at_its_path() {
         assert_eq!(errors, [expected], "{bad}");
     }
 }
+
+#[actix_web::test]
+async fn a_canary_failing_its_split_stops_the_rollout_it_registered() {
+    let w = on_v1().await;
+    w.fleet.inject(
+        "s1",
+        Fault::FailCommand {
+            needle: "rollout set".into(),
+            stderr: "Error: the proxy is busy".into(),
+            times: None,
+        },
+    );
+    let id = w.post(&config(&HOSTS), "v2", Some(split("auto", 1))).await;
+    fails_and_returns(&w, &id, "rollout_set(web)").await;
+}

@@ -264,15 +264,18 @@ pub fn promotion_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
     steps
 }
 
-/// What runs on `host` when a role fails there.
+/// What runs on `host` when a role fails there (on a split canary, the role's rollout
+/// stopped first: its target may be registered already).
 pub fn failure_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
+    let split = config.split_percent(host).is_some();
     config
         .roles_on(host)
         .flat_map(|r| {
-            [
-                HostStep::StopNew(r.name.clone()),
-                HostStep::Logs(r.name.clone()),
-            ]
+            let name = || r.name.clone();
+            let stop_rollout = (split && r.proxy.is_some()).then(|| HostStep::RolloutStop(name()));
+            stop_rollout
+                .into_iter()
+                .chain([HostStep::StopNew(name()), HostStep::Logs(name())])
         })
         .collect()
 }

@@ -481,6 +481,10 @@ fn a_split_canary_gets_a_rollout_and_is_finished_by_its_promotion() {
             Prune,
         ]
     );
+    assert_eq!(
+        failure_steps(&config, "web-1"),
+        [RolloutStop(web()), StopNew(web()), Logs(web())]
+    );
     // The other hosts deploy as without a split, and have no promotion.
     assert!(host_steps(&config, "web-2").contains(&ProxyDeploy(web())));
     assert_eq!(promotion_steps(&config, "web-2"), []);
