@@ -31,6 +31,7 @@ mod fleet_reach;
 mod fleet_redaction;
 mod fleet_rollouts;
 mod fleet_ssh;
+mod fleet_traffic;
 mod jobs_fairness;
 mod jobs_queue;
 mod kamal_cli;
