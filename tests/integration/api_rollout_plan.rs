@@ -173,7 +173,7 @@ async fn bad_counts_and_percentages_are_422_at_their_paths_with_other_errors() {
         json!(null),
         Some(json!({
             "max_parallel": "0%", "max_failed_hosts": "lots",
-            "canary": {"hosts": "120%", "promotion": "soon", "traffic_percent": 10},
+            "canary": {"hosts": "120%", "promotion": "soon", "traffic_percent": 100},
             "monitor_seconds": 3601
         })),
     );
@@ -191,7 +191,7 @@ async fn bad_counts_and_percentages_are_422_at_their_paths_with_other_errors() {
             ),
             error(
                 "strategy/canary/traffic_percent",
-                "is not supported yet: it needs the proxy's rollout support"
+                "should be a whole percentage from 1 to 99"
             ),
             error(
                 "strategy/max_failed_hosts",

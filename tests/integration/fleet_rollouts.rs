@@ -13,7 +13,6 @@ use crate::support::engine::{running, served, web_role, Engine, EXCLUSIVE};
 use crate::support::fleet::{fleet, host, FleetHost};
 use crate::support::kamal::{proxy_host, ServiceCleanup};
 use crate::support::load::{assert_none_failed, bodies_since, http_client, http_get, load, Sample};
-use crate::support::token;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -30,21 +29,7 @@ fn config(service: &str) -> Value {
 
 /// Posts a deployment of `version` with `strategy`; returns its id.
 async fn deploy(engine: &Engine, config: &Value, version: &str, strategy: Value) -> String {
-    let reply = engine
-        .app
-        .post(
-            "/v1/deployments",
-            &token("acme", convoy::auth::Role::Admin),
-            &json!({
-                "config": config,
-                "version": version,
-                "secrets": crate::support::engine::secrets(),
-                "strategy": strategy,
-            }),
-        )
-        .await;
-    assert_eq!(reply.status, 202, "{}", reply.text);
-    reply.json()["id"].as_str().unwrap().to_string()
+    engine.deploy_with(config, version, strategy).await
 }
 
 /// The engine over h4–h6 with the service's leftovers removed before and after, and v1

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::{Commands, Stamp, CONTAINER_ID};
 use crate::kamal::config::DeployConfig;
-use crate::kamal::plan::{failure_steps, host_steps, HostStep, StepContext};
+use crate::kamal::plan::{failure_steps, host_steps, promotion_steps, HostStep, StepContext};
 use crate::secret::Secret;
 use crate::ssh::{ExecOutput, ExecRequest, RemoteExecutor, SshError, SshTarget, Stream};
 
@@ -126,6 +126,11 @@ fn is_after_switch(step: &HostStep) -> bool {
     matches!(step, HostStep::StopOld(_)) || is_housekeeping(step)
 }
 
+/// Steps that route traffic to the new container (all of it, or a canary's share).
+fn is_switch(step: &HostStep) -> bool {
+    matches!(step, HostStep::ProxyDeploy(_) | HostStep::RolloutDeploy(_))
+}
+
 /// What the steps found out along the way.
 #[derive(Default)]
 struct Progress {
@@ -149,15 +154,27 @@ impl HostRun<'_> {
     }
 
     /// Runs the success path; on failure runs the failure path and returns the cause.
-    /// Consecutive steps that need nothing from the host in between run as one script
-    /// (see [`batch`]); the log still tells each step and command apart.
     pub async fn deploy(&self) -> Result<HostOutcome, HostFailure> {
-        let mut progress = Progress::default();
         let reuse = self.reuse_image && self.image_present().await?;
         let steps: Vec<HostStep> = host_steps(self.config, self.host)
             .into_iter()
             .filter(|s| !(reuse && matches!(s, HostStep::RegistryLogin | HostStep::PullImage)))
             .collect();
+        self.run_steps(&steps).await
+    }
+
+    /// Promotes a traffic-split canary host: the switch to the new containers its deploy
+    /// started, the rollout stopped, the previous containers stopped, the housekeeping.
+    pub async fn promote(&self) -> Result<HostOutcome, HostFailure> {
+        self.run_steps(&promotion_steps(self.config, self.host))
+            .await
+    }
+
+    /// Runs `steps`, and the failure path when one fails. Consecutive steps that need
+    /// nothing from the host in between run as one script (see [`batch`]); the log still
+    /// tells each step and command apart.
+    async fn run_steps(&self, steps: &[HostStep]) -> Result<HostOutcome, HostFailure> {
+        let mut progress = Progress::default();
         let started = Instant::now();
         let mut switched = false;
         let mut serving = false;
@@ -186,7 +203,7 @@ impl HostRun<'_> {
             let group = &steps[next..next + batch::group_len(&steps[next..])];
             switched |= group
                 .iter()
-                .any(|s| matches!(s, HostStep::ProxyDeploy(_) | HostStep::HealthPoll(_)));
+                .any(|s| is_switch(s) || matches!(s, HostStep::HealthPoll(_)));
             let results = match group {
                 [single] => vec![self.run_logged(single, &mut progress).await],
                 _ => self.run_batch(group, &mut progress).await,
@@ -222,13 +239,13 @@ impl HostRun<'_> {
         progress: &mut Progress,
     ) -> Result<(), HostFailure> {
         let name = step_name(step);
-        if matches!(step, HostStep::ProxyDeploy(_)) {
+        if is_switch(step) {
             self.log.stored().await;
         }
         self.log.step(&name);
         let started = Instant::now();
         let result = self.run_step(step, progress).await;
-        progress.proxy_switched |= matches!(step, HostStep::ProxyDeploy(_));
+        progress.proxy_switched |= is_switch(step);
         self.log.step_end(&name, started.elapsed(), result.is_ok());
         crate::metrics::step_finished(&step_kind(step), started.elapsed(), result.is_ok());
         result
@@ -284,9 +301,29 @@ impl HostRun<'_> {
 
     async fn run_step(&self, step: &HostStep, progress: &mut Progress) -> Result<(), HostFailure> {
         let ctx = self.context();
-        let cmds = step
+        let mut cmds = step
             .commands(&ctx)
             .map_err(|e| HostFailure::step(step, e.to_string()))?;
+        // A split canary where nothing ran before has no route to split: the proxy
+        // gets the usual switch, and nothing is left to set.
+        let first = step
+            .role()
+            .is_some_and(|r| progress.previous_versions.get(r) == Some(&None));
+        match step {
+            HostStep::RolloutDeploy(_) if first => {
+                let role = step.role().and_then(|r| self.config.role(r));
+                self.log.line(
+                    LogStream::Info,
+                    "nothing ran here before: the new container takes all the traffic",
+                );
+                cmds = role
+                    .and_then(|r| ctx.commands.proxy_deploy(r))
+                    .into_iter()
+                    .collect();
+            }
+            HostStep::RolloutSet(_) if first => cmds.clear(),
+            _ => {}
+        }
         // The failure path stops every new container of the host: once one of them takes
         // traffic a cancel waits for the host to finish and be returned as a whole.
         let cancel = self.cancel.filter(|_| !progress.proxy_switched);
@@ -315,7 +352,7 @@ impl HostRun<'_> {
                         step,
                         progress.container_ids.get(step.role().unwrap_or_default()),
                     ) {
-                        (HostStep::ProxyDeploy(_), Some(id)) => cmd.fill(CONTAINER_ID, id),
+                        (s, Some(id)) if is_switch(s) => cmd.fill(CONTAINER_ID, id),
                         _ => cmd,
                     };
                     let out = self.exec_ok(step, &cmd).await?;

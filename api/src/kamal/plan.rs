@@ -36,6 +36,13 @@ pub enum HostStep {
     /// Captures the new container's id, the target of `ProxyDeploy`.
     ContainerId(String),
     ProxyDeploy(String),
+    /// A traffic-split canary: the new container registered beside the serving one
+    /// (`rollout deploy`), health-checked, no traffic moved yet.
+    RolloutDeploy(String),
+    /// The canary's share of clients sent to it (`rollout set --percent --assign-cookie`).
+    RolloutSet(String),
+    /// All traffic back to the main target (`rollout stop`), at promotion or return.
+    RolloutStop(String),
     /// Polled until `healthy`, or `running` for `readiness_delay`, within `deploy_timeout`.
     HealthPoll(String),
     HealthcheckCmd(String),
@@ -69,7 +76,8 @@ impl HostStep {
         use HostStep::*;
         match self {
             WriteEnvFile(r) | WriteCertificate(r) | RenameExisting(r) | CurrentVersion(r)
-            | AuditBoot(r) | RunContainer(r) | ContainerId(r) | ProxyDeploy(r) | HealthPoll(r)
+            | AuditBoot(r) | RunContainer(r) | ContainerId(r) | ProxyDeploy(r)
+            | RolloutDeploy(r) | RolloutSet(r) | RolloutStop(r) | HealthPoll(r)
             | HealthcheckCmd(r) | StopOld(r) | StopNew(r) | Logs(r) => Some(r),
             _ => None,
         }
@@ -139,6 +147,14 @@ impl HostStep {
             RunContainer(_) => c.run(role(), ctx.host),
             ContainerId(_) => c.container_id(role()),
             ProxyDeploy(_) => return Ok(c.proxy_deploy(role()).into_iter().collect()),
+            RolloutDeploy(_) => return Ok(c.proxy_rollout_deploy(role()).into_iter().collect()),
+            RolloutSet(_) => {
+                let Some(percent) = config.split_percent(ctx.host) else {
+                    return Ok(vec![]);
+                };
+                c.proxy_rollout_set(role(), percent)
+            }
+            RolloutStop(_) => c.proxy_rollout_stop(role()),
             HealthPoll(_) => c.health_status(role()),
             HealthcheckCmd(_) => return Ok(c.exec_healthcheck(role()).into_iter().collect()),
             StopOld(_) => c.stop_others(role()),
@@ -163,9 +179,13 @@ impl HostStep {
     }
 }
 
-/// The success path on `host` (SPEC §3 steps 2–7), every role on it included.
+/// The success path on `host` (SPEC §3 steps 2–7), every role on it included. On the
+/// canary hosts of a traffic split, each proxied role gets a rollout target at the
+/// canary's percentage instead of the switch, its previous container keeps running and
+/// the housekeeping waits: [`promotion_steps`] finish the host.
 pub fn host_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
     use HostStep::*;
+    let split = config.split_percent(host).is_some();
     let roles: Vec<&Role> = config.roles_on(host).collect();
     let role_steps = |f: fn(String) -> HostStep| roles.iter().map(move |r| f(r.name.clone()));
     let mut steps = vec![RegistryLogin, PullImage, CheckImage];
@@ -186,7 +206,13 @@ pub fn host_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
             AuditBoot(name()),
             RunContainer(name()),
         ]);
-        if role.proxy.is_some() {
+        if role.proxy.is_some() && split {
+            steps.extend([
+                ContainerId(name()),
+                RolloutDeploy(name()),
+                RolloutSet(name()),
+            ]);
+        } else if role.proxy.is_some() {
             steps.extend([ContainerId(name()), ProxyDeploy(name())]);
         } else {
             steps.push(HealthPoll(name()));
@@ -195,25 +221,61 @@ pub fn host_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
             }
         }
     }
-    // Blue-green keeps the previous containers of proxied roles running, unrouted.
+    // Blue-green keeps the previous containers of proxied roles running, unrouted; a
+    // split canary keeps them serving.
     let stops = roles
         .iter()
-        .filter(|r| !(config.keep_previous && r.proxy.is_some()))
+        .filter(|r| !((config.keep_previous || split) && r.proxy.is_some()))
         .map(|r| StopOld(r.name.clone()));
     steps.extend(stops);
+    if !split {
+        steps.extend([TagLatest, AuditTag, Prune]);
+    }
+    steps
+}
+
+/// The promotion of a traffic-split canary `host` (none elsewhere): each proxied role
+/// switched to the new container, its rollout stopped, its previous container stopped
+/// (unless blue-green keeps it), then the housekeeping the split left out.
+pub fn promotion_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
+    use HostStep::*;
+    if config.split_percent(host).is_none() {
+        return Vec::new();
+    }
+    let proxied: Vec<String> = config
+        .roles_on(host)
+        .filter(|r| r.proxy.is_some())
+        .map(|r| r.name.clone())
+        .collect();
+    let mut steps: Vec<HostStep> = proxied
+        .iter()
+        .flat_map(|r| {
+            [
+                ContainerId(r.clone()),
+                ProxyDeploy(r.clone()),
+                RolloutStop(r.clone()),
+            ]
+        })
+        .collect();
+    if !config.keep_previous {
+        steps.extend(proxied.iter().map(|r| StopOld(r.clone())));
+    }
     steps.extend([TagLatest, AuditTag, Prune]);
     steps
 }
 
-/// What runs on `host` when a role fails there.
+/// What runs on `host` when a role fails there (on a split canary, the role's rollout
+/// stopped first: its target may be registered already).
 pub fn failure_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
+    let split = config.split_percent(host).is_some();
     config
         .roles_on(host)
         .flat_map(|r| {
-            [
-                HostStep::StopNew(r.name.clone()),
-                HostStep::Logs(r.name.clone()),
-            ]
+            let name = || r.name.clone();
+            let stop_rollout = (split && r.proxy.is_some()).then(|| HostStep::RolloutStop(name()));
+            stop_rollout
+                .into_iter()
+                .chain([HostStep::StopNew(name()), HostStep::Logs(name())])
         })
         .collect()
 }
@@ -232,6 +294,9 @@ pub struct HostPlan {
     pub roles: Vec<String>,
     pub steps: Vec<PlannedCommand>,
     pub on_failure: Vec<PlannedCommand>,
+    /// A traffic-split canary's promotion, after its bake.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub on_promotion: Vec<PlannedCommand>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -315,6 +380,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, Vec<ConfigError>> {
                 roles: config.roles_on(host).map(|r| r.name.clone()).collect(),
                 steps: render(host, host_steps(config, host)),
                 on_failure: render(host, failure_steps(config, host)),
+                on_promotion: render(host, promotion_steps(config, host)),
             })
             .collect(),
         unlock: render(primary_host, vec![HostStep::LockRelease]),

@@ -82,14 +82,16 @@ pub struct DeploymentInput {
     pub scheduled_at: Option<String>,
     /// Rollout strategy (SPEC §9), stored with the deployment. Keys: `max_parallel` (count or `"25%"`, rounded up),
     /// `wave_wait_seconds`, `group_by` (a server label) with `order` (its values; default
-    /// alphabetical), `canary` `{hosts, bake_seconds, promotion: auto|manual}`,
+    /// alphabetical), `canary` `{hosts, bake_seconds, promotion: auto|manual, traffic_percent}`
+    /// (`traffic_percent` 1–99: during the bake only that share of each canary host's
+    /// clients reach the new version, by the proxy's sticky `kamal-rollout` cookie),
     /// `min_healthy_seconds`, `max_failed_hosts`, `monitor_seconds`, `blue_green`,
     /// `require_deployed`, `window` `{not_before, not_after}` (RFC 3339; a future
     /// `not_before` makes the deployment `scheduled`; no wave starts after `not_after`
     /// unless inside one of the service's recurring windows). Errors at `strategy/…` paths.
     #[schema(value_type = Option<Object>, example = json!({
         "group_by": "region", "order": ["eu", "us"], "max_parallel": "25%",
-        "canary": {"hosts": 1, "bake_seconds": 300, "promotion": "manual"},
+        "canary": {"hosts": 1, "bake_seconds": 300, "promotion": "manual", "traffic_percent": 10},
         "wave_wait_seconds": 30, "monitor_seconds": 600
     }))]
     pub strategy: Option<Value>,
@@ -103,8 +105,9 @@ pub struct PlanView {
     pub config: Value,
     pub version: String,
     pub destination: Option<String>,
-    /// Per host, the ordered commands of the deploy and of its failure path, secrets
-    /// redacted; plus the lock taken on the primary host and the boot groups.
+    /// Per host, the ordered commands of the deploy and of its failure path (and of its
+    /// promotion on a traffic-split canary: `on_promotion`), secrets redacted; plus the
+    /// lock taken on the primary host and the boot groups.
     #[schema(value_type = Object)]
     pub plan: Value,
     /// Which hosts deploy together and what happens between and after the waves.

@@ -1161,7 +1161,9 @@ export interface components {
             /**
              * @description Rollout strategy (SPEC §9), stored with the deployment. Keys: `max_parallel` (count or `"25%"`, rounded up),
              *     `wave_wait_seconds`, `group_by` (a server label) with `order` (its values; default
-             *     alphabetical), `canary` `{hosts, bake_seconds, promotion: auto|manual}`,
+             *     alphabetical), `canary` `{hosts, bake_seconds, promotion: auto|manual, traffic_percent}`
+             *     (`traffic_percent` 1–99: during the bake only that share of each canary host's
+             *     clients reach the new version, by the proxy's sticky `kamal-rollout` cookie),
              *     `min_healthy_seconds`, `max_failed_hosts`, `monitor_seconds`, `blue_green`,
              *     `require_deployed`, `window` `{not_before, not_after}` (RFC 3339; a future
              *     `not_before` makes the deployment `scheduled`; no wave starts after `not_after`
@@ -1607,8 +1609,9 @@ export interface components {
             config: Record<string, unknown>;
             destination?: string | null;
             /**
-             * @description Per host, the ordered commands of the deploy and of its failure path, secrets
-             *     redacted; plus the lock taken on the primary host and the boot groups.
+             * @description Per host, the ordered commands of the deploy and of its failure path (and of its
+             *     promotion on a traffic-split canary: `on_promotion`), secrets redacted; plus the
+             *     lock taken on the primary host and the boot groups.
              */
             plan: Record<string, unknown>;
             /** @description With `?preflight=true`: every check on every host of the plan. */

@@ -135,17 +135,18 @@ impl Engine {
     /// Posts a deployment; returns its id. As an admin: the fleet's proxy image is not
     /// the default one, and choosing the shared proxy's image is an admin's (SPEC §12).
     pub async fn deploy(&self, config: &Value, version: &str) -> String {
+        self.deploy_with(config, version, Value::Null).await
+    }
+
+    /// [`Engine::deploy`] with a rollout `strategy` (none when null).
+    pub async fn deploy_with(&self, config: &Value, version: &str, strategy: Value) -> String {
+        let mut body = json!({"config": config, "version": version, "secrets": secrets()});
+        if !strategy.is_null() {
+            body["strategy"] = strategy;
+        }
         let reply = self
             .app
-            .post(
-                "/v1/deployments",
-                &token("acme", Role::Admin),
-                &json!({
-                    "config": config,
-                    "version": version,
-                    "secrets": secrets(),
-                }),
-            )
+            .post("/v1/deployments", &token("acme", Role::Admin), &body)
             .await;
         assert_eq!(reply.status, 202, "{}", reply.text);
         reply.json()["id"].as_str().unwrap().to_string()

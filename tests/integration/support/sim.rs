@@ -111,6 +111,16 @@ impl SimWorld {
         }
     }
 
+    /// Runs the deployment until `until` is done, then drops the run, as if its worker
+    /// were killed there.
+    pub async fn kill_when(&self, id: &str, until: impl std::future::Future<Output = ()>) {
+        let run = self.run(id);
+        tokio::select! {
+            ended = run.deploy_or_resume() => panic!("ended before the kill: {ended:?}"),
+            _ = until => {}
+        }
+    }
+
     /// Runs the deployment until it ends or parks; returns the outcome's status text.
     pub async fn run_to_end(&self, id: &str) -> String {
         match self.run(id).deploy_or_resume().await.expect("the run") {

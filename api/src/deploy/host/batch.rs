@@ -14,11 +14,16 @@ use super::{lock_host_setup, step_kind, step_name, HostFailure, HostRun, Progres
 use crate::deploy::record::{LogStream, StepLog};
 
 /// True for steps whose commands are known before they run and run once: the health
-/// waits poll, and the proxy switch needs the id the step before it printed.
+/// waits poll, the proxy switches need the id the step before it printed, and a
+/// canary's split depends on what the host ran before.
 fn batchable(step: &HostStep) -> bool {
     !matches!(
         step,
-        HostStep::HealthPoll(_) | HostStep::HealthcheckCmd(_) | HostStep::ProxyDeploy(_)
+        HostStep::HealthPoll(_)
+            | HostStep::HealthcheckCmd(_)
+            | HostStep::ProxyDeploy(_)
+            | HostStep::RolloutDeploy(_)
+            | HostStep::RolloutSet(_)
     )
 }
 

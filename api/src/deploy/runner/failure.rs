@@ -1,6 +1,7 @@
 //! The failure policy's hands: returning hosts that switched to the new version to the
 //! version they ran before (`on_failure: rollback`, a cancel, an abort, a failed bake or
-//! monitor), and returning a host a dead worker left mid-step.
+//! monitor), and returning a host a dead worker left mid-step (a traffic-split canary
+//! host: `traffic.rs`).
 
 use chrono::Utc;
 use futures::future::join_all;
@@ -129,6 +130,10 @@ impl Run<'_> {
                     }
                 }
                 Ok("nothing ran before: the new containers were stopped".into())
+            }
+            Some(version) if loaded.config.split_percent(&host.name).is_some() => {
+                log.info(&format!("returning {} to {version}", host.name));
+                self.return_canary(loaded, host, version, log).await
             }
             Some(version) => {
                 log.info(&format!("returning {} to {version}", host.name));

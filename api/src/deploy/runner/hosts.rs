@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{Host, HostEnd, Loaded, Run};
 use crate::db::models::status::TargetStatus;
-use crate::deploy::host::{HostFailure, HostRun};
+use crate::deploy::host::{HostFailure, HostOutcome, HostRun};
 use crate::deploy::sink::{HostLog, LogSink};
 use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::Stamp;
@@ -53,7 +53,6 @@ impl Run<'_> {
         sink: &LogSink,
         performer: &str,
     ) -> anyhow::Result<HostEnd> {
-        let row = &loaded.row;
         let target = match &host.ssh {
             Ok(target) => target,
             Err(reason) => return Ok(HostEnd::Failed(reason.clone())),
@@ -64,9 +63,32 @@ impl Run<'_> {
         self.store().targets_running(&host.target_ids()).await?;
         self.host_event(loaded, host, "host_started", "").await?;
         let log = sink.host(&host.name, host.role_targets());
+        let result = self
+            .host_pass(loaded, host, target, &log, performer, Pass::Deploy)
+            .await;
+        sink.flush().await;
+        Ok(match result {
+            Ok(_) => HostEnd::Succeeded,
+            Err(HostFailure::Cancelled { .. }) => HostEnd::Cancelled,
+            Err(e) => HostEnd::Failed(e.to_string()),
+        })
+    }
+
+    /// One pass of this deployment's version over `host`: its deploy (stopping at a
+    /// cancel before the switch), or a split canary's promotion (run to its end).
+    pub(super) async fn host_pass(
+        &self,
+        loaded: &Loaded,
+        host: &Host,
+        target: &SshTarget,
+        log: &HostLog,
+        performer: &str,
+        pass: Pass,
+    ) -> Result<HostOutcome, HostFailure> {
+        let row = &loaded.row;
         let secrets = |name: &str| loaded.secrets.get(name).cloned();
         let replaced_hex = hex_suffix();
-        let result = HostRun {
+        let run = HostRun {
             executor: self.executor(),
             target,
             config: &loaded.config,
@@ -78,18 +100,14 @@ impl Run<'_> {
             },
             replaced_hex: &replaced_hex,
             secrets: &secrets,
-            log: &log,
-            cancel: Some(&self.cancel),
+            log,
+            cancel: (pass == Pass::Deploy).then_some(&self.cancel),
             reuse_image: row.rollback_of.is_some(),
+        };
+        match pass {
+            Pass::Deploy => run.deploy().await,
+            Pass::Promote => run.promote().await,
         }
-        .deploy()
-        .await;
-        sink.flush().await;
-        Ok(match result {
-            Ok(_) => HostEnd::Succeeded,
-            Err(HostFailure::Cancelled { .. }) => HostEnd::Cancelled,
-            Err(e) => HostEnd::Failed(e.to_string()),
-        })
     }
 
     pub(super) async fn end_host(
@@ -122,6 +140,13 @@ impl Run<'_> {
             .event(&loaded.row, &loaded.redactor, kind, message, meta)
             .await
     }
+}
+
+/// What [`Run::host_pass`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Pass {
+    Deploy,
+    Promote,
 }
 
 /// Runs a command outside the plan's steps, logging it like the steps do; true when it

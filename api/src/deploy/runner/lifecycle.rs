@@ -21,7 +21,7 @@ use crate::deploy::lock::{self, HostLock};
 use crate::deploy::sink::LogSink;
 use crate::kamal::commands::{Commands, Stamp};
 use crate::kamal::config::{bounds, DeployConfig};
-use crate::kamal::rollout::{parse_strategy, plan_rollout, HostServer};
+use crate::kamal::rollout::{parse_strategy, plan_rollout, traffic_split, HostServer};
 use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::ssh::{SshError, SshTarget};
@@ -239,6 +239,7 @@ impl Run<'_> {
         config.keep_previous = strategy.as_ref().is_some_and(|s| s.blue_green.is_some());
         let plan = plan_rollout(&config, &servers, strategy.as_ref())
             .map_err(|e| format!("the rollout cannot be planned: {}", joined(&e)))?;
+        config.traffic_split = traffic_split(strategy.as_ref(), &plan);
         let redactor = Arc::new(Redactor::new(secrets.values().map(|s| s.expose().as_str())));
         let by_name = hosts
             .iter()

@@ -12,6 +12,7 @@
 //! - `failure.rs`: the failure policy, returning hosts to the previous version.
 //! - `resume.rs`: what a worker taking over an abandoned deployment finds and does.
 //! - `blue_green.rs`: the previous version kept running, the switch-back, the retirement.
+//! - `traffic.rs`: traffic-split canaries: their promotion and their return.
 //! - `window.rs`: deployment windows: waiting in `paused` for the next, or `expired`.
 //! - `accessories.rs`: accessories booted before a rollout's first wave; their commands.
 //! - `ops/`: runs of the other kinds (SPEC §10): restart, stop, start, remove, exec and the
@@ -27,6 +28,7 @@ mod hosts;
 mod lifecycle;
 mod ops;
 mod resume;
+mod traffic;
 mod waves;
 mod window;
 

@@ -28,6 +28,8 @@ const WATCH_CONCURRENCY: usize = 64;
 /// Observations in a row that must find a host unhealthy before it counts as unhealthy:
 /// one lost probe on a busy host does not roll a fleet back.
 const UNHEALTHY_AFTER: u32 = 2;
+/// The event of a host a health watch found unhealthy.
+const UNHEALTHY: &str = "host_unhealthy";
 
 /// `deployments.gate`: the gate the rollout is in.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -57,14 +59,16 @@ enum Stop {
 }
 
 /// How a gate ended.
-enum GateEnd {
+pub(super) enum GateEnd {
     Passed,
     /// Waits for a person.
     Parked,
-    /// These hosts are unhealthy; `fatal`: the failure policy fires whatever the budget.
+    /// These hosts are unhealthy (or failed their promotion: `event` says which); `fatal`:
+    /// the failure policy fires whatever the budget.
     Unhealthy {
         hosts: Vec<(String, String)>,
         fatal: bool,
+        event: &'static str,
     },
     Interrupted,
 }
@@ -274,30 +278,44 @@ impl Run<'_> {
                 if gate.after_wave != w {
                     continue;
                 }
+                // A promotion that was given passed its gate.
+                let given = matches!(&position, Some(p) if p.index == index && p.passed);
                 let resume = match &position {
-                    Some(p) if p.index > index || (p.index == index && p.passed) => continue,
+                    Some(p) if p.index > index => continue,
                     // A window's deadline is its opening, not this gate's.
                     Some(p) if p.index == index && p.kind != window::GATE => p.until,
                     _ => None,
                 };
-                let end = self
-                    .pass_gate(loaded, sink, index, gate, resume, &ends)
-                    .await?;
+                let mut end = if given {
+                    GateEnd::Passed
+                } else {
+                    self.pass_gate(loaded, sink, index, gate, resume, &ends)
+                        .await?
+                };
+                if matches!((&end, &gate.kind), (GateEnd::Passed, GateKind::Bake { .. })) {
+                    let canaries = switched_in(loaded, &plan.waves[w].hosts, &ends);
+                    end = self
+                        .promote_canaries(loaded, &canaries, sink, performer)
+                        .await;
+                }
                 match end {
                     GateEnd::Passed => {}
                     GateEnd::Parked => return Ok(End::Parked(Status::AwaitingPromotion)),
                     // The gate's deadline is stored: the next worker waits out the rest.
                     GateEnd::Interrupted if self.stopping() => return Ok(End::Released),
                     GateEnd::Interrupted => stop = Some(Stop::Interrupted),
-                    GateEnd::Unhealthy { hosts, fatal } => {
+                    GateEnd::Unhealthy {
+                        hosts,
+                        fatal,
+                        event,
+                    } => {
                         for (name, reason) in hosts {
                             let Some(host) = loaded.host(&name) else {
                                 continue;
                             };
                             let end = HostEnd::Failed(reason.clone());
                             self.end_host(loaded, host, &end).await?;
-                            self.host_event(loaded, host, "host_unhealthy", &reason)
-                                .await?;
+                            self.host_event(loaded, host, event, &reason).await?;
                             failures.push(format!("{name}: {reason}"));
                             // Still switched: the failure policy returns it.
                             ends.insert(host.server.id, HostEnd::Succeeded);
@@ -333,6 +351,10 @@ impl Run<'_> {
             .iter()
             .filter(|h| matches!(ends.get(&h.server.id), Some(HostEnd::Succeeded)))
             .collect();
+        // The hosts after the canaries start once these were promoted.
+        let promoted = loaded.hosts.iter().any(|h| {
+            loaded.config.split_percent(&h.name).is_none() && ends.contains_key(&h.server.id)
+        });
         match stop {
             None if failures.is_empty() => Ok(End::Final(Status::Deployed, None)),
             None => Ok(End::Final(
@@ -357,13 +379,13 @@ impl Run<'_> {
             }
             Some(Stop::Expired(why)) => {
                 let tail = self
-                    .failure_policy(loaded, &switched, sink, performer)
+                    .failure_policy(loaded, &switched, promoted, sink, performer)
                     .await?;
                 Ok(End::Final(Status::Expired, Some(format!("{why}{tail}"))))
             }
             Some(Stop::Failure) => {
                 let tail = self
-                    .failure_policy(loaded, &switched, sink, performer)
+                    .failure_policy(loaded, &switched, promoted, sink, performer)
                     .await?;
                 let failure = if failures.len() > 1 && budget > 0 {
                     format!(
@@ -380,16 +402,30 @@ impl Run<'_> {
     }
 
     /// `on_failure`: returns the hosts that switched (rollback) or leaves them (halt);
-    /// says which, as the tail of the deployment's error.
+    /// says which, as the tail of the deployment's error. A traffic split is no version to
+    /// halt on: canaries not yet `promoted` go back either way.
     async fn failure_policy(
         &self,
         loaded: &Loaded,
         switched: &[&Host],
+        promoted: bool,
         sink: &LogSink,
         performer: &str,
     ) -> anyhow::Result<&'static str> {
         if loaded.config.on_failure == OnFailure::Halt {
-            return Ok("; on_failure is halt: hosts that had switched keep the new version");
+            let split: Vec<&Host> = switched
+                .iter()
+                .filter(|h| !promoted && loaded.config.split_percent(&h.name).is_some())
+                .copied()
+                .collect();
+            if split.is_empty() {
+                return Ok("; on_failure is halt: hosts that had switched keep the new version");
+            }
+            self.roll_back(loaded, &split, sink, performer).await?;
+            return Ok(
+                "; on_failure is halt, but the canaries' traffic split was undone: \
+                       they are back on the previous version",
+            );
         }
         self.roll_back(loaded, switched, sink, performer).await?;
         Ok("; the hosts that had switched were returned to the previous version")
@@ -410,30 +446,21 @@ impl Run<'_> {
         let plan = &loaded.plan;
         let waves = plan.waves.len();
         let wave = gate.after_wave + 1;
-        let switched = |names: &mut dyn Iterator<Item = &String>| -> Vec<Host> {
-            names
-                .filter_map(|n| loaded.host(n))
-                .filter(|h| matches!(ends.get(&h.server.id), Some(HostEnd::Succeeded)))
-                .cloned()
-                .collect()
-        };
+        let wave_hosts = &plan.waves[gate.after_wave].hosts;
         let (kind, seconds, hosts) = match &gate.kind {
             GateKind::Wait { seconds } => ("wait", *seconds, Vec::new()),
             GateKind::MinHealthy { seconds } => (
                 "min_healthy",
                 *seconds,
-                switched(&mut plan.waves[gate.after_wave].hosts.iter()),
+                switched_in(loaded, wave_hosts, ends),
             ),
-            GateKind::Bake { seconds, .. } => (
-                "bake",
-                *seconds,
-                switched(&mut plan.waves[gate.after_wave].hosts.iter()),
-            ),
-            GateKind::Monitor { seconds } => (
-                "monitor",
-                *seconds,
-                switched(&mut plan.waves.iter().flat_map(|w| &w.hosts)),
-            ),
+            GateKind::Bake { seconds, .. } => {
+                ("bake", *seconds, switched_in(loaded, wave_hosts, ends))
+            }
+            GateKind::Monitor { seconds } => {
+                let all: Vec<String> = plan.waves.iter().flat_map(|w| w.hosts.clone()).collect();
+                ("monitor", *seconds, switched_in(loaded, &all, ends))
+            }
         };
         let now = Utc::now();
         let until = resume_until.unwrap_or_else(|| {
@@ -475,6 +502,7 @@ impl Run<'_> {
                 Watch::Unhealthy(hosts) => GateEnd::Unhealthy {
                     hosts: with_context(hosts, "not healthy for min_healthy_seconds"),
                     fatal: false,
+                    event: UNHEALTHY,
                 },
             }),
             GateKind::Bake { promotion, .. } => {
@@ -494,6 +522,7 @@ impl Run<'_> {
                         Ok(GateEnd::Unhealthy {
                             hosts: bad,
                             fatal: true,
+                            event: UNHEALTHY,
                         })
                     }
                     Watch::Healthy if *promotion == Promotion::Manual => {
@@ -540,6 +569,7 @@ impl Run<'_> {
                         Ok(GateEnd::Unhealthy {
                             hosts: bad,
                             fatal: true,
+                            event: UNHEALTHY,
                         })
                     }
                     Watch::Healthy => {
@@ -612,6 +642,16 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// The hosts among `names` that switched to the new version.
+fn switched_in(loaded: &Loaded, names: &[String], ends: &BTreeMap<Uuid, HostEnd>) -> Vec<Host> {
+    names
+        .iter()
+        .filter_map(|n| loaded.host(n))
+        .filter(|h| matches!(ends.get(&h.server.id), Some(HostEnd::Succeeded)))
+        .cloned()
+        .collect()
 }
 
 fn with_context(hosts: Vec<(String, String)>, context: &str) -> Vec<(String, String)> {

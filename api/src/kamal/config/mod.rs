@@ -104,6 +104,19 @@ pub struct DeployConfig {
     /// running unrouted after the switch. Set by the runner from the strategy, never stored.
     #[serde(skip)]
     pub keep_previous: bool,
+    /// A traffic-split canary (SPEC §9 `canary.traffic_percent`). Set by the runner and
+    /// the plan from the strategy, never stored.
+    #[serde(skip)]
+    pub traffic_split: Option<TrafficSplit>,
+}
+
+/// The canary hosts of a `traffic_percent` canary: their proxied roles get a rollout
+/// target at `percent` beside the serving container instead of the switch, until the
+/// promotion switches them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrafficSplit {
+    pub percent: u8,
+    pub hosts: Vec<String>,
 }
 
 /// `(path, seconds)` of each duration as written (`boot/wait`, `servers/web/stop_timeout`),
@@ -423,6 +436,16 @@ impl DeployConfig {
             .hosts
             .first()
             .map(|h| h.host.as_str())
+    }
+
+    /// The rollout percentage of `host` when it is a canary of a traffic split.
+    pub fn split_percent(&self, host: &str) -> Option<u8> {
+        let split = self.traffic_split.as_ref()?;
+        split
+            .hosts
+            .iter()
+            .any(|h| h == host)
+            .then_some(split.percent)
     }
 
     pub fn roles_on<'a>(&'a self, host: &'a str) -> impl Iterator<Item = &'a Role> + 'a {

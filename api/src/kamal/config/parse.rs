@@ -226,6 +226,7 @@ fn parse_root(e: &mut Errors, value: &Value) -> Option<DeployConfig> {
         ignored,
         durations: WrittenDurations::default(),
         keep_previous: false,
+        traffic_split: None,
     })
 }
 

@@ -440,3 +440,80 @@ fn the_registry_username_is_on_no_command_line() {
         }
     }
 }
+
+#[test]
+fn a_split_canary_gets_a_rollout_and_is_finished_by_its_promotion() {
+    use HostStep::*;
+    let yaml = TWO_ROLES.replace("    - web-1\n", "    - web-1\n    - web-2\n");
+    let mut config = parse_yaml(&yaml).unwrap();
+    config.traffic_split = Some(crate::kamal::config::TrafficSplit {
+        percent: 20,
+        hosts: vec!["web-1".into()],
+    });
+    let web = || "web".to_string();
+    assert_eq!(
+        host_steps(&config, "web-1"),
+        [
+            RegistryLogin,
+            PullImage,
+            CheckImage,
+            WriteEnvFile(web()),
+            CreateNetwork,
+            EnsureProxy,
+            RenameExisting(web()),
+            CurrentVersion(web()),
+            AuditBoot(web()),
+            RunContainer(web()),
+            ContainerId(web()),
+            RolloutDeploy(web()),
+            RolloutSet(web()),
+        ]
+    );
+    assert_eq!(
+        promotion_steps(&config, "web-1"),
+        [
+            ContainerId(web()),
+            ProxyDeploy(web()),
+            RolloutStop(web()),
+            StopOld(web()),
+            TagLatest,
+            AuditTag,
+            Prune,
+        ]
+    );
+    assert_eq!(
+        failure_steps(&config, "web-1"),
+        [RolloutStop(web()), StopNew(web()), Logs(web())]
+    );
+    // The other hosts deploy as without a split, and have no promotion.
+    assert!(host_steps(&config, "web-2").contains(&ProxyDeploy(web())));
+    assert_eq!(promotion_steps(&config, "web-2"), []);
+    assert_eq!(promotion_steps(&config, "job-1"), []);
+
+    let names = secrets(&["REGISTRY_PASSWORD", "DATABASE_URL"]);
+    let plan = plan(&input(&config, &names)).unwrap();
+    let web1 = &plan.hosts[0];
+    let command = |step: &HostStep, steps: &[PlannedCommand]| {
+        steps
+            .iter()
+            .find(|p| p.step == *step)
+            .unwrap()
+            .command
+            .clone()
+    };
+    assert_eq!(
+        command(&RolloutDeploy(web()), &web1.steps),
+        "docker exec kamal-proxy kamal-proxy rollout deploy shop-web \
+         --target=<container-id>:3000 --deploy-timeout=30s --drain-timeout=30s"
+    );
+    assert_eq!(
+        command(&RolloutSet(web()), &web1.steps),
+        "docker exec kamal-proxy kamal-proxy rollout set shop-web --percent=20 --assign-cookie"
+    );
+    assert_eq!(
+        command(&RolloutStop(web()), &web1.on_promotion),
+        "docker exec kamal-proxy kamal-proxy rollout stop shop-web"
+    );
+    let json = serde_json::to_value(&plan).unwrap();
+    assert!(json["hosts"][1].get("on_promotion").is_none(), "{json}");
+}

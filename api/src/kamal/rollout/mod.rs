@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::kamal::config::{ConfigError, DeployConfig};
+use crate::kamal::config::{ConfigError, DeployConfig, TrafficSplit};
 pub use strategy::{parse_strategy, BlueGreen, Canary, Promotion, Share, Strategy};
 pub use window::{parse_recurring, verdict, Recurring, Verdict, Window};
 
@@ -85,6 +85,17 @@ pub struct RolloutPlan {
     pub gates: Vec<Gate>,
     /// Hosts that may fail before the failure policy fires.
     pub max_failed_hosts: usize,
+}
+
+/// The traffic split of a `traffic_percent` canary: its percentage on the canary waves'
+/// hosts (`DeployConfig::traffic_split`).
+pub fn traffic_split(strategy: Option<&Strategy>, plan: &RolloutPlan) -> Option<TrafficSplit> {
+    let percent = strategy?.canary.as_ref()?.traffic_percent?;
+    let hosts = plan.waves.iter().filter(|w| w.canary);
+    Some(TrafficSplit {
+        percent,
+        hosts: hosts.flat_map(|w| w.hosts.iter().cloned()).collect(),
+    })
 }
 
 /// A `group_by` label value (none without `group_by`) and its hosts.

@@ -47,6 +47,9 @@ pub struct Canary {
     pub hosts: Share,
     pub bake_seconds: u64,
     pub promotion: Promotion,
+    /// The share (1–99) of each canary host's clients its proxied roles send to the new
+    /// version during the bake; None sends all of them (the usual switch).
+    pub traffic_percent: Option<u8>,
 }
 
 /// A validated rollout strategy. Absent fields keep today's behaviour: `max_parallel`
@@ -197,17 +200,19 @@ fn canary(e: &mut Errors, path: &str, value: &Value) -> Option<Canary> {
             None
         }
     });
-    if let Some((p, _)) = obj.take("traffic_percent") {
-        e.add(
-            &p,
-            "is not supported yet: it needs the proxy's rollout support",
-        );
-    }
+    let traffic_percent = obj.take("traffic_percent").and_then(|(p, v)| {
+        let percent = v.as_u64().filter(|n| (1..=99).contains(n));
+        if percent.is_none() {
+            e.add(&p, "should be a whole percentage from 1 to 99");
+        }
+        percent.and_then(|n| u8::try_from(n).ok())
+    });
     obj.finish(e, false);
     Some(Canary {
         hosts: hosts?,
         bake_seconds,
         promotion: promotion.unwrap_or(Promotion::Auto),
+        traffic_percent,
     })
 }
 
@@ -269,7 +274,8 @@ mod tests {
             &json!({
                 "max_parallel": "25%", "wave_wait_seconds": "2m", "group_by": "region",
                 "order": ["us", "eu"],
-                "canary": {"hosts": 2, "bake_seconds": 300, "promotion": "manual"},
+                "canary": {"hosts": 2, "bake_seconds": 300, "promotion": "manual",
+                    "traffic_percent": 20},
                 "min_healthy_seconds": 30, "max_failed_hosts": "0", "monitor_seconds": "1h",
                 "window": {"not_before": "2026-12-01T02:00:00+01:00"}
             }),
@@ -286,6 +292,7 @@ mod tests {
                     hosts: Share::Hosts(2),
                     bake_seconds: 300,
                     promotion: Promotion::Manual,
+                    traffic_percent: Some(20),
                 }),
                 min_healthy_seconds: 30,
                 max_failed_hosts: Share::Hosts(0),
@@ -315,6 +322,7 @@ mod tests {
                 hosts: Share::Percent(10),
                 bake_seconds: 0,
                 promotion: Promotion::Auto,
+                traffic_percent: None,
             })
         );
     }
@@ -355,7 +363,7 @@ mod tests {
     }
 
     #[test]
-    fn the_canary_needs_hosts_and_a_known_promotion_and_has_no_traffic_split_yet() {
+    fn the_canary_needs_hosts_a_known_promotion_and_a_traffic_percent_from_1_to_99() {
         assert_eq!(
             errors(json!({"canary": {"promotion": "later", "traffic_percent": 10, "x": 1}})),
             [
@@ -364,13 +372,31 @@ mod tests {
                     "strategy/canary/promotion",
                     "should be \"auto\" or \"manual\""
                 ),
-                error(
-                    "strategy/canary/traffic_percent",
-                    "is not supported yet: it needs the proxy's rollout support"
-                ),
                 error("strategy/canary/x", "unknown key"),
             ]
         );
+        let percent = "should be a whole percentage from 1 to 99";
+        for bad in [
+            json!(0),
+            json!(100),
+            json!("x"),
+            json!("20"),
+            json!(20.5),
+            json!(-1),
+        ] {
+            assert_eq!(
+                errors(json!({"canary": {"hosts": 1, "traffic_percent": bad}})),
+                [error("strategy/canary/traffic_percent", percent)],
+                "{bad}"
+            );
+        }
+        for good in [1, 99] {
+            let parsed = parse_strategy(
+                &json!({"canary": {"hosts": 1, "traffic_percent": good}}),
+                3600,
+            );
+            assert_eq!(parsed.unwrap().canary.unwrap().traffic_percent, Some(good));
+        }
     }
 
     #[test]

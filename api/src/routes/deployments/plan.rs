@@ -11,6 +11,7 @@ use crate::extract::Lenient;
 use crate::hosts::preflight::{preflight, Preflight, DEFAULT_MIN_FREE_MIB};
 use crate::kamal::commands::Stamp;
 use crate::kamal::plan::{plan, PlanInput};
+use crate::kamal::rollout::traffic_split;
 use crate::routes::deployments::intake::{prepare, SecretValues};
 use crate::routes::templates::render::{config_json, config_problem};
 use crate::state::AppState;
@@ -57,7 +58,7 @@ pub async fn plan_deployment(
         )));
     }
     let mut conn = state.conn().await?;
-    let intake = prepare(
+    let mut intake = prepare(
         &mut conn,
         &user.org,
         (input, shape),
@@ -66,6 +67,8 @@ pub async fn plan_deployment(
         &state.policy,
     )
     .await?;
+    // The canaries of a traffic split plan their rollout and its promotion.
+    intake.config.traffic_split = traffic_split(intake.strategy.as_ref(), &intake.rollout);
     let config = &intake.config;
     let secret_names: BTreeSet<String> = config.required_secrets().into_keys().collect();
     // A real deploy draws a fresh suffix for a replaced container; so does its preview.

@@ -24,8 +24,9 @@ class PlanView:
 
     Attributes:
         config (PlanViewConfig): The normalised config (secret names only, never values).
-        plan (PlanViewPlan): Per host, the ordered commands of the deploy and of its failure path, secrets
-            redacted; plus the lock taken on the primary host and the boot groups.
+        plan (PlanViewPlan): Per host, the ordered commands of the deploy and of its failure path (and of its
+            promotion on a traffic-split canary: `on_promotion`), secrets redacted; plus the
+            lock taken on the primary host and the boot groups.
         rollout (RolloutView): Waves in order, and the gates between and after them. Example: {'gates': [{'after_wave':
             0, 'kind': 'bake', 'promotion': 'manual', 'seconds': 300}, {'after_wave': 0, 'kind': 'wait', 'seconds': 30},
             {'after_wave': 1, 'kind': 'wait', 'seconds': 30}, {'after_wave': 2, 'kind': 'monitor', 'seconds': 600}],

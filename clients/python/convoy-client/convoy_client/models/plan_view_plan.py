@@ -11,8 +11,9 @@ T = TypeVar("T", bound="PlanViewPlan")
 
 @_attrs_define
 class PlanViewPlan:
-    """Per host, the ordered commands of the deploy and of its failure path, secrets
-    redacted; plus the lock taken on the primary host and the boot groups.
+    """Per host, the ordered commands of the deploy and of its failure path (and of its
+    promotion on a traffic-split canary: `on_promotion`), secrets redacted; plus the
+    lock taken on the primary host and the boot groups.
 
     """
 
