@@ -131,6 +131,9 @@ fn is_switch(step: &HostStep) -> bool {
     matches!(step, HostStep::ProxyDeploy(_) | HostStep::RolloutDeploy(_))
 }
 
+/// The length of a short container id (`docker ps --quiet`), a network alias.
+const SHORT_ID: usize = 12;
+
 /// What the steps found out along the way.
 #[derive(Default)]
 struct Progress {
@@ -379,9 +382,16 @@ impl HostRun<'_> {
                     .previous_versions
                     .insert(role.clone(), version.map(str::to_string));
             }
-            HostStep::ContainerId(role) => {
-                if let Some(id) = stdout.lines().next().filter(|id| !id.is_empty()) {
-                    progress.container_ids.insert(role.clone(), id.to_string());
+            // `docker run --detach` prints the full id as its last line, `container_id`
+            // the short one. The proxy reaches the container by its short id, the alias
+            // Docker gives it on the network (as Kamal's `--target` does).
+            HostStep::ContainerId(role) | HostStep::RunContainer(role) => {
+                let id = stdout.lines().map(str::trim).rfind(|l| !l.is_empty());
+                if let Some(id) = id.filter(|id| id.chars().all(|c| c.is_ascii_hexdigit())) {
+                    let short = &id[..id.len().min(SHORT_ID)];
+                    progress
+                        .container_ids
+                        .insert(role.clone(), short.to_string());
                 }
             }
             _ => {}
@@ -654,7 +664,9 @@ mod tests {
     async fn proxied_host_switches_to_the_new_container_then_stops_the_old() {
         let exec = RecordingExecutor::default();
         exec.answer("while read line; do echo ${line#shop-web-}", 0, &["v1"]);
-        exec.answer("--filter 'name=^shop-web-v2$' --quiet", 0, &["c0ffee"]);
+        // `docker run --detach` prints the full id; the proxy's target is the short one.
+        let full = format!("c0ffee012345{}", "f".repeat(52));
+        exec.answer("--name shop-web-v2 ", 0, &[&full]);
         let log = MemoryLog::default();
         let outcome = run("web-1", &exec, &log).await.unwrap();
         assert_eq!(outcome.previous_versions["web"].as_deref(), Some("v1"));
@@ -662,7 +674,7 @@ mod tests {
         let cmds = exec.commands();
         let deploy = position(&cmds, "kamal-proxy deploy shop-web");
         assert!(
-            cmds[deploy].contains("--target=c0ffee:3000"),
+            cmds[deploy].contains("--target=c0ffee012345:3000"),
             "{}",
             cmds[deploy]
         );
@@ -679,14 +691,14 @@ mod tests {
     #[tokio::test]
     async fn a_proxied_host_takes_five_execs_and_logs_every_step_and_command() {
         let exec = RecordingExecutor::default();
-        exec.answer("--filter 'name=^shop-web-v2$' --quiet", 0, &["c0ffee"]);
+        exec.answer("--name shop-web-v2 ", 0, &["c0ffee"]);
         let log = MemoryLog::default();
         run("web-1", &exec, &log).await.unwrap();
-        // Before the host-wide setup, the setup, up to the new container's id, the
-        // switch, and the cleanup after it.
+        // Before the host-wide setup, the setup, up to the new container (its id is the
+        // last line `docker run --detach` prints), the switch, and the cleanup after it.
         assert_eq!(*exec.execs.lock().unwrap(), 5);
         let cmds = exec.commands();
-        assert_eq!(cmds.len(), 19, "{cmds:#?}");
+        assert_eq!(cmds.len(), 18, "{cmds:#?}");
         let steps = log.steps.lock().unwrap().clone();
         assert_eq!(
             steps,
@@ -701,7 +713,6 @@ mod tests {
                 "current_version(web)",
                 "audit_boot(web)",
                 "run_container(web)",
-                "container_id(web)",
                 "proxy_deploy(web)",
                 "stop_old(web)",
                 "tag_latest",
@@ -813,7 +824,7 @@ mod tests {
     #[tokio::test]
     async fn failed_proxy_switch_stops_the_new_container_and_keeps_its_logs() {
         let exec = RecordingExecutor::default();
-        exec.answer("--filter 'name=^shop-web-v2$' --quiet", 0, &["c0ffee"]);
+        exec.answer("--name shop-web-v2 ", 0, &["c0ffee"]);
         exec.answer("kamal-proxy deploy", 1, &[]);
         exec.answer(
             "docker logs",
@@ -1029,7 +1040,7 @@ See 'docker run --help'.
             .replace("  job:\n    - job-1", "  worker:\n    - web-1")
             .replace("readiness_delay: 0", "readiness_delay: 2");
         let exec = RecordingExecutor::default();
-        exec.answer("--filter 'name=^shop-web-v2$' --quiet", 0, &["c0ffee"]);
+        exec.answer("--name shop-web-v2 ", 0, &["c0ffee"]);
         exec.answer("{{.State.Status}}", 0, &["running"]);
         let log = MemoryLog::default();
         let cancel = cancelled_soon();

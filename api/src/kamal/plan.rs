@@ -33,7 +33,8 @@ pub enum HostStep {
     CurrentVersion(String),
     AuditBoot(String),
     RunContainer(String),
-    /// Captures the new container's id, the target of `ProxyDeploy`.
+    /// Captures the new container's id, the target of `ProxyDeploy`, where no
+    /// `RunContainer` printed it (a canary's promotion).
     ContainerId(String),
     ProxyDeploy(String),
     /// A traffic-split canary: the new container registered beside the serving one
@@ -207,13 +208,10 @@ pub fn host_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
             RunContainer(name()),
         ]);
         if role.proxy.is_some() && split {
-            steps.extend([
-                ContainerId(name()),
-                RolloutDeploy(name()),
-                RolloutSet(name()),
-            ]);
+            // `docker run --detach` prints the new container's id: the switch's target.
+            steps.extend([RolloutDeploy(name()), RolloutSet(name())]);
         } else if role.proxy.is_some() {
-            steps.extend([ContainerId(name()), ProxyDeploy(name())]);
+            steps.push(ProxyDeploy(name()));
         } else {
             steps.push(HealthPoll(name()));
             if role.healthcheck.is_some() {

@@ -100,11 +100,6 @@ const WEB_1_STEPS: &[(&str, Option<&str>, &str)] = &[
         r#"docker run --detach --restart unless-stopped --name shop-web-v42 --network kamal --env KAMAL_CONTAINER_NAME=shop-web-v42 --env KAMAL_VERSION=v42 --env KAMAL_HOST=web-1 --env RAILS_ENV=production --env-file .kamal/apps/shop/env/roles/web.env --log-opt max-size=10m --label service=shop --label role=web --label destination registry.example.com/acme/shop:v42"#,
     ),
     (
-        "container_id",
-        Some("web"),
-        r#"docker container ls --all --filter 'name=^shop-web-v42$' --quiet"#,
-    ),
-    (
         "proxy_deploy",
         Some("web"),
         r#"docker exec kamal-proxy kamal-proxy deploy shop-web --target=<container-id>:3000 --host=shop.example.com --tls --deploy-timeout=30s --drain-timeout=30s --health-check-path=/up"#,
@@ -464,7 +459,6 @@ fn a_split_canary_gets_a_rollout_and_is_finished_by_its_promotion() {
             CurrentVersion(web()),
             AuditBoot(web()),
             RunContainer(web()),
-            ContainerId(web()),
             RolloutDeploy(web()),
             RolloutSet(web()),
         ]
