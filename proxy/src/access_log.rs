@@ -10,10 +10,7 @@
 use std::{
     io::{BufWriter, Write},
     net::{IpAddr, SocketAddr},
-    sync::{
-        mpsc::{sync_channel, Receiver, SyncSender},
-        Arc,
-    },
+    sync::mpsc::{sync_channel, Receiver, SyncSender},
     time::{Duration, SystemTime},
 };
 
@@ -21,10 +18,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 use serde::{ser::SerializeMap, Serialize, Serializer};
 
-use crate::{
-    proxy::Scheme,
-    service::{Service, Target},
-};
+use crate::{proxy::Scheme, service::RoutedTo};
 
 /// Lines queued for the writer before requests wait for it (stdout is slow or blocked).
 const QUEUE: usize = 16 * 1024;
@@ -50,9 +44,8 @@ pub struct RequestFacts {
 /// A finished request.
 pub struct Entry {
     pub request: RequestFacts,
-    pub service: Option<Arc<Service>>,
-    /// The target that answered: the service's own or its rollout's.
-    pub target: Option<Arc<Target>>,
+    /// Where the request went (none when no service matched).
+    pub routed: Option<RoutedTo>,
     pub status: u16,
     pub duration: Duration,
     pub response_bytes: u64,
@@ -115,8 +108,7 @@ impl Serialize for Line<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let Entry {
             request,
-            service,
-            target,
+            routed,
             status,
             duration,
             response_bytes,
@@ -132,15 +124,13 @@ impl Serialize for Line<'_> {
         let host = text(&request.host);
         let host = host.split(':').next().unwrap_or_default();
         let time = DateTime::<Utc>::from(request.time).to_rfc3339_opts(SecondsFormat::Nanos, true);
-        let service_name = service
+        let service = routed.as_ref().map(|to| &to.service.config);
+        let service_name = service.map(|s| s.name.as_str()).unwrap_or_default();
+        let target = routed
             .as_ref()
-            .map(|s| s.config.name.as_str())
+            .map(|to| to.target.address.as_str())
             .unwrap_or_default();
-        let target = target
-            .as_ref()
-            .map(|t| t.address.as_str())
-            .unwrap_or_default();
-        let forwarded = service.as_ref().is_some_and(|s| s.config.forward_headers);
+        let forwarded = service.is_some_and(|s| s.forward_headers);
 
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("time", &time)?;
@@ -236,8 +226,7 @@ mod tests {
         ));
         let entry = Entry {
             request,
-            service: None,
-            target: None,
+            routed: None,
             status: 404,
             duration: Duration::from_micros(1500),
             response_bytes: 10,

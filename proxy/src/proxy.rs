@@ -28,7 +28,7 @@ use crate::{
     rollout,
     router::{Routed, Router},
     routes::strip_prefix,
-    service::{InFlight, Service, Target},
+    service::{InFlight, RoutedTo},
     upstream::{Body, BoxError, HttpClient},
 };
 
@@ -65,9 +65,7 @@ pub struct Proxy {
 /// What the request reached, for its log line and metrics.
 #[derive(Default)]
 struct Served {
-    service: Option<Arc<Service>>,
-    /// The target chosen for the request: the service's own or its rollout's.
-    target: Option<Arc<Target>>,
+    routed: Option<RoutedTo>,
     in_flight: Option<InFlight>,
     request_headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -97,9 +95,9 @@ impl Proxy {
         let response = self.respond(request, connection, &mut served).await;
         facts.headers = std::mem::take(&mut served.request_headers);
         let (parts, body) = response.into_parts();
-        let response_headers = match &served.service {
-            Some(service) if !service.config.log_response_headers.is_empty() => {
-                access_log::pick(&parts.headers, &service.config.log_response_headers)
+        let response_headers = match &served.routed {
+            Some(to) if !to.service.config.log_response_headers.is_empty() => {
+                access_log::pick(&parts.headers, &to.service.config.log_response_headers)
             }
             _ => Vec::new(),
         };
@@ -136,8 +134,10 @@ impl Proxy {
         else {
             return plain(StatusCode::NOT_FOUND, "Not Found\n");
         };
-        served.service = Some(routed.service.clone());
-        served.target = Some(routed.target.clone());
+        served.routed = Some(RoutedTo {
+            service: routed.service.clone(),
+            target: routed.target.clone(),
+        });
         routed.target.metrics(&routed.service.config.name).started();
         let config = &routed.service.config;
         if !config.log_request_headers.is_empty() {
@@ -495,24 +495,20 @@ impl Drop for Observed {
         };
         let duration = finish.started.elapsed();
         let Served {
-            service,
-            target,
-            in_flight,
-            ..
+            routed, in_flight, ..
         } = finish.served;
         drop(in_flight);
-        match (&service, &target) {
-            (Some(service), Some(target)) => {
-                let metrics = target.metrics(&service.config.name);
+        match &routed {
+            Some(to) => {
+                let metrics = to.target.metrics(&to.service.config.name);
                 metrics.finished(finish.status, duration);
                 metrics.left();
             }
-            _ => TargetMetrics::unrouted().finished(finish.status, duration),
+            None => TargetMetrics::unrouted().finished(finish.status, duration),
         }
         finish.log.record(Entry {
             request: finish.facts,
-            service,
-            target,
+            routed,
             status: finish.status.as_u16(),
             duration,
             response_bytes: self.bytes,

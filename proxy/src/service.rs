@@ -92,6 +92,14 @@ pub fn normalize_path_prefix(prefix: &str) -> String {
     }
 }
 
+/// The service a request was routed to and the target chosen for it there (the
+/// service's own or its rollout's).
+#[derive(Clone)]
+pub struct RoutedTo {
+    pub service: Arc<Service>,
+    pub target: Arc<Target>,
+}
+
 /// One application instance requests are forwarded to.
 #[derive(Debug)]
 pub struct Target {
