@@ -1,36 +1,16 @@
 //! Metrics on `--metrics-port` and the JSON request log, from the real binary.
 
 mod common;
+#[path = "../../tests/support/prometheus.rs"]
+mod prometheus;
 
 use std::{collections::HashMap, time::Duration};
 
 use common::{client, free_port, get, get_with, proxy_with_app, Backend, ProxyProcess};
-use openmetrics_parser::{prometheus::parse_prometheus, PrometheusValue};
 
-/// The samples of `name` whose labels include `labels`, summed (a histogram's samples
-/// count their observations).
+/// The samples of `name` in `text` whose labels include `labels`, summed.
 fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let families = parse_prometheus(text)
-        .unwrap_or_else(|e| panic!("not Prometheus text ({e:?}):\n{text}"))
-        .families;
-    let Some(family) = families.get(name) else {
-        return 0.0;
-    };
-    family
-        .iter_samples()
-        .filter(|s| {
-            let set = s.get_labelset().unwrap();
-            labels
-                .iter()
-                .all(|(k, v)| set.get_label_value(k) == Some(*v))
-        })
-        .map(|s| match &s.value {
-            PrometheusValue::Counter(c) => c.value.as_f64(),
-            PrometheusValue::Gauge(n) | PrometheusValue::Unknown(n) => n.as_f64(),
-            PrometheusValue::Histogram(h) => h.count.unwrap_or(0) as f64,
-            PrometheusValue::Summary(_) => panic!("{name} is a summary"),
-        })
-        .sum()
+    prometheus::sum(&prometheus::parse(text), name, labels)
 }
 
 async fn scrape(port: u16) -> String {

@@ -3,13 +3,11 @@
 //! queue, SSH connections and handshake failures, step and deployment histograms; and the
 //! `CONVOY_METRICS_TOKEN` rule.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix_web::test::TestRequest;
 use convoy::auth::Role;
 use convoy::secret::Secret;
-use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{MetricFamily, PrometheusType, PrometheusValue};
 use serde_json::json;
 
@@ -17,6 +15,7 @@ use crate::support::engine::EXCLUSIVE;
 use crate::support::fleet::{host, FleetHost};
 use crate::support::http::served_engine;
 use crate::support::kamal::ServiceCleanup;
+use crate::support::prometheus::{self, Families};
 use crate::support::{bearer, test_policy, token, TestApp};
 
 const SERVICE: &str = "mx-metrics";
@@ -29,7 +28,7 @@ fn h8() -> &'static FleetHost {
 
 struct Metrics {
     text: String,
-    families: HashMap<String, MetricFamily<PrometheusType, PrometheusValue>>,
+    families: Families,
 }
 
 impl Metrics {
@@ -42,9 +41,7 @@ impl Metrics {
             .to_string();
         assert!(content_type.starts_with("text/plain"), "{content_type}");
         let text = reply.text().await.unwrap();
-        let families = parse_prometheus(&text)
-            .unwrap_or_else(|e| panic!("not Prometheus text ({e:?}):\n{text}"))
-            .families;
+        let families = prometheus::parse(&text);
         Self { text, families }
     }
 
@@ -53,27 +50,9 @@ impl Metrics {
         self.families.get(name)
     }
 
-    /// The sum of the samples of `name` whose labels include `labels`; a histogram's
-    /// samples count their observations.
+    /// The sum of the samples of `name` whose labels include `labels`.
     fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        let Some(family) = self.family(name) else {
-            return 0.0;
-        };
-        family
-            .iter_samples()
-            .filter(|s| {
-                let set = s.get_labelset().unwrap();
-                labels
-                    .iter()
-                    .all(|(k, v)| set.get_label_value(k) == Some(*v))
-            })
-            .map(|s| match &s.value {
-                PrometheusValue::Counter(c) => c.value.as_f64(),
-                PrometheusValue::Gauge(n) | PrometheusValue::Unknown(n) => n.as_f64(),
-                PrometheusValue::Histogram(h) => h.count.unwrap_or(0) as f64,
-                PrometheusValue::Summary(_) => panic!("{name} is a summary, not a histogram"),
-            })
-            .sum()
+        prometheus::sum(&self.families, name, labels)
     }
 
     /// Successful `GET /v1/deployments/{id}` requests counted so far.

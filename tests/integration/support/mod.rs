@@ -6,6 +6,8 @@ pub mod fleet;
 pub mod http;
 pub mod kamal;
 pub mod load;
+#[path = "../../support/prometheus.rs"]
+pub mod prometheus;
 pub mod sim;
 
 use std::time::Duration;
