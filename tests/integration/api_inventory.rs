@@ -248,14 +248,7 @@ async fn destinations_are_separate_services_and_unknown_ones_are_404() {
 
 /// Fails on s2's pull after s1 switched (one host per wave).
 fn fail_s2(w: &SimWorld) {
-    w.fleet.inject(
-        "s2",
-        Fault::FailCommand {
-            needle: " pull ".into(),
-            stderr: "Error response from daemon: manifest unknown".into(),
-            times: None,
-        },
-    );
+    w.fail_pulls("s2");
 }
 
 #[actix_web::test]

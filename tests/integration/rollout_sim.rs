@@ -294,14 +294,7 @@ async fn abort_returns_the_canaries_and_ends_aborted() {
 #[actix_web::test]
 async fn failed_hosts_within_max_failed_hosts_leave_the_rollout_going() {
     let w = on_v1().await;
-    w.fleet.inject(
-        "s2",
-        Fault::FailCommand {
-            needle: " pull ".into(),
-            stderr: "Error response from daemon: manifest unknown".into(),
-            times: None,
-        },
-    );
+    w.fail_pulls("s2");
     let strategy = json!({"max_parallel": 1, "max_failed_hosts": 1});
     let id = w.deploy(&config(&HOSTS), "v2", Some(strategy)).await;
     assert_eq!(w.hosts_with(&id, "host_failed").await, ["s2"]);
@@ -319,14 +312,7 @@ async fn failed_hosts_within_max_failed_hosts_leave_the_rollout_going() {
 #[actix_web::test]
 async fn a_wave_failing_beyond_max_failed_hosts_stops_and_returns_the_fleet() {
     let w = on_v1().await;
-    w.fleet.inject(
-        "s2",
-        Fault::FailCommand {
-            needle: " pull ".into(),
-            stderr: "Error response from daemon: manifest unknown".into(),
-            times: None,
-        },
-    );
+    w.fail_pulls("s2");
     let id = w
         .post(&config(&HOSTS), "v2", Some(json!({"max_parallel": 1})))
         .await;
@@ -686,4 +672,29 @@ async fn a_blue_green_keep_time_ends_with_the_previous_containers_retired() {
     let reply = w.app.post(&path, &w.deployer, &json!({})).await;
     assert_eq!(reply.status, 409, "{}", reply.text);
     assert!(reply.text.contains("retired"), "{}", reply.text);
+}
+
+#[actix_web::test]
+async fn a_return_whose_stop_fails_is_reported_as_a_failed_rollback() {
+    // A first deploy: s1 switches to v1 with nothing before it, s2 fails, and s1's return
+    // (its route removed, its new container stopped) cannot stop the container.
+    let w = world().await;
+    let hosts = ["s1", "s2"];
+    w.fail_pulls("s2");
+    let stop = "docker ps --quiet --filter 'name=";
+    w.fail("s1", stop, "Cannot connect to the Docker daemon");
+    let id = w
+        .post(&config(&hosts), "v1", Some(json!({"max_parallel": 1})))
+        .await;
+    assert_eq!(w.run_to_end(&id).await, "failed");
+    let events = w.events(&id).await;
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    let failed = events
+        .iter()
+        .find(|e| e["kind"] == "rollback_failed")
+        .unwrap_or_else(|| panic!("no rollback_failed in {kinds:?}"));
+    let message = failed["message"].as_str().unwrap();
+    assert!(message.starts_with("s1: "), "{message}");
+    assert!(message.contains("docker ps --quiet"), "{message}");
+    assert!(!kinds.contains(&"rollback_completed"), "{kinds:?}");
 }

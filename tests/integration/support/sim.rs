@@ -9,7 +9,7 @@ use convoy::auth::Role;
 use convoy::db::models::server::Server;
 use convoy::deploy::runner::{Engine, Outcome, Run, TargetResolver};
 use convoy::deploy::store::Store;
-use convoy::sim::{SimConfig, SimFleet};
+use convoy::sim::{Fault, SimConfig, SimFleet};
 use convoy::ssh::SshTarget;
 use convoy::state::TargetError;
 use serde_json::{json, Value};
@@ -195,6 +195,25 @@ impl SimWorld {
     pub fn touched(&self, host: &str, version: &str) -> bool {
         let name = format!("shop-web-{version}");
         self.fleet.commands(host).iter().any(|c| c.contains(&name))
+    }
+
+    /// Every later pull on `host` fails as for an image the registry does not have.
+    pub fn fail_pulls(&self, host: &str) {
+        self.fail(
+            host,
+            " pull ",
+            "Error response from daemon: manifest unknown",
+        );
+    }
+
+    /// Every later command on `host` whose display contains `needle` exits 1 with `stderr`.
+    pub fn fail(&self, host: &str, needle: &str, stderr: &str) {
+        let fault = Fault::FailCommand {
+            needle: needle.into(),
+            stderr: stderr.into(),
+            times: None,
+        };
+        self.fleet.inject(host, fault);
     }
 
     /// Asserts the sim understood every command.

@@ -7,10 +7,11 @@ use chrono::Utc;
 use futures::future::join_all;
 use serde_json::json;
 
-use super::hosts::{hex_suffix, run_logged};
+use super::hosts::{hex_suffix, run_all_logged, run_logged};
 use super::{Host, Loaded, Run};
 use crate::deploy::host::HostRun;
 use crate::deploy::sink::{HostLog, LogSink};
+use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::{Commands, Stamp};
 
 impl Run<'_> {
@@ -101,16 +102,12 @@ impl Run<'_> {
                 // the new version may have started (never routed: the switch waits for
                 // the previous version to be stored). Stop it if it runs.
                 let commands = Commands::new(&loaded.config, &row.version);
-                for role in loaded.config.roles_on(&host.name) {
-                    run_logged(
-                        self.executor(),
-                        target,
-                        &commands.stop_if_running(role),
-                        log,
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
-                }
+                let stops: Vec<Cmd> = loaded
+                    .config
+                    .roles_on(&host.name)
+                    .map(|role| commands.stop_if_running(role))
+                    .collect();
+                run_all_logged(self.executor(), target, &stops, log).await?;
                 Ok(
                     "no container of the new version had been routed: any that ran was stopped"
                         .into(),
@@ -119,15 +116,18 @@ impl Run<'_> {
             Some("") => {
                 let commands = Commands::new(&loaded.config, &row.version);
                 for role in loaded.config.roles_on(&host.name) {
-                    let mut cmds = vec![commands.stop(role)];
+                    // A host interrupted before its switch has no route to remove.
                     if role.proxy.is_some() {
-                        cmds.insert(0, commands.proxy_remove(role));
-                    }
-                    for cmd in cmds {
-                        run_logged(self.executor(), target, &cmd, log)
+                        let remove = commands.proxy_remove(role);
+                        let removed = run_logged(self.executor(), target, &remove, log)
                             .await
                             .map_err(|e| e.to_string())?;
+                        if !removed {
+                            log.info("no route of the new version to remove");
+                        }
                     }
+                    let stop = [commands.stop_if_running(role)];
+                    run_all_logged(self.executor(), target, &stop, log).await?;
                 }
                 Ok("nothing ran before: the new containers were stopped".into())
             }

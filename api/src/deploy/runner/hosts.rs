@@ -169,6 +169,25 @@ pub(super) async fn run_logged(
     Ok(out.success())
 }
 
+/// Runs `cmds` in order as [`run_logged`] does, stopping at the first that does not exit
+/// 0 (its command, redacted, is the error) or cannot run.
+pub(super) async fn run_all_logged(
+    executor: &dyn RemoteExecutor,
+    target: &SshTarget,
+    cmds: &[Cmd],
+    log: &HostLog,
+) -> Result<(), String> {
+    for cmd in cmds {
+        let ok = run_logged(executor, target, cmd, log)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !ok {
+            return Err(format!("{} failed", cmd.redacted()));
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn hex_suffix() -> String {
     Uuid::new_v4().simple().to_string()[..16].to_string()
 }

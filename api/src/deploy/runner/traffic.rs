@@ -9,7 +9,7 @@
 
 use futures::future::join_all;
 
-use super::hosts::{run_logged, Pass};
+use super::hosts::{run_all_logged, Pass};
 use super::waves::GateEnd;
 use super::{Host, Loaded, Run};
 use crate::deploy::sink::{HostLog, LogSink};
@@ -94,14 +94,7 @@ impl Run<'_> {
                 ]);
             }
             cmds.push(new.stop(role));
-            for cmd in cmds {
-                let ok = run_logged(self.executor(), target, &cmd, log)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !ok {
-                    return Err(format!("{} failed", cmd.redacted()));
-                }
-            }
+            run_all_logged(self.executor(), target, &cmds, log).await?;
         }
         Ok(format!(
             "returned to {previous}: its containers routed again, the rollout and the new containers stopped"
