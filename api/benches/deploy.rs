@@ -338,6 +338,9 @@ async fn convoy_deploy(engine: &Engine, config: &Value, version: &str) -> Convoy
         tokio::time::sleep(POLL).await;
     };
     let total = started.elapsed();
+    // The cleanup after the switch runs once `deployed` is recorded: its steps are in the
+    // table once the deployment gave its locks back.
+    engine.wait_unlocked(&id, LIMIT).await;
     let log = log_lines(engine, &id).await;
     ConvoyRun {
         timed: Timed {
@@ -394,6 +397,17 @@ fn phases(deployment: &Value, log: &[LogLine], total: Duration) -> Vec<(String, 
             .any(|h| h.address == name || h.name == name)
     };
     let mut starts: BTreeMap<String, Vec<(&str, DateTime<Utc>)>> = BTreeMap::new();
+    // A target's last line: the end of its last step when that is after the target ended
+    // (the cleanup after the switch).
+    let mut last_line: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    for line in log {
+        if let Some(target) = line.target_id {
+            let at = last_line
+                .entry(target.to_string())
+                .or_insert(line.created_at);
+            *at = (*at).max(line.created_at);
+        }
+    }
     for line in log.iter().filter(|l| l.stream == "info") {
         let Some(target) = line.target_id else {
             continue;
@@ -417,7 +431,9 @@ fn phases(deployment: &Value, log: &[LogLine], total: Duration) -> Vec<(String, 
     let mut steps: Vec<(String, f64)> = Vec::new();
     for (target, list) in &starts {
         for (i, (step, start)) in list.iter().enumerate() {
-            let end = list.get(i + 1).map_or_else(|| finished(target), |n| n.1);
+            let end = list
+                .get(i + 1)
+                .map_or_else(|| finished(target).max(last_line[target]), |n| n.1);
             let took = ms(*start, end);
             match steps.iter_mut().find(|(s, _)| s == step) {
                 Some((_, slowest)) => *slowest = slowest.max(took),
@@ -443,12 +459,17 @@ fn phases(deployment: &Value, log: &[LogLine], total: Duration) -> Vec<(String, 
     )];
     out.extend(steps);
     out.push((
-        "(after the last host: unlock, status)".to_string(),
+        "(after the last host served: status)".to_string(),
         ms(last_host, done),
     ));
     out.push((
         "(request and status polling)".to_string(),
         total.as_secs_f64() * 1000.0 - ms(created, done),
+    ));
+    let cleaned = last_line.values().max().copied().unwrap_or(done);
+    out.push((
+        "(after `deployed`: cleanup, not in total)".to_string(),
+        ms(done, cleaned.max(done)),
     ));
     out
 }

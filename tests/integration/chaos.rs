@@ -17,7 +17,7 @@ use diesel_async::RunQueryDsl;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::support::engine::{running, secrets, web_role, Engine};
+use crate::support::engine::{running, secrets, unlocked, web_role, Engine};
 use crate::support::fleet::{fleet, host, FleetHost};
 use crate::support::kamal::{proxy_host, ServiceCleanup};
 use crate::support::load::{failures, load, Sample};
@@ -281,11 +281,13 @@ fn is_final(d: &Value) -> bool {
     )
 }
 
+/// The deployment once final and its locks given back (or `LIMIT` passed: the lock
+/// count then says what was left).
 async fn finish(engine: &Engine, id: &str) -> Value {
     let start = Instant::now();
     loop {
         let d = look(engine, id).await;
-        if is_final(&d) {
+        if is_final(&d) && (unlocked(&engine.event_kinds(id).await) || start.elapsed() > LIMIT) {
             return d;
         }
         assert!(

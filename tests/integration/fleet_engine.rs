@@ -173,8 +173,8 @@ async fn deploys_under_load_fails_a_broken_version_cleanly_and_rolls_back() {
         "lock_acquired",
         "host_started",
         "host_succeeded",
-        "lock_released",
         "deploy_completed",
+        "lock_released",
     ] {
         assert!(
             events.iter().any(|e| e == kind),

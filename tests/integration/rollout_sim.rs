@@ -95,8 +95,8 @@ async fn rolling_waves_of_max_parallel_hosts() {
             "wave_completed",
             "wave_started",
             "wave_completed",
-            "lock_released",
-            "deploy_completed"
+            "deploy_completed",
+            "lock_released"
         ])
     );
     assert_eq!(wave_hosts(&w, &id).await, [["s1"], ["s2"], ["s3"]]);
@@ -154,8 +154,8 @@ async fn a_canary_that_stays_healthy_is_promoted_automatically() {
             "bake_passed",
             "wave_started",
             "wave_completed",
-            "lock_released",
-            "deploy_completed"
+            "deploy_completed",
+            "lock_released"
         ])
     );
     assert_eq!(wave_hosts(&w, &id).await, [vec!["s1"], vec!["s2", "s3"]]);
@@ -248,8 +248,8 @@ async fn a_manual_promotion_parks_the_rollout_until_promote() {
             "promoted",
             "wave_started",
             "wave_completed",
-            "lock_released",
-            "deploy_completed"
+            "deploy_completed",
+            "lock_released"
         ])
     );
     assert_eq!(w.live(&HOSTS), [v("v2"), v("v2"), v("v2")]);
@@ -391,8 +391,8 @@ async fn a_healthy_monitor_passes_and_the_deployment_ends_deployed() {
             "wave_completed",
             "monitor_started",
             "monitor_passed",
-            "lock_released",
-            "deploy_completed"
+            "deploy_completed",
+            "lock_released"
         ])
     );
 }
@@ -515,8 +515,8 @@ async fn a_worker_killed_during_the_bake_resumes_the_bake_to_its_deadline() {
             "bake_passed",
             "wave_started",
             "wave_completed",
-            "lock_released",
-            "deploy_completed"
+            "deploy_completed",
+            "lock_released"
         ])
     );
     // The resumed bake kept the deadline the first one had.
@@ -551,8 +551,8 @@ async fn a_worker_killed_during_the_monitor_resumes_it() {
             "deploy_resumed",
             "monitor_started",
             "monitor_passed",
-            "lock_released",
-            "deploy_completed"
+            "deploy_completed",
+            "lock_released"
         ])
     );
 }
@@ -575,8 +575,8 @@ async fn a_worker_killed_during_a_wave_wait_goes_on_after_it() {
             "deploy_resumed",
             "wave_started",
             "wave_completed",
-            "lock_released",
-            "deploy_completed"
+            "deploy_completed",
+            "lock_released"
         ])
     );
     assert_eq!(wave_hosts(&w, &id).await, [vec!["s1", "s2"], vec!["s3"]]);
@@ -697,4 +697,39 @@ async fn a_return_whose_stop_fails_is_reported_as_a_failed_rollback() {
     assert!(message.starts_with("s1: "), "{message}");
     assert!(message.contains("docker ps --quiet"), "{message}");
     assert!(!kinds.contains(&"rollback_completed"), "{kinds:?}");
+}
+
+#[actix_web::test]
+async fn deployed_is_recorded_before_the_cleanup_and_a_worker_dying_in_it_is_finished() {
+    let w = on_v1().await;
+    // The stop of s1's previous container never returns: the worker dies in the cleanup.
+    let stop_old = "grep -v -x -F shop-web-v2";
+    let hang = Fault::Hang {
+        needle: stop_old.into(),
+    };
+    w.fleet.inject("s1", hang);
+    let id = w.post(&config(&HOSTS), "v2", None).await;
+    w.kill_when(&id, w.fleet.reached("s1", stop_old)).await;
+    // Every host serves v2 and the deployment says so; s1's v1 still runs, unrouted, and
+    // the service stays locked.
+    assert_eq!(status(&w, &id).await, "deployed");
+    assert_eq!(w.live(&HOSTS), [v("v2"), v("v2"), v("v2")]);
+    assert_eq!(w.fleet.running_versions("s1", "shop", "web"), ["v1", "v2"]);
+    assert_eq!(w.kinds(&id).await.last().unwrap(), "deploy_completed");
+    w.fleet.clear_faults("s1");
+
+    // The next worker finds it deployed with its lock held: the cleanup, then the locks.
+    assert_eq!(w.run_to_end(&id).await, "deployed");
+    for host in HOSTS {
+        assert_eq!(
+            w.fleet.running_versions(host, "shop", "web"),
+            ["v2"],
+            "{host}"
+        );
+    }
+    let events = w.kinds(&id).await;
+    assert_eq!(
+        events[events.len() - 3..],
+        kinds(&["deploy_completed", "lock_acquired", "lock_released"])
+    );
 }

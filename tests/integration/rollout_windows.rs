@@ -219,8 +219,8 @@ async fn a_closed_window_waits_paused_for_the_next_recurring_window() {
             "wave_completed",
             "wave_started",
             "wave_completed",
-            "lock_released",
-            "deploy_completed"
+            "deploy_completed",
+            "lock_released"
         ])
     );
     assert_eq!(w.live(&HOSTS), [v("v2"), v("v2"), v("v2")]);

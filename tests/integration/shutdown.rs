@@ -16,7 +16,7 @@ use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
-use crate::support::engine::{served, web_role, Engine, EXCLUSIVE};
+use crate::support::engine::{served, unlocked, web_role, Engine, EXCLUSIVE};
 use crate::support::fleet::{fleet, host, FleetHost};
 use crate::support::kamal::ServiceCleanup;
 use crate::support::sim::{config, SimWorld};
@@ -243,7 +243,8 @@ async fn a_stopped_worker_hands_its_deployment_to_another_at_once() {
         let d = world.show(&id).await;
         if convoy::db::models::status::DeploymentStatus::is_final_text(
             d["status"].as_str().unwrap(),
-        ) {
+        ) && unlocked(&world.kinds(&id).await)
+        {
             break d;
         }
         assert!(start.elapsed() < Duration::from_secs(30), "{d:#}");

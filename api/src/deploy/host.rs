@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::{Commands, Stamp, CONTAINER_ID};
 use crate::kamal::config::DeployConfig;
-use crate::kamal::plan::{failure_steps, host_steps, promotion_steps, HostStep, StepContext};
+use crate::kamal::plan::{
+    cleanup_len, cleanup_steps, failure_steps, host_steps, promotion_steps, HostStep, StepContext,
+};
 use crate::secret::Secret;
 use crate::ssh::{ExecOutput, ExecRequest, RemoteExecutor, SshError, SshTarget, Stream};
 
@@ -134,6 +136,17 @@ fn is_switch(step: &HostStep) -> bool {
 /// The length of a short container id (`docker ps --quiet`), a network alias.
 const SHORT_ID: usize = 12;
 
+/// Which part of a host's steps a run covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// All of them (or a promotion's).
+    Whole,
+    /// Up to the cleanup ([`cleanup_steps`]), which runs once the deployment is recorded.
+    UntilCleanup,
+    /// The cleanup alone.
+    Cleanup,
+}
+
 /// What the steps found out along the way.
 #[derive(Default)]
 struct Progress {
@@ -158,25 +171,59 @@ impl HostRun<'_> {
 
     /// Runs the success path; on failure runs the failure path and returns the cause.
     pub async fn deploy(&self) -> Result<HostOutcome, HostFailure> {
+        self.deploy_part(Part::Whole).await
+    }
+
+    /// Runs the success path up to its cleanup ([`cleanup_steps`]): the host serves the
+    /// new version when it returns, and [`HostRun::cleanup`] finishes it.
+    pub async fn deploy_until_cleanup(&self) -> Result<HostOutcome, HostFailure> {
+        self.deploy_part(Part::UntilCleanup).await
+    }
+
+    /// The cleanup [`HostRun::deploy_until_cleanup`] left: a failure there is logged as a
+    /// warning (the new version serves already; an old container left running is drift).
+    pub async fn cleanup(&self) {
+        let steps = cleanup_steps(self.config, self.host);
+        if let Err(e) = self.run_steps(&steps, Part::Cleanup).await {
+            // Not reached: every failure of the cleanup is a warning.
+            self.log.line(LogStream::Info, &format!("warning: {e}"));
+        }
+    }
+
+    async fn deploy_part(&self, part: Part) -> Result<HostOutcome, HostFailure> {
         let reuse = self.reuse_image && self.image_present().await?;
-        let steps: Vec<HostStep> = host_steps(self.config, self.host)
+        let mut steps: Vec<HostStep> = host_steps(self.config, self.host)
             .into_iter()
             .filter(|s| !(reuse && matches!(s, HostStep::RegistryLogin | HostStep::PullImage)))
             .collect();
-        self.run_steps(&steps).await
+        if part == Part::UntilCleanup {
+            steps.truncate(steps.len() - cleanup_len(self.config, &steps));
+        }
+        self.run_steps(&steps, part).await
     }
 
     /// Promotes a traffic-split canary host: the switch to the new containers its deploy
     /// started, the rollout stopped, the previous containers stopped, the housekeeping.
     pub async fn promote(&self) -> Result<HostOutcome, HostFailure> {
-        self.run_steps(&promotion_steps(self.config, self.host))
+        self.run_steps(&promotion_steps(self.config, self.host), Part::Whole)
             .await
+    }
+
+    fn log_serving(&self, started: Instant) {
+        self.log.line(
+            LogStream::Info,
+            &format!(
+                "serving {} {} ms after the host's deploy started",
+                self.version,
+                started.elapsed().as_millis()
+            ),
+        );
     }
 
     /// Runs `steps`, and the failure path when one fails. Consecutive steps that need
     /// nothing from the host in between run as one script (see [`batch`]); the log still
     /// tells each step and command apart.
-    async fn run_steps(&self, steps: &[HostStep]) -> Result<HostOutcome, HostFailure> {
+    async fn run_steps(&self, steps: &[HostStep], part: Part) -> Result<HostOutcome, HostFailure> {
         let mut progress = Progress::default();
         let started = Instant::now();
         let mut switched = false;
@@ -192,16 +239,9 @@ impl HostRun<'_> {
                 self.fail(&progress).await;
                 return Err(HostFailure::Cancelled { step: name });
             }
-            if !serving && is_after_switch(step) {
+            if !serving && part != Part::Cleanup && is_after_switch(step) {
                 serving = true;
-                self.log.line(
-                    LogStream::Info,
-                    &format!(
-                        "serving {} {} ms after the host's deploy started",
-                        self.version,
-                        started.elapsed().as_millis()
-                    ),
-                );
+                self.log_serving(started);
             }
             let group = &steps[next..next + batch::group_len(&steps[next..])];
             switched |= group
@@ -216,7 +256,7 @@ impl HostRun<'_> {
                 next += 1;
                 match result {
                     Ok(()) => {}
-                    Err(e) if is_housekeeping(step) => {
+                    Err(e) if part == Part::Cleanup || is_housekeeping(step) => {
                         self.log.line(
                             LogStream::Info,
                             &format!("warning: {e} (the deploy goes on)"),
@@ -229,6 +269,9 @@ impl HostRun<'_> {
                     }
                 }
             }
+        }
+        if part == Part::UntilCleanup && switched && !serving {
+            self.log_serving(started);
         }
         Ok(HostOutcome {
             previous_versions: progress.previous_versions,

@@ -217,6 +217,12 @@ impl Store {
         Ok(taken.map(drop))
     }
 
+    /// True when the deployment holds its service's database lock (whatever the lease).
+    pub async fn holds_lock(&self, row: &Deployment) -> anyhow::Result<bool> {
+        let lock = service_lock::find(&mut *self.conn().await?, key(row)).await?;
+        Ok(lock.is_some_and(|l| l.deployment_id == Some(row.id)))
+    }
+
     pub async fn release_lock(&self, row: &Deployment) -> anyhow::Result<()> {
         service_lock::release(&mut *self.conn().await?, key(row), row.id).await?;
         Ok(())

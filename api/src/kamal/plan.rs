@@ -232,6 +232,32 @@ pub fn host_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
     steps
 }
 
+/// The cleanup of `host`'s success path that may run after the deployment is recorded
+/// `deployed`: its longest tail of steps that leave what is served alone. A proxied
+/// role's previous container, which its proxy no longer routes to, is stopped there, and
+/// the image housekeeping runs; an unproxied role's previous container is stopped before
+/// (two workers of one role must not run on), and so is everything before it.
+pub fn cleanup_steps(config: &DeployConfig, host: &str) -> Vec<HostStep> {
+    let steps = host_steps(config, host);
+    let kept = steps.len() - cleanup_len(config, &steps);
+    steps[kept..].to_vec()
+}
+
+/// How many of the last `steps` [`cleanup_steps`] counts.
+pub fn cleanup_len(config: &DeployConfig, steps: &[HostStep]) -> usize {
+    use HostStep::*;
+    let leaves_serving_alone = |step: &HostStep| match step {
+        StopOld(role) => config.role(role).is_some_and(|r| r.proxy.is_some()),
+        TagLatest | AuditTag | Prune => true,
+        _ => false,
+    };
+    steps
+        .iter()
+        .rev()
+        .take_while(|s| leaves_serving_alone(s))
+        .count()
+}
+
 /// The promotion of a traffic-split canary `host` (none elsewhere): each proxied role
 /// switched to the new container, its rollout stopped, its previous container stopped
 /// (unless blue-green keeps it), then the housekeeping the split left out.

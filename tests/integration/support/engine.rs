@@ -161,14 +161,18 @@ impl Engine {
         reply.json()
     }
 
-    /// Waits until the deployment's status is final; returns the deployment.
+    /// Waits until the deployment's status is final and it gave its locks back (a
+    /// deployed rollout is recorded before the cleanup after the switch, which holds
+    /// them); returns the deployment.
     pub async fn wait_final(&self, id: &str, limit: Duration) -> Value {
         let start = Instant::now();
         loop {
             let d = self.show(id).await;
             let status = d["status"].as_str().unwrap_or_default();
             if convoy::db::models::status::DeploymentStatus::is_final_text(status) {
-                return d;
+                self.wait_unlocked(id, limit.saturating_sub(start.elapsed()))
+                    .await;
+                return self.show(id).await;
             }
             assert!(
                 start.elapsed() < limit,
@@ -176,6 +180,23 @@ impl Engine {
                 self.log_text(id).await
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Waits until the deployment gave its locks back: no lock event, or the last one
+    /// `lock_released` (a worker that died holding them records no release).
+    pub async fn wait_unlocked(&self, id: &str, limit: Duration) {
+        let start = Instant::now();
+        loop {
+            let kinds = self.event_kinds(id).await;
+            if unlocked(&kinds) {
+                return;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "deployment {id} still holds its lock after {limit:?}: {kinds:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -275,6 +296,15 @@ impl Engine {
             .map(|e| e["kind"].as_str().unwrap().to_string())
             .collect()
     }
+}
+
+/// True when `kinds` (a deployment's events, oldest first) has no lock event or ends its
+/// lock events with `lock_released`.
+pub fn unlocked(kinds: &[String]) -> bool {
+    kinds
+        .iter()
+        .rfind(|k| *k == "lock_acquired" || *k == "lock_released")
+        .is_none_or(|k| k == "lock_released")
 }
 
 #[derive(QueryableByName)]

@@ -22,11 +22,16 @@ use crate::kamal::commands::{Commands, CONTAINER_ID};
 pub const BLUE_GREEN_GATE: &str = "blue_green";
 const RETIRED_GATE: &str = "retired";
 
-/// What a run of a deployed blue-green deployment has to do.
+/// What a run of a deployed deployment has to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum After {
+    /// Blue-green: route every host back to the previous containers.
     SwitchBack,
+    /// Blue-green: stop the previous containers once the keep time is over.
     Retire,
+    /// The worker died between recording `deployed` and the end of the cleanup after it
+    /// (it still holds the service lock): the cleanup, then the locks.
+    Cleanup,
 }
 
 /// When the previous containers are to be retired, if they still run.

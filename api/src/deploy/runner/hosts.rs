@@ -1,6 +1,7 @@
 //! One host's deploy ([`HostRun`]) inside a rollout, and the records of how it ended.
 
 use chrono::Utc;
+use futures::future::join_all;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -10,18 +11,22 @@ use crate::deploy::host::{HostFailure, HostOutcome, HostRun};
 use crate::deploy::sink::{HostLog, LogSink};
 use crate::kamal::cmd::Cmd;
 use crate::kamal::commands::Stamp;
+use crate::kamal::plan::cleanup_steps;
 use crate::ssh::{ExecRequest, RemoteExecutor, SshError, SshTarget};
 
 impl Run<'_> {
-    /// One host's deploy, its targets and events kept up to date.
+    /// One host's deploy, its targets and events kept up to date. With `pass`
+    /// [`Pass::UntilCleanup`] the host ends when it serves the new version, and
+    /// [`Run::clean_up`] finishes it.
     pub(super) async fn run_host(
         &self,
         loaded: &Loaded,
         host: &Host,
         sink: &LogSink,
         performer: &str,
+        pass: Pass,
     ) -> HostEnd {
-        let end = match self.try_run_host(loaded, host, sink, performer).await {
+        let end = match self.try_run_host(loaded, host, sink, performer, pass).await {
             Ok(end) => end,
             Err(e) => HostEnd::Failed(format!("internal error: {e:#}")),
         };
@@ -52,6 +57,7 @@ impl Run<'_> {
         host: &Host,
         sink: &LogSink,
         performer: &str,
+        pass: Pass,
     ) -> anyhow::Result<HostEnd> {
         let target = match &host.ssh {
             Ok(target) => target,
@@ -64,7 +70,7 @@ impl Run<'_> {
         self.host_event(loaded, host, "host_started", "").await?;
         let log = sink.host(&host.name, host.role_targets());
         let result = self
-            .host_pass(loaded, host, target, &log, performer, Pass::Deploy)
+            .host_pass(loaded, host, target, &log, performer, pass)
             .await;
         sink.flush().await;
         Ok(match result {
@@ -101,13 +107,79 @@ impl Run<'_> {
             replaced_hex: &replaced_hex,
             secrets: &secrets,
             log,
-            cancel: (pass == Pass::Deploy).then_some(&self.cancel),
+            cancel: matches!(pass, Pass::Deploy | Pass::UntilCleanup).then_some(&self.cancel),
             reuse_image: row.rollback_of.is_some(),
         };
         match pass {
             Pass::Deploy => run.deploy().await,
+            Pass::UntilCleanup => run.deploy_until_cleanup().await,
             Pass::Promote => run.promote().await,
+            Pass::Cleanup => {
+                run.cleanup().await;
+                Ok(HostOutcome::default())
+            }
         }
+    }
+
+    /// The cleanup left by [`Pass::UntilCleanup`] ([`cleanup_steps`]) on `hosts` at once:
+    /// a failure is a warning in the host's log.
+    pub(super) async fn clean_up(
+        &self,
+        loaded: &Loaded,
+        hosts: &[&Host],
+        sink: &LogSink,
+        performer: &str,
+    ) {
+        let runs = hosts.iter().map(|host| async move {
+            let Ok(target) = &host.ssh else {
+                return;
+            };
+            let log = sink.host(&host.name, host.role_targets());
+            // Never an error: the cleanup's failures are warnings.
+            let _ = self
+                .host_pass(loaded, host, target, &log, performer, Pass::Cleanup)
+                .await;
+        });
+        join_all(runs).await;
+        sink.flush().await;
+    }
+
+    /// The hosts whose cleanup a run that ended `deployed` left (or a worker that died
+    /// right after recorded it): those of the last wave, when no gate follows it, whose
+    /// targets all succeeded and have a cleanup.
+    pub(super) async fn left_to_clean_up<'l>(
+        &self,
+        loaded: &'l Loaded,
+    ) -> anyhow::Result<Vec<&'l Host>> {
+        let plan = &loaded.plan;
+        let Some(last) = plan.waves.last() else {
+            return Ok(Vec::new());
+        };
+        if plan.gates.iter().any(|g| g.after_wave == last.index) {
+            return Ok(Vec::new());
+        }
+        let fresh = self.store().targets(loaded.row.id).await?;
+        let succeeded = |host: &Host| {
+            let mine = fresh.iter().filter(|t| t.server_id == host.server.id);
+            let mut any = false;
+            for target in mine {
+                any = true;
+                let returned = target
+                    .step
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("rolled_back") || s == "switched_back");
+                if target.status != TargetStatus::Succeeded.as_str() || returned {
+                    return false;
+                }
+            }
+            any
+        };
+        Ok(last
+            .hosts
+            .iter()
+            .filter_map(|name| loaded.host(name))
+            .filter(|h| succeeded(h) && !cleanup_steps(&loaded.config, &h.name).is_empty())
+            .collect())
     }
 
     pub(super) async fn end_host(
@@ -146,7 +218,11 @@ impl Run<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Pass {
     Deploy,
+    /// The deploy up to its cleanup: the host serves the new version when it ends.
+    UntilCleanup,
     Promote,
+    /// The cleanup an [`Pass::UntilCleanup`] left.
+    Cleanup,
 }
 
 /// Runs a command outside the plan's steps, logging it like the steps do; true when it

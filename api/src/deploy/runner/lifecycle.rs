@@ -56,6 +56,18 @@ impl Run<'_> {
         }
         if Status::is_final_text(&row.status) {
             return match self.after_deployed(&row).await? {
+                Some(After::Cleanup) => {
+                    let outcome = self.work(row, Work::After(After::Cleanup)).await?;
+                    if !matches!(outcome, Outcome::Finished(_)) {
+                        return Ok(outcome);
+                    }
+                    // A blue-green switch-back or retirement the dead worker was on.
+                    let row = self.store().deployment(self.deployment).await?;
+                    match self.after_deployed(&row).await? {
+                        Some(After::Cleanup) | None => Ok(outcome),
+                        Some(after) => self.work(row, Work::After(after)).await,
+                    }
+                }
                 Some(after) => self.work(row, Work::After(after)).await,
                 None => Ok(Outcome::Finished(row.status)),
             };
@@ -80,11 +92,16 @@ impl Run<'_> {
         self.work(row, Work::Rollout).await
     }
 
-    /// A deployed blue-green deployment's pending work: a requested switch-back while its
-    /// previous containers run, else their retirement once the keep time is over.
+    /// A deployed deployment's pending work: the cleanup after the switch when its worker
+    /// died before it ended (the deployment still holds its lock); for blue-green, a
+    /// requested switch-back while its previous containers run, else their retirement
+    /// once the keep time is over.
     async fn after_deployed(&self, row: &Deployment) -> anyhow::Result<Option<After>> {
         if row.status != Status::Deployed {
             return Ok(None);
+        }
+        if self.store().holds_lock(row).await? {
+            return Ok(Some(After::Cleanup));
         }
         let Some(until) = keep_until(row.gate.as_ref()) else {
             return Ok(None);
@@ -400,6 +417,12 @@ impl Run<'_> {
                 self.switch_back(loaded, sink).await.map(|_| End::Done)
             }
             Work::After(After::Retire) => self.retire(loaded, sink).await.map(|_| End::Done),
+            Work::After(After::Cleanup) => {
+                sink.info("the cleanup after the switch did not end: running it again");
+                let hosts = self.left_to_clean_up(loaded).await?;
+                self.clean_up(loaded, &hosts, sink, &performer).await;
+                Ok(End::Done)
+            }
         };
 
         if let Ok(End::Parked(status)) = &result {
@@ -410,7 +433,15 @@ impl Run<'_> {
         if let Ok(End::Released) = &result {
             return self.hand_over(loaded, sink).await;
         }
-        self.give_locks(loaded, sink).await?;
+        // A deployed rollout is recorded before its cleanup (docs/ENGINE.md, "Time to
+        // serving"), which runs under the locks; any other end gives them back first.
+        let deployed = matches!(
+            (work, &result),
+            (Work::Rollout, Ok(End::Final(Status::Deployed, _)))
+        );
+        if !deployed {
+            self.give_locks(loaded, sink).await?;
+        }
         let (status, error) = match result? {
             End::Final(status, error) => (status, error),
             End::Done => {
@@ -447,6 +478,11 @@ impl Run<'_> {
         }
         if status == Status::Deployed {
             self.keep_previous(loaded).await?;
+        }
+        if deployed {
+            let hosts = self.left_to_clean_up(loaded).await?;
+            self.clean_up(loaded, &hosts, sink, &performer).await;
+            self.give_locks(loaded, sink).await?;
         }
         Ok(Outcome::Finished(status.as_str().into()))
     }

@@ -14,6 +14,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::hosts::Pass;
 use super::lifecycle::End;
 use super::window;
 use super::{Host, HostEnd, Loaded, Run};
@@ -206,6 +207,15 @@ impl Run<'_> {
                 store
                     .event(row, &loaded.redactor, "wave_started", &message, meta)
                     .await?;
+                // The last wave's hosts end when they serve the new version, when no gate
+                // follows it: the deployment is recorded `deployed` before their cleanup
+                // (`Run::clean_up`, from `locked`).
+                let last = w + 1 == waves && plan.gates.iter().all(|g| g.after_wave != w);
+                let pass = if last {
+                    Pass::UntilCleanup
+                } else {
+                    Pass::Deploy
+                };
                 let runs = pending.iter().map(|host| {
                     let mut gate = gate_rx.clone();
                     let gate_tx = &gate_tx;
@@ -225,7 +235,7 @@ impl Run<'_> {
                                 return (*host, HostEnd::Skipped);
                             }
                         }
-                        let end = self.run_host(loaded, host, sink, performer).await;
+                        let end = self.run_host(loaded, host, sink, performer, pass).await;
                         if is_primary {
                             let _ = gate_tx.send(Some(matches!(end, HostEnd::Succeeded)));
                         }
@@ -233,6 +243,7 @@ impl Run<'_> {
                     }
                 });
                 let mut failed_here = Vec::new();
+                let mut served = Vec::new();
                 for (host, end) in join_all(runs).await {
                     match &end {
                         HostEnd::Failed(reason) => {
@@ -250,7 +261,7 @@ impl Run<'_> {
                             )
                             .await?;
                         }
-                        HostEnd::Succeeded => {}
+                        HostEnd::Succeeded => served.push(host),
                     }
                     ends.insert(host.server.id, end);
                 }
@@ -262,6 +273,10 @@ impl Run<'_> {
                     stop = Some(Stop::Failure);
                 }
                 if stop.is_some() {
+                    // The hosts are returned as they would be after a whole deploy.
+                    if last {
+                        self.clean_up(loaded, &served, sink, performer).await;
+                    }
                     break;
                 }
             }

@@ -511,3 +511,53 @@ fn a_split_canary_gets_a_rollout_and_is_finished_by_its_promotion() {
     let json = serde_json::to_value(&plan).unwrap();
     assert!(json["hosts"][1].get("on_promotion").is_none(), "{json}");
 }
+
+#[test]
+fn the_cleanup_after_the_switch_is_the_proxied_stop_and_the_housekeeping() {
+    use HostStep::*;
+    let web = || "web".to_string();
+    let config = parse_yaml(TWO_ROLES).unwrap();
+    // A proxied role: its previous container no longer takes traffic.
+    assert_eq!(
+        cleanup_steps(&config, "web-1"),
+        [StopOld(web()), TagLatest, AuditTag, Prune]
+    );
+    // An unproxied role's previous container runs on until stopped: not cleanup.
+    assert_eq!(
+        cleanup_steps(&config, "job-1"),
+        [TagLatest, AuditTag, Prune]
+    );
+    // Both roles on one host: the cleanup starts after the unproxied role's stop.
+    let both = TWO_ROLES.replace("      - job-1\n", "      - job-1\n      - web-1\n");
+    let config = parse_yaml(&both).unwrap();
+    let steps = host_steps(&config, "web-1");
+    let job_then_web = [
+        StopOld("job".into()),
+        StopOld(web()),
+        TagLatest,
+        AuditTag,
+        Prune,
+    ];
+    assert_eq!(steps[steps.len() - 5..], job_then_web);
+    assert_eq!(
+        cleanup_steps(&config, "web-1"),
+        [StopOld(web()), TagLatest, AuditTag, Prune]
+    );
+    // Were the unproxied stop last, only the housekeeping after it would be cleanup.
+    let web_then_job = [
+        StopOld(web()),
+        StopOld("job".into()),
+        TagLatest,
+        AuditTag,
+        Prune,
+    ];
+    assert_eq!(cleanup_len(&config, &web_then_job), 3);
+    // A split canary keeps its previous containers and leaves the housekeeping to its
+    // promotion: nothing to clean up after its deploy.
+    let mut split = parse_yaml(TWO_ROLES).unwrap();
+    split.traffic_split = Some(crate::kamal::config::TrafficSplit {
+        percent: 20,
+        hosts: vec!["web-1".into()],
+    });
+    assert_eq!(cleanup_steps(&split, "web-1"), []);
+}
