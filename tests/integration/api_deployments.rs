@@ -211,6 +211,44 @@ async fn insert_log(conn: &mut AsyncPgConnection, deployment: Uuid, line: &str) 
 }
 
 #[actix_web::test]
+async fn a_deployed_rollouts_stream_ends_after_its_cleanup_gives_the_lock_back() {
+    let app = TestApp::new().await;
+    let server_id = create_server(&app, "web-1").await;
+    let mut conn = app.db.conn().await;
+    // Recorded `deployed`, its cleanup still running under the service lock.
+    let id = insert_deployment(&mut conn, "acme", "customer-app", "deployed", server_id).await;
+    diesel::sql_query(
+        "INSERT INTO service_locks (org, service, destination, deployment_id, holder, message, lease_until)
+         SELECT org, service, destination, id, 'worker-1', 'deploying', now() + interval '30 seconds'
+         FROM deployments WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let cleanup = {
+        let mut conn = app.db.conn().await;
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            insert_log(&mut conn, id, "web-1: prune").await;
+            diesel::sql_query("DELETE FROM service_locks WHERE deployment_id = $1")
+                .bind::<diesel::sql_types::Uuid, _>(id)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        })
+    };
+    let live = app.follow_log(id).await;
+    cleanup.await.unwrap();
+    assert_eq!(live.status, 200);
+    // The final status first, then the cleanup's line, then the end.
+    let status = live.text.find("event: status").expect("a status event");
+    let line = live.text.find("web-1: prune").expect("the cleanup's line");
+    let end = live.text.find("event: end").expect("an end event");
+    assert!(status < line && line < end, "{}", live.text);
+}
+
+#[actix_web::test]
 async fn live_log_streams_new_lines_and_status_and_ends_with_the_deployment() {
     use actix_web::test::TestRequest;
 
@@ -233,16 +271,7 @@ async fn live_log_streams_new_lines_and_status_and_ends_with_the_deployment() {
                 .unwrap();
         })
     };
-    let path = format!("/v1/deployments/{id}/logs");
-    let viewer = token("acme", Role::Viewer);
-    let live = app
-        .call(
-            TestRequest::get()
-                .uri(&path)
-                .insert_header(crate::support::bearer(&viewer))
-                .insert_header(("accept", "text/event-stream")),
-        )
-        .await;
+    let live = app.follow_log(id).await;
     writer.await.unwrap();
     assert_eq!(live.status, 200);
     assert_eq!(live.content_type, "text/event-stream");
@@ -274,10 +303,11 @@ data: {"status":"deployed"}"#
         .lines()
         .find_map(|l| l.strip_prefix("id: "))
         .unwrap();
+    let viewer = token("acme", Role::Viewer);
     let resumed = app
         .call(
             TestRequest::get()
-                .uri(&path)
+                .uri(&format!("/v1/deployments/{id}/logs"))
                 .insert_header(crate::support::bearer(&viewer))
                 .insert_header(("accept", "text/event-stream"))
                 .insert_header(("last-event-id", first_seq)),

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::test::TestRequest;
 use chrono::{DateTime, Utc};
 use convoy::auth::Role;
 use convoy::db::schema::{deployment_targets, deployments};
@@ -17,7 +16,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{bearer, private_key, server_body, sse_events, token, TestApp};
+use crate::support::{private_key, server_body, sse_events, token, TestApp};
 
 /// The targets of [`deployment`]: web-1 runs web and job, web-2 runs web.
 struct Targets {
@@ -302,14 +301,7 @@ async fn the_live_stream_sends_targets_as_their_status_or_step_changes() {
                 .unwrap();
         })
     };
-    let live = app
-        .call(
-            TestRequest::get()
-                .uri(&format!("/v1/deployments/{id}/logs"))
-                .insert_header(bearer(&token("acme", Role::Viewer)))
-                .insert_header(("accept", "text/event-stream")),
-        )
-        .await;
+    let live = app.follow_log(id).await;
     writer.await.unwrap();
     assert_eq!(live.status, 200, "{}", live.text);
     let events = sse_events(&live.text);

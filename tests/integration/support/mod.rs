@@ -119,6 +119,18 @@ impl TestApp {
         .await
     }
 
+    /// `GET /v1/deployments/{id}/logs` as Server-Sent Events, as a viewer of org `acme`,
+    /// read to the stream's end.
+    pub async fn follow_log(&self, id: impl std::fmt::Display) -> Reply {
+        self.call(
+            test::TestRequest::get()
+                .uri(&format!("/v1/deployments/{id}/logs"))
+                .insert_header(bearer(&token("acme", Role::Viewer)))
+                .insert_header(("accept", "text/event-stream")),
+        )
+        .await
+    }
+
     pub async fn send_json(&self, method: &str, path: &str, token: &str, body: &Value) -> Reply {
         let req = match method {
             "POST" => test::TestRequest::post(),

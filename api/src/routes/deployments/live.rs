@@ -20,6 +20,7 @@ use futures::stream::{self, Stream};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::db::models::service_lock::{self, LockKey};
 use crate::db::models::status::DeploymentStatus;
 use crate::db::models::{deployment, log, target};
 use crate::state::AppState;
@@ -69,8 +70,19 @@ impl Cursor {
         }
         let mut conn = self.state.pool.get().await?;
         // Read the status before the lines: a final status seen here means every line
-        // was stored before the read below, so the stream cannot end early.
+        // was stored before the read below, so the stream cannot end early. A deployed
+        // rollout logs its cleanup after its status, under its lock, and stores those
+        // lines before it gives the lock back: it ends once the lock is gone.
         let row = deployment::find(&mut conn, &self.org, self.id).await?;
+        let settled = DeploymentStatus::is_final_text(&row.status) && {
+            let key = LockKey {
+                org: &row.org,
+                service: &row.service,
+                destination: &row.destination,
+            };
+            let lock = service_lock::find(&mut conn, key).await?;
+            lock.is_none_or(|l| l.deployment_id != Some(self.id))
+        };
         let lines = log::list(&mut conn, &self.org, self.id, self.after, BATCH).await?;
         let targets: Vec<TargetView> = target::without_steps(&mut conn, &self.org, self.id)
             .await?
@@ -106,7 +118,7 @@ impl Cursor {
             self.status = Some(current.clone());
             self.progress = Some(progress);
         }
-        if !lines.more && DeploymentStatus::is_final_text(&current) {
+        if !lines.more && settled {
             out.push_str(&event("end", None, &json!({ "status": current })));
             self.ended = true;
         } else if current != DeploymentStatus::Deploying // one a worker runs never idles out
