@@ -13,7 +13,7 @@ use futures::future::join_all;
 use serde_json::json;
 
 use super::hosts::run_logged;
-use super::{Host, Loaded, Run};
+use super::{Host, Loaded, Run, SWITCHED_BACK_STEP};
 use crate::db::models::status::DeploymentStatus as Status;
 use crate::deploy::sink::LogSink;
 use crate::kamal::commands::{Commands, CONTAINER_ID};
@@ -86,7 +86,7 @@ impl Run<'_> {
         // Every host serves the previous version: the new containers can go.
         join_all(loaded.hosts.iter().map(|h| self.stop_new(loaded, h, sink))).await;
         for host in &loaded.hosts {
-            let step = "switched_back";
+            let step = SWITCHED_BACK_STEP;
             store
                 .note_targets(&loaded.redactor, &host.target_ids(), step, None)
                 .await?;

@@ -8,7 +8,7 @@ use futures::future::join_all;
 use serde_json::json;
 
 use super::hosts::{hex_suffix, run_all_logged, run_logged};
-use super::{Host, Loaded, Run};
+use super::{Host, Loaded, Run, ROLLED_BACK_STEP};
 use crate::deploy::host::HostRun;
 use crate::deploy::sink::{HostLog, LogSink};
 use crate::kamal::cmd::Cmd;
@@ -58,7 +58,7 @@ impl Run<'_> {
         let mut failed = Vec::new();
         for (host, result) in results {
             let (step, error) = match &result {
-                Ok(what) => (format!("rolled_back: {what}"), None),
+                Ok(what) => (format!("{ROLLED_BACK_STEP}: {what}"), None),
                 Err(e) => {
                     failed.push(format!("{}: {e}", host.name));
                     ("rollback_failed".to_string(), Some(e.as_str()))

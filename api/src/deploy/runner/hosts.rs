@@ -5,7 +5,7 @@ use futures::future::join_all;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Host, HostEnd, Loaded, Run};
+use super::{is_returned_step, Host, HostEnd, Loaded, Run};
 use crate::db::models::status::TargetStatus;
 use crate::deploy::host::{HostFailure, HostOutcome, HostRun};
 use crate::deploy::sink::{HostLog, LogSink};
@@ -160,19 +160,15 @@ impl Run<'_> {
         }
         let fresh = self.store().targets(loaded.row.id).await?;
         let succeeded = |host: &Host| {
-            let mine = fresh.iter().filter(|t| t.server_id == host.server.id);
-            let mut any = false;
-            for target in mine {
-                any = true;
-                let returned = target
-                    .step
-                    .as_deref()
-                    .is_some_and(|s| s.starts_with("rolled_back") || s == "switched_back");
-                if target.status != TargetStatus::Succeeded.as_str() || returned {
-                    return false;
-                }
-            }
-            any
+            let mut mine = fresh
+                .iter()
+                .filter(|t| t.server_id == host.server.id)
+                .peekable();
+            mine.peek().is_some()
+                && mine.all(|t| {
+                    t.status == TargetStatus::Succeeded.as_str()
+                        && !t.step.as_deref().is_some_and(is_returned_step)
+                })
         };
         Ok(last
             .hosts

@@ -131,6 +131,17 @@ pub struct Run<'a> {
     pub stop: CancellationToken,
 }
 
+/// The step noted on the targets of a host the failure policy returned (`rolled_back:
+/// what was done`) and of one a blue-green switch-back routed back: such a host no longer
+/// serves this deployment's version (the inventory's live rule reads the same notes).
+const ROLLED_BACK_STEP: &str = "rolled_back";
+const SWITCHED_BACK_STEP: &str = "switched_back";
+
+/// True for a target step that says its host was returned to another version.
+fn is_returned_step(step: &str) -> bool {
+    step.starts_with(ROLLED_BACK_STEP) || step == SWITCHED_BACK_STEP
+}
+
 /// A host with the targets (one per role) it has in this deployment.
 #[derive(Clone)]
 struct Host {
