@@ -219,8 +219,8 @@ impl Store {
 
     /// True when the deployment holds its service's database lock (whatever the lease).
     pub async fn holds_lock(&self, row: &Deployment) -> anyhow::Result<bool> {
-        let lock = service_lock::find(&mut *self.conn().await?, key(row)).await?;
-        Ok(lock.is_some_and(|l| l.deployment_id == Some(row.id)))
+        let mut conn = self.conn().await?;
+        Ok(service_lock::held_by(&mut conn, key(row), row.id).await?)
     }
 
     pub async fn release_lock(&self, row: &Deployment) -> anyhow::Result<()> {

@@ -136,6 +136,16 @@ pub async fn expire(
     Ok(n == 1)
 }
 
+/// True when `deployment` holds the lock of `key`, whatever its lease.
+pub async fn held_by(
+    conn: &mut AsyncPgConnection,
+    key: LockKey<'_>,
+    deployment: Uuid,
+) -> QueryResult<bool> {
+    let lock = find(conn, key).await?;
+    Ok(lock.is_some_and(|l| l.deployment_id == Some(deployment)))
+}
+
 pub async fn find(
     conn: &mut AsyncPgConnection,
     key: LockKey<'_>,

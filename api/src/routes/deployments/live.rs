@@ -80,8 +80,7 @@ impl Cursor {
                 service: &row.service,
                 destination: &row.destination,
             };
-            let lock = service_lock::find(&mut conn, key).await?;
-            lock.is_none_or(|l| l.deployment_id != Some(self.id))
+            !service_lock::held_by(&mut conn, key, self.id).await?
         };
         let lines = log::list(&mut conn, &self.org, self.id, self.after, BATCH).await?;
         let targets: Vec<TargetView> = target::without_steps(&mut conn, &self.org, self.id)
