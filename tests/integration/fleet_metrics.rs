@@ -122,6 +122,21 @@ async fn a_scrape_during_and_after_a_fleet_deployment_shows_it() {
     assert!(saw_deploying, "no scrape saw the deployment deploying");
     assert!(saw_job_running, "no scrape saw its job running");
     assert!(most_ssh >= 1.0, "no scrape saw an SSH connection");
+    // `deployed` is recorded once the host serves; the cleanup after it still holds the
+    // job until the lock is given back, and the job ends just after that.
+    engine.wait_unlocked(&id, LIMIT).await;
+    let ended = Instant::now();
+    while Metrics::scrape(&http, url)
+        .await
+        .sum("convoy_jobs_running", &[("kind", "deploy")])
+        > 0.0
+    {
+        assert!(
+            ended.elapsed() < LIMIT,
+            "the deploy job still runs after its cleanup"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // A failed handshake (nothing listens on port 1) is counted by its reason.
     let admin = token("acme", Role::Admin);
