@@ -62,6 +62,24 @@ pub async fn count(url: &str, sql: &str) -> i64 {
     row.n
 }
 
+/// Waits until `n` processes' workers listen for new jobs on the database of `url` (a
+/// worker that has not started yet is woken by its first poll, not by the hand-over).
+async fn wait_listening(url: &str, n: i64) {
+    let start = Instant::now();
+    let sql = format!(
+        "SELECT count(*) AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND query = 'LISTEN {}'",
+        worker::CHANNEL
+    );
+    while count(url, &sql).await < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "fewer than {n} workers listen"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Polls until `check` holds for the job; returns it, or panics after `limit`.
 async fn wait_job(url: &str, id: &str, limit: Duration, check: impl Fn(&JobRow) -> bool) -> JobRow {
     let start = Instant::now();
@@ -457,6 +475,7 @@ async fn sigterm_mid_deploy_exits_zero_and_another_process_resumes_at_once() {
     let held = job_of(&url, &v2).await;
     assert!(held.lease_left.unwrap() >= 20, "{held:?}");
     let second = Process::start("worker", &url, &env);
+    wait_listening(&url, 2).await;
 
     first.signal("TERM");
     let (status, took, log) =
