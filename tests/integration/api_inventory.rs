@@ -467,3 +467,67 @@ async fn each_role_on_a_host_has_its_own_entry_and_a_dropped_role_keeps_its_last
         "the job container the inventory lists"
     );
 }
+
+#[actix_web::test]
+async fn a_deleted_server_leaves_the_inventory_and_the_live_filter() {
+    let w = SimWorld::three_hosts().await;
+    let shop1 = w.deploy(&config(&["s1", "s2"]), "v1", None).await;
+    let shop2 = w.deploy(&config(&["s2"]), "v2", None).await;
+    let s1 = server_id(&w, "s1").await;
+    let gone = w
+        .app
+        .send_json("DELETE", &format!("/v1/servers/{s1}"), &w.admin, &json!({}))
+        .await;
+    assert_eq!(gone.status, 204, "{}", gone.text);
+    assert_eq!(
+        live(&w, "/v1/services/shop").await,
+        expect(&[("s2", "v2", &shop2)])
+    );
+    // shop v1 ran on s1 alone by now: no server it is live on is left.
+    assert_eq!(live_flags(&w, &[&shop1, &shop2]).await, [false, true]);
+    assert_eq!(listed(&w, "live=true").await, sorted(&[&shop2]));
+    assert_eq!(listed(&w, "live=false").await, sorted(&[&shop1]));
+}
+
+/// The live table is kept by triggers (the `live_pairs` migration): two transactions that
+/// change one pair at once leave what both together say, not what the first to compute
+/// saw. One returns s1's v2 target (shop v1 becomes live there again) and holds it
+/// uncommitted; the other marks shop v1 rolled back. Once both commit, nothing is live on s1.
+#[actix_web::test]
+async fn two_transactions_changing_one_pair_at_once_leave_what_both_say() {
+    use diesel_async::RunQueryDsl;
+    let w = SimWorld::three_hosts().await;
+    let shop1 = w.deploy(&config(&["s1"]), "v1", None).await;
+    let shop2 = w.deploy(&config(&["s1"]), "v2", None).await;
+    let s1 = server_id(&w, "s1").await;
+    let mut first = w.app.db.conn().await;
+    let mut second = w.app.db.conn().await;
+    for sql in [
+        "BEGIN".to_string(),
+        format!(
+            "UPDATE deployment_targets SET step = 'rolled_back: by hand'
+             WHERE deployment_id = '{shop2}' AND server_id = '{s1}'"
+        ),
+    ] {
+        diesel::sql_query(sql).execute(&mut first).await.unwrap();
+    }
+    let rollback = format!("UPDATE deployments SET status = 'rolled_back' WHERE id = '{shop1}'");
+    let rolled_back = tokio::spawn(async move {
+        diesel::sql_query(rollback)
+            .execute(&mut second)
+            .await
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !rolled_back.is_finished(),
+        "the second change waits for the pair the first one holds"
+    );
+    diesel::sql_query("COMMIT")
+        .execute(&mut first)
+        .await
+        .unwrap();
+    rolled_back.await.unwrap();
+    assert_eq!(live(&w, "/v1/services/shop").await, expect(&[]));
+    assert_eq!(live_flags(&w, &[&shop1, &shop2]).await, [false, false]);
+}

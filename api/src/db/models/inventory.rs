@@ -1,7 +1,8 @@
 //! The service inventory (SPEC §10): which deployment is live on each (server, role) of a
 //! service and destination, as the runner recorded it. docs/OPERATIONS.md states the rule;
-//! it is written once here, as SQL, and every reader (the services, `live` on deployments,
-//! the `live` filter) uses it.
+//! it is written once, as SQL, in the `live_pairs` migration, whose triggers keep the
+//! answer in the `live_pairs` table; every reader here (the services, `live` on
+//! deployments, the `live` filter) reads that table.
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
@@ -13,64 +14,25 @@ use uuid::Uuid;
 
 use super::Rows;
 
-/// The live pairs, newest switch first per (service, destination, server, role): up to
-/// the org, which the caller binds right after this text.
+/// The live pairs of the org, which the caller binds right after this text, on servers
+/// not deleted.
 ///
-/// A target put its host on its deployment's version when it ended `succeeded`, or
-/// `failed` because the host turned unhealthy after its switch (a `host_unhealthy` event
-/// for the server: the runner ends such a target `failed` while the host serves the new
-/// version). It stopped being live when the failure policy, a cancel or an abort returned
-/// the host (`step` `rolled_back: …`), on a blue-green switch-back (`switched_back`), or
-/// when a rollback deployment replaced the whole deployment (status `rolled_back`), or
-/// when a later `remove` run succeeded on the same server and role (its target ended
-/// `succeeded` after the switch). Deleted deployments and servers are left out, and so
-/// are the other operations (restart, stop, …): only `deploy` and `rollback` runs put a
-/// version on a host.
-const LIVE_HEAD: &str = "SELECT DISTINCT ON (d.service, d.destination, t.server_id, t.role)
-        d.service, d.destination, t.server_id, s.name AS server_name, t.role,
-        d.id AS deployment_id, d.version, COALESCE(t.finished_at, t.updated_at) AS since
-    FROM deployment_targets t
-    JOIN deployments d ON d.id = t.deployment_id
-    JOIN servers s ON s.id = t.server_id
-    WHERE t.org = ";
+/// The live rule (a target that switched its host and was not undone; the newest such
+/// target of a (service, destination, server, role) is live) is written once, as SQL, in
+/// the `live_pair_refresh` function of the `live_pairs` migration. Triggers on targets,
+/// deployments and `host_unhealthy` events rerun it for the pairs they touch and store the
+/// answer in `live_pairs`, so a reader looks it up instead of walking targets. A pair
+/// whose server was deleted is left out here.
+const LIVE_HEAD: &str = "SELECT lp.service, lp.destination, lp.server_id, s.name AS server_name,
+        lp.role, lp.deployment_id, d.version, lp.since
+    FROM live_pairs lp
+    JOIN deployments d ON d.id = lp.deployment_id
+    JOIN servers s ON s.id = lp.server_id AND s.deleted_at IS NULL
+    WHERE lp.org = ";
 
-/// The rest of the live query after the org; `scope` narrows it (`AND …`).
-fn live_tail(scope: &str) -> String {
-    format!(
-        "{LIVE_RULE}
-        {scope}
-    ORDER BY d.service, d.destination, t.server_id, t.role, {LIVE_ORDER}"
-    )
-}
-
-/// Which target of a (service, destination, server, role) is live: the first by this
-/// order among those [`LIVE_RULE`] keeps.
-const LIVE_ORDER: &str = "t.finished_at DESC NULLS LAST, d.id DESC";
-
-/// The conditions on a target `t` (of deployment `d`, on server `s`) that switched its
-/// host and was not undone. A target carries its deployment's service and destination
-/// (`deployment_targets.service`, set on insert), which the index walks of
-/// [`live_among`] and of the remove check use.
-const LIVE_RULE: &str = " AND d.deleted_at IS NULL AND s.deleted_at IS NULL
-        AND d.kind IN ('deploy', 'rollback') AND d.status <> 'rolled_back'
-        AND (t.step IS NULL OR NOT (starts_with(t.step, 'rolled_back') OR t.step = 'switched_back'))
-        AND (t.status = 'succeeded' OR (t.status = 'failed' AND EXISTS (
-            SELECT 1 FROM deployment_events e
-            WHERE e.deployment_id = t.deployment_id AND e.kind = 'host_unhealthy'
-              AND e.metadata ->> 'server_id' = t.server_id::text)))
-        AND NOT EXISTS (
-            SELECT 1 FROM deployment_targets rt
-            JOIN deployments rd ON rd.id = rt.deployment_id
-            WHERE rt.org = t.org AND rt.service = d.service AND rt.destination = d.destination
-              AND rd.org = t.org AND rd.kind = 'remove' AND rd.deleted_at IS NULL
-              AND rd.service = d.service AND rd.destination = d.destination
-              AND rt.server_id = t.server_id AND rt.role = t.role
-              AND rt.status = 'succeeded'
-              AND rt.finished_at > COALESCE(t.finished_at, t.updated_at))";
-
-/// The live query with the org as `$1`.
+/// The live query with the org as `$1`; `scope` narrows it (`AND …`).
 fn live_query(scope: &str) -> String {
-    format!("{LIVE_HEAD}$1{}", live_tail(scope))
+    format!("{LIVE_HEAD}$1 {scope}")
 }
 
 /// One (server, role) of a service and the deployment live there.
@@ -165,7 +127,7 @@ pub async fn services(
     limit: i64,
 ) -> QueryResult<Rows<ServiceRow>> {
     let live =
-        live_query("AND (d.service, d.destination) IN (SELECT service, destination FROM page)");
+        live_query("AND (lp.service, lp.destination) IN (SELECT service, destination FROM page)");
     let text = format!(
         "WITH page AS (
             SELECT * FROM (
@@ -222,24 +184,9 @@ pub async fn live_among(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // Only the pairs of the deployments' own targets can make them live: one walk of
-    // `deployment_targets_live_idx` per pair, stopped at its first target the rule keeps
-    // (the whole service's targets were sorted before: 190 ms at 10,000 deployments).
-    let text = format!(
-        "WITH pairs AS (
-            SELECT DISTINCT service, destination, server_id, role FROM deployment_targets
-            WHERE org = $1 AND deployment_id = ANY($2))
-        SELECT DISTINCT l.deployment_id FROM pairs p CROSS JOIN LATERAL (
-            SELECT d.id AS deployment_id
-            FROM deployment_targets t
-            JOIN deployments d ON d.id = t.deployment_id
-            JOIN servers s ON s.id = t.server_id
-            WHERE t.org = $1 AND t.service = p.service AND t.destination = p.destination
-                AND t.server_id = p.server_id AND t.role = p.role
-                {LIVE_RULE}
-            ORDER BY {LIVE_ORDER} LIMIT 1) l
-        WHERE l.deployment_id = ANY($2)"
-    );
+    let text = "SELECT DISTINCT lp.deployment_id FROM live_pairs lp
+        JOIN servers s ON s.id = lp.server_id AND s.deleted_at IS NULL
+        WHERE lp.org = $1 AND lp.deployment_id = ANY($2)";
     let rows: Vec<LiveId> = diesel::sql_query(text)
         .bind::<Text, _>(org)
         .bind::<Array<SqlUuid>, _>(ids)
@@ -257,23 +204,21 @@ pub fn live_filter(
 ) -> Box<dyn BoxableExpression<crate::db::schema::deployments::table, diesel::pg::Pg, SqlType = Bool>>
 {
     let not = if live { "" } else { "NOT " };
-    let head = format!("deployments.id {not}IN (SELECT l.deployment_id FROM ({LIVE_HEAD}");
-    let rest = format!("{}) l WHERE l.server_id = ", live_tail(""));
-    // Without a server every pair counts: `server_id = server_id` holds for all of them.
+    let head = format!(
+        "deployments.id {not}IN (SELECT lp.deployment_id FROM live_pairs lp
+            JOIN servers s ON s.id = lp.server_id AND s.deleted_at IS NULL
+            WHERE lp.deployment_id IS NOT NULL AND lp.org = "
+    );
+    // Without a server every pair counts.
     match server {
         Some(server) => Box::new(
             sql::<Bool>(&head)
                 .bind::<Text, _>(org.to_string())
-                .sql(&rest)
+                .sql(" AND lp.server_id = ")
                 .bind::<SqlUuid, _>(server)
                 .sql(")"),
         ),
-        None => Box::new(
-            sql::<Bool>(&head)
-                .bind::<Text, _>(org.to_string())
-                .sql(&rest)
-                .sql("l.server_id)"),
-        ),
+        None => Box::new(sql::<Bool>(&head).bind::<Text, _>(org.to_string()).sql(")")),
     }
 }
 
