@@ -118,6 +118,19 @@ pub async fn find(conn: &mut AsyncPgConnection, org: &str, id: Uuid) -> QueryRes
         .await
 }
 
+/// `NotFound` unless the org has the deployment (not deleted); reads its id only, for the
+/// endpoints that serve what hangs off a deployment (its log, its events).
+pub async fn ensure_exists(conn: &mut AsyncPgConnection, org: &str, id: Uuid) -> QueryResult<()> {
+    deployments::table
+        .filter(deployments::org.eq(org))
+        .filter(deployments::id.eq(id))
+        .filter(deployments::deleted_at.is_null())
+        .select(deployments::id)
+        .first::<Uuid>(conn)
+        .await
+        .map(drop)
+}
+
 /// The row, locked until the transaction ends: cancel and rollback decide on a status
 /// no worker can change under them.
 pub async fn find_for_update(

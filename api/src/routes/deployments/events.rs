@@ -26,7 +26,7 @@ pub async fn list_deployment_events(
     let limit = page.limit()?;
     let after = page.cursor::<i64>()?;
     let mut conn = state.conn().await?;
-    deployment::find(&mut conn, &user.org, id)
+    deployment::ensure_exists(&mut conn, &user.org, id)
         .await
         .map_err(|e| not_found(e, "deployment"))?;
     let rows = event::list(&mut conn, &user.org, id, after, limit).await?;

@@ -66,7 +66,7 @@ pub async fn get_deployment_logs(
         parse_param::<i64>("after", params.after.as_deref().or(last_event_id))?.unwrap_or(0);
     let limit = parse_limit(params.limit.as_deref())?;
     let mut conn = state.conn().await?;
-    deployment::find(&mut conn, &user.org, id)
+    deployment::ensure_exists(&mut conn, &user.org, id)
         .await
         .map_err(|e| not_found(e, "deployment"))?;
     if wants_event_stream(&req) {
