@@ -36,7 +36,16 @@ const BODY: &str = "hello from the backend\n";
 struct Daemon(Child);
 
 impl Drop for Daemon {
+    /// SIGTERM first: nginx's master stops its workers on it, while SIGKILL would leave
+    /// them running (and holding memory) after the bench.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
