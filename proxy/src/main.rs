@@ -8,6 +8,7 @@ mod duration;
 mod health;
 mod metrics;
 mod paths;
+mod pool;
 mod proxy;
 mod rollout;
 mod router;

@@ -25,11 +25,12 @@ use hyper_util::rt::TokioIo;
 use crate::{
     access_log::{self, AccessLog, Entry, RequestFacts},
     metrics::TargetMetrics,
+    pool::Pool,
     rollout,
     router::{Routed, Router},
     routes::strip_prefix,
     service::{InFlight, RoutedTo},
-    upstream::{Body, BoxError, HttpClient},
+    upstream::{Body, BoxError},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +59,7 @@ pub struct Connection {
 
 pub struct Proxy {
     router: Arc<Router>,
-    client: HttpClient,
+    pool: Pool,
     log: AccessLog,
 }
 
@@ -74,12 +75,8 @@ const ACME_CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 impl Proxy {
-    pub fn new(router: Arc<Router>, client: HttpClient, log: AccessLog) -> Self {
-        Self {
-            router,
-            client,
-            log,
-        }
+    pub fn new(router: Arc<Router>, pool: Pool, log: AccessLog) -> Self {
+        Self { router, pool, log }
     }
 
     /// Answers one request, then logs it and counts it once its response body is sent.
@@ -194,22 +191,24 @@ impl Proxy {
         } else {
             parts.uri.path()
         };
-        let query = parts
-            .uri
-            .query()
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default();
-        let Ok(uri) = format!("http://{}{path}{query}", routed.target.address).parse::<Uri>()
-        else {
+        let Some(uri) = origin_form(path, parts.uri.query()) else {
             return plain(
                 StatusCode::BAD_GATEWAY,
-                "Bad Gateway: invalid target address\n",
+                "Bad Gateway: invalid target path\n",
             );
         };
         parts.uri = uri;
         parts.version = Version::HTTP_11;
         parts.extensions.clear();
         remove_hop_by_hop(&mut parts.headers);
+        if !parts.headers.contains_key(header::HOST) {
+            // An HTTP/1.0 request may have none; the target is asked by its address.
+            let address = &routed.target.address;
+            let authority = address.strip_suffix(":80").unwrap_or(address);
+            if let Ok(value) = HeaderValue::from_str(authority) {
+                parts.headers.insert(header::HOST, value);
+            }
+        }
         if let Some(protocol) = &upgrade {
             keep_upgrade(&mut parts.headers, protocol.clone());
         }
@@ -239,12 +238,12 @@ impl Proxy {
         let outgoing = Request::from_parts(parts, body);
         let response = match tokio::time::timeout(
             config.target_timeout.0,
-            self.client.request(outgoing),
+            self.pool.send(&routed.target.address, outgoing),
         )
         .await
         {
             Ok(Ok(response)) => response,
-            Ok(Err(e)) if is_too_large(&e) => return too_large(),
+            Ok(Err(e)) if is_too_large(&*e) => return too_large(),
             Ok(Err(e)) => {
                 tracing::warn!(service = %config.name, target = %routed.target.address, error = %e, "target request failed");
                 return plain(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
@@ -442,8 +441,8 @@ fn keep_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
 
 /// Relays a 101 response to the client, then copies bytes both ways between the two
 /// upgraded connections; the target stays busy (for draining) while the tunnel lives.
-fn tunnel(
-    response: Response<Incoming>,
+fn tunnel<B>(
+    response: Response<B>,
     client_upgrade: OnUpgrade,
     in_flight: InFlight,
 ) -> Response<Body> {
@@ -542,6 +541,21 @@ impl hyper::body::Body for Observed {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// The request target as sent to the target: the path and query alone.
+fn origin_form(path: &str, query: Option<&str>) -> Option<Uri> {
+    let path = if path.is_empty() { "/" } else { path };
+    if !path.starts_with('/') {
+        return None;
+    }
+    let mut target = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
+    target.push_str(path);
+    if let Some(query) = query {
+        target.push('?');
+        target.push_str(query);
+    }
+    Uri::try_from(target).ok()
 }
 
 /// The request's host, lower-case and without its port.

@@ -28,6 +28,7 @@ use crate::{
     acme::Acme,
     cli::RunArgs,
     control, metrics, paths,
+    pool::Pool,
     proxy::{Connection, Proxy, Scheme},
     router::Router,
     tls::Tls,
@@ -130,7 +131,7 @@ impl Workers {
                     .name(format!("proxy-worker-{i}"))
                     .spawn(move || {
                         runtime.block_on(async move {
-                            let proxy = Arc::new(Proxy::new(router, upstream::client(), log));
+                            let proxy = Arc::new(Proxy::new(router, Pool::default(), log));
                             while let Some(connection) = accepted.recv().await {
                                 tokio::spawn(serve_accepted(connection, proxy.clone()));
                             }

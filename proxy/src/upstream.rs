@@ -1,4 +1,5 @@
-//! The pooled HTTP/1.1 client used for both proxied requests and health checks.
+//! The body types of forwarded requests and responses, and the pooled HTTP/1.1
+//! client of health checks (proxied requests go through `pool`).
 
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 mod common;
 
 use std::{
+    collections::HashSet,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
@@ -10,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{client, get, get_with, Backend, ProxyProcess};
+use common::{client, get, get_with, proxy_with_app, Backend, ProxyProcess};
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -499,4 +500,124 @@ async fn upgraded_connections_are_tunnelled() {
     let mut echoed = [0u8; 4];
     stream.read_exact(&mut echoed).await.unwrap();
     assert_eq!(&echoed, b"ping");
+}
+
+/// `count` GETs of `path`, one after the other on one keep-alive connection to the
+/// proxy (so one worker serves them all) with `pause` between them, each of which
+/// must answer 200: their bodies.
+async fn sequential_gets(
+    port: u16,
+    host: &str,
+    path: &str,
+    count: usize,
+    pause: Duration,
+) -> Vec<String> {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::rt::TokioIo;
+
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut bodies = Vec::new();
+    for _ in 0..count {
+        let request = hyper::Request::get(path)
+            .header("host", host)
+            .body(Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.expect("a response");
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!(
+            status,
+            200,
+            "{host}{path}, request {}: {body}",
+            bodies.len()
+        );
+        bodies.push(body);
+        tokio::time::sleep(pause).await;
+    }
+    bodies
+}
+
+#[tokio::test]
+async fn sequential_requests_reuse_one_target_connection() {
+    let dir = tempdir();
+    let (proxy, _app) = proxy_with_app(dir.path(), &[]).await;
+
+    let connections =
+        sequential_gets(proxy.http_port, "a.test", "/connection", 50, Duration::ZERO).await;
+    assert!(
+        connections.iter().all(|c| *c == connections[0]),
+        "the target saw more than one connection: {connections:?}"
+    );
+}
+
+/// A target that answers every request, then closes the connection without saying so
+/// beforehand (no `Connection: close`), as busybox httpd does: its body is the number
+/// of the connection.
+async fn closing_backend() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for connection in 0u64.. {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read_u8().await {
+                        Ok(byte) => head.push(byte),
+                        Err(_) => return,
+                    }
+                }
+                let body = connection.to_string();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_connection_the_target_closes_is_not_reused() {
+    let dir = tempdir();
+    let (proxy, _app) = proxy_with_app(dir.path(), &[]).await;
+    let closing = closing_backend().await;
+    let target = format!("--target={closing}");
+    proxy
+        .ok(&[
+            "deploy",
+            "closing",
+            &target,
+            "--host=closing.test",
+            "--health-check-interval=100ms",
+        ])
+        .await;
+
+    // `Connection: close` from the target, then a target closing after its response
+    // unannounced: every request answered, each on a connection of its own. The
+    // second waits a moment between requests, so the target has closed the
+    // connection before the next request: a target closing it while the next request
+    // is on its way fails that request, as the request has been written (with
+    // hyper-util's client too; nginx would retry it on a new connection).
+    for (host, path, pause) in [
+        ("a.test", "/close", Duration::ZERO),
+        ("closing.test", "/", Duration::from_millis(20)),
+    ] {
+        let connections = sequential_gets(proxy.http_port, host, path, 30, pause).await;
+        let distinct: HashSet<&String> = connections.iter().collect();
+        assert_eq!(distinct.len(), connections.len(), "{host}: {connections:?}");
+    }
 }

@@ -223,7 +223,9 @@ impl Drop for ProxyProcess {
 
 /// An application stand-in. `GET /up` answers 200 while healthy; `/slow?ms=N` waits
 /// N ms; `/echo` upgrades to a byte echo; `/headers` echoes the request's headers;
-/// anything else answers `<name> <path>`.
+/// `/connection` answers the number of the TCP connection it came on (0, 1, … in the
+/// order they were accepted), `/close` the same with `Connection: close`; anything
+/// else answers `<name> <path>`.
 pub struct Backend {
     pub name: String,
     pub addr: SocketAddr,
@@ -237,14 +239,15 @@ impl Backend {
         let healthy = Arc::new(AtomicBool::new(true));
         let (name_for_task, healthy_for_task) = (name.to_string(), healthy.clone());
         tokio::spawn(async move {
-            loop {
+            for connection in 0u64.. {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let (name, healthy) = (name_for_task.clone(), healthy_for_task.clone());
                 tokio::spawn(async move {
-                    let service =
-                        service_fn(move |request| respond(name.clone(), healthy.clone(), request));
+                    let service = service_fn(move |request| {
+                        respond(name.clone(), healthy.clone(), connection, request)
+                    });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .with_upgrades()
@@ -263,6 +266,7 @@ impl Backend {
 async fn respond(
     name: String,
     healthy: Arc<AtomicBool>,
+    connection: u64,
     mut request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_string();
@@ -305,6 +309,14 @@ async fn respond(
             // Echoes the request body, so a test can see it arrived intact.
             let body = request.into_body().collect().await.unwrap().to_bytes();
             return Ok(Response::new(Full::new(body)));
+        }
+        "/connection" => connection.to_string(),
+        "/close" => {
+            let mut response = Response::new(Full::from(connection.to_string()));
+            response
+                .headers_mut()
+                .insert("connection", "close".parse().unwrap());
+            return Ok(response);
         }
         "/headers" => request
             .headers()
