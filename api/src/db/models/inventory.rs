@@ -14,6 +14,13 @@ use uuid::Uuid;
 
 use super::Rows;
 
+/// The live pairs (`lp`) on servers (`s`) not deleted: every reader's `FROM`.
+macro_rules! live_pairs_from {
+    () => {
+        "FROM live_pairs lp JOIN servers s ON s.id = lp.server_id AND s.deleted_at IS NULL"
+    };
+}
+
 /// The live pairs of the org, which the caller binds right after this text, on servers
 /// not deleted.
 ///
@@ -23,12 +30,13 @@ use super::Rows;
 /// deployments and `host_unhealthy` events rerun it for the pairs they touch and store the
 /// answer in `live_pairs`, so a reader looks it up instead of walking targets. A pair
 /// whose server was deleted is left out here.
-const LIVE_HEAD: &str = "SELECT lp.service, lp.destination, lp.server_id, s.name AS server_name,
-        lp.role, lp.deployment_id, d.version, lp.since
-    FROM live_pairs lp
-    JOIN deployments d ON d.id = lp.deployment_id
-    JOIN servers s ON s.id = lp.server_id AND s.deleted_at IS NULL
-    WHERE lp.org = ";
+const LIVE_HEAD: &str = concat!(
+    "SELECT lp.service, lp.destination, lp.server_id, s.name AS server_name,
+        lp.role, lp.deployment_id, d.version, lp.since ",
+    live_pairs_from!(),
+    " JOIN deployments d ON d.id = lp.deployment_id
+    WHERE lp.org = "
+);
 
 /// The live query with the org as `$1`; `scope` narrows it (`AND …`).
 fn live_query(scope: &str) -> String {
@@ -184,9 +192,11 @@ pub async fn live_among(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let text = "SELECT DISTINCT lp.deployment_id FROM live_pairs lp
-        JOIN servers s ON s.id = lp.server_id AND s.deleted_at IS NULL
-        WHERE lp.org = $1 AND lp.deployment_id = ANY($2)";
+    let text = concat!(
+        "SELECT DISTINCT lp.deployment_id ",
+        live_pairs_from!(),
+        " WHERE lp.org = $1 AND lp.deployment_id = ANY($2)"
+    );
     let rows: Vec<LiveId> = diesel::sql_query(text)
         .bind::<Text, _>(org)
         .bind::<Array<SqlUuid>, _>(ids)
@@ -205,9 +215,9 @@ pub fn live_filter(
 {
     let not = if live { "" } else { "NOT " };
     let head = format!(
-        "deployments.id {not}IN (SELECT lp.deployment_id FROM live_pairs lp
-            JOIN servers s ON s.id = lp.server_id AND s.deleted_at IS NULL
-            WHERE lp.deployment_id IS NOT NULL AND lp.org = "
+        "deployments.id {not}IN (SELECT lp.deployment_id {}
+            WHERE lp.deployment_id IS NOT NULL AND lp.org = ",
+        live_pairs_from!()
     );
     // Without a server every pair counts.
     match server {
