@@ -264,6 +264,9 @@ async fn a_deployment_shows_its_targets_steps_and_its_progress() {
         d["progress"],
         json!({"hosts_total": 2, "hosts_done": 1, "wave": 1, "waves": 2})
     );
+    // The list counts the same in SQL: web-1's job still runs, so web-1 is not done.
+    let listed = app.get("/v1/deployments", &viewer).await.json();
+    assert_eq!(listed["items"][0]["progress"], d["progress"]);
     assert_eq!(d["strategy"], strategy);
     assert_eq!(
         d["gate"],

@@ -1,10 +1,14 @@
 use chrono::{DateTime, Utc};
 use diesel::dsl::now;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Bool, Text, Untyped};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::{job, status::DeploymentStatus, Rows};
+use super::status::{DeploymentStatus, TargetStatus};
+use super::{job, Rows};
 use crate::db::schema::{deployment_targets, deployments};
 
 /// The column the deployment's secrets are sealed under (bound into the AAD).
@@ -307,7 +311,7 @@ pub async fn request(
 
 /// The columns a list item shows: never the config, the strategy or the secrets, which
 /// make most of a row's bytes (docs/API.md, "Deployment summaries").
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = deployments)]
 pub struct Summary {
     pub id: Uuid,
@@ -336,13 +340,12 @@ pub async fn list(
     filter: &Filter,
     before: Option<Uuid>,
     limit: i64,
-) -> QueryResult<Rows<Summary>> {
+) -> QueryResult<Rows<SummaryRow>> {
     let mut query = deployments::table
         .filter(deployments::org.eq(org))
         .filter(deployments::deleted_at.is_null())
         .select(Summary::as_select())
         .order(deployments::id.desc())
-        .limit(limit + 1)
         .into_boxed();
     if let Some(service) = &filter.service {
         query = query.filter(deployments::service.eq(service.clone()));
@@ -369,10 +372,81 @@ pub async fn list(
     if let Some(before) = before {
         query = query.filter(deployments::id.lt(before));
     }
-    query
-        .load(conn)
-        .await
-        .map(|rows| Rows::from_overfetch(rows, limit))
+    SummaryPage {
+        page: query,
+        limit: format!(" LIMIT {}", limit + 1),
+        org,
+    }
+    .load(conn)
+    .await
+    .map(|rows| Rows::from_overfetch(rows, limit))
+}
+
+/// A list item's row: its summary, its hosts counted from its targets and whether it is
+/// live.
+#[derive(Debug, QueryableByName)]
+pub struct SummaryRow {
+    #[diesel(embed)]
+    pub summary: Summary,
+    /// Servers among the targets.
+    #[diesel(sql_type = BigInt)]
+    pub hosts_total: i64,
+    /// Servers whose every target has a final status.
+    #[diesel(sql_type = BigInt)]
+    pub hosts_done: i64,
+    #[diesel(sql_type = Bool)]
+    pub live: bool,
+}
+
+/// A page of the list in one statement: the page's query (with its filters) as the
+/// subquery `p`, each row's hosts counted from its targets (a server is done when every
+/// target of it has a final status) and whether it is live (`live_pairs`). The statement's
+/// text depends only on which filters are set and the page's size, so a connection
+/// prepares each shape once. The size is written in the text, not bound: with a bound
+/// `LIMIT` PostgreSQL cannot cost a generic plan and plans the statement again on every
+/// execution.
+struct SummaryPage<'a, Q> {
+    page: Q,
+    /// ` LIMIT n`, n being one more than the page's size (whether there are more).
+    limit: String,
+    org: &'a str,
+}
+
+impl<Q> QueryId for SummaryPage<'_, Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> Query for SummaryPage<'_, Q> {
+    type SqlType = Untyped;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for SummaryPage<'_, Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT p.*, h.hosts_total, h.hosts_done, ");
+        out.push_sql(super::inventory::LIVE_OF_P);
+        out.push_bind_param::<Text, _>(&self.org)?;
+        out.push_sql(") AS live FROM (");
+        self.page.walk_ast(out.reborrow())?;
+        out.push_sql(&self.limit);
+        out.push_sql(
+            ") p CROSS JOIN LATERAL (SELECT count(*) AS hosts_total,
+                count(*) FILTER (WHERE hosts.done) AS hosts_done
+            FROM (SELECT bool_and(t.status IN (",
+        );
+        let finals = TargetStatus::ALL.into_iter().filter(|s| s.is_final());
+        for (i, status) in finals.enumerate() {
+            out.push_sql(if i == 0 { "'" } else { ", '" });
+            out.push_sql(status.as_str());
+            out.push_sql("'");
+        }
+        out.push_sql(
+            ")) AS done FROM deployment_targets t WHERE t.deployment_id = p.id AND t.org = ",
+        );
+        out.push_bind_param::<Text, _>(&self.org)?;
+        out.push_sql(" GROUP BY t.server_id) hosts) h ORDER BY p.id DESC");
+        Ok(())
+    }
 }
 
 /// The normalised configs of some deployments, by id (`?include=config`).
@@ -385,25 +459,6 @@ pub async fn configs(
         .filter(deployments::org.eq(org))
         .filter(deployments::id.eq_any(ids))
         .select((deployments::id, deployments::config))
-        .load(conn)
-        .await
-}
-
-/// `(deployment, server, target status)` of every target of some deployments: what their
-/// progress is counted from, without the targets' steps.
-pub async fn target_statuses(
-    conn: &mut AsyncPgConnection,
-    org: &str,
-    ids: &[Uuid],
-) -> QueryResult<Vec<(Uuid, Uuid, String)>> {
-    deployment_targets::table
-        .filter(deployment_targets::org.eq(org))
-        .filter(deployment_targets::deployment_id.eq_any(ids))
-        .select((
-            deployment_targets::deployment_id,
-            deployment_targets::server_id,
-            deployment_targets::status,
-        ))
         .load(conn)
         .await
 }
@@ -481,4 +536,36 @@ pub async fn create(
         .execute(conn)
         .await?;
     job::insert(conn, new_job).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_page_writes_its_size_and_counts_final_targets_as_done() {
+        let page = deployments::table
+            .filter(deployments::org.eq("acme"))
+            .select(Summary::as_select())
+            .order(deployments::id.desc())
+            .into_boxed();
+        let query = SummaryPage {
+            page,
+            limit: " LIMIT 51".into(),
+            org: "acme",
+        };
+        let text = diesel::debug_query::<Pg, _>(&query).to_string();
+        // A bound LIMIT would have the statement planned again on every execution.
+        assert!(text.contains("DESC LIMIT 51) p"), "{text}");
+        // The org three times (the live lookup, the page, the targets) and nothing else.
+        assert!(text.contains("$3") && !text.contains("$4"), "{text}");
+        for status in TargetStatus::ALL {
+            let quoted = format!("'{}'", status.as_str());
+            assert_eq!(
+                text.contains(&quoted),
+                status.is_final(),
+                "{status:?}: {text}"
+            );
+        }
+    }
 }

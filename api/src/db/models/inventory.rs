@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
@@ -177,10 +179,36 @@ pub async fn services(
         .map(|rows| Rows::from_overfetch(rows, limit))
 }
 
-#[derive(QueryableByName)]
-struct LiveId {
-    #[diesel(sql_type = SqlUuid)]
-    deployment_id: Uuid,
+/// The deployments among some ids that are live on at least one (server, role): a
+/// statement of its own type, so each connection prepares and plans it once (diesel's
+/// `sql_query` is prepared afresh on every call).
+struct LiveAmong<'a> {
+    org: &'a str,
+    ids: &'a [Uuid],
+}
+
+impl QueryId for LiveAmong<'_> {
+    type QueryId = LiveAmong<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for LiveAmong<'_> {
+    type SqlType = SqlUuid;
+}
+
+impl QueryFragment<Pg> for LiveAmong<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(concat!(
+            "SELECT DISTINCT lp.deployment_id ",
+            live_pairs_from!(),
+            " WHERE lp.org = "
+        ));
+        out.push_bind_param::<Text, _>(&self.org)?;
+        out.push_sql(" AND lp.deployment_id = ANY(");
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.ids)?;
+        out.push_sql(")");
+        Ok(())
+    }
 }
 
 /// Which of `ids` are live on at least one (server, role).
@@ -192,18 +220,16 @@ pub async fn live_among(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let text = concat!(
-        "SELECT DISTINCT lp.deployment_id ",
-        live_pairs_from!(),
-        " WHERE lp.org = $1 AND lp.deployment_id = ANY($2)"
-    );
-    let rows: Vec<LiveId> = diesel::sql_query(text)
-        .bind::<Text, _>(org)
-        .bind::<Array<SqlUuid>, _>(ids)
-        .load(conn)
-        .await?;
-    Ok(rows.into_iter().map(|r| r.deployment_id).collect())
+    LiveAmong { org, ids }.load(conn).await
 }
+
+/// `live` of the deployment `p.id` in a statement that binds the org right after this
+/// text and closes the parenthesis: whether it is live on at least one (server, role).
+pub const LIVE_OF_P: &str = concat!(
+    "EXISTS (SELECT 1 ",
+    live_pairs_from!(),
+    " WHERE lp.deployment_id = p.id AND lp.org = "
+);
 
 /// A `deployments` filter: the deployment is live (`live`) or not, on `server` when
 /// given, else on any of its pairs.

@@ -5,9 +5,9 @@ use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use crate::auth::Viewer;
-use crate::db::models::deployment::{self, kind, Filter, Summary};
+use crate::db::models::deployment::{self, kind, Filter, SummaryRow};
 use crate::db::models::status::DeploymentStatus as Status;
-use crate::db::models::{inventory, target};
+use crate::db::models::target;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views::deployments::{
@@ -59,7 +59,10 @@ pub async fn list_deployments(
     };
     let mut conn = state.conn().await?;
     let rows = deployment::list(&mut conn, &user.org, &filter, before, limit).await?;
-    let next = rows.more.then(|| rows.items.last().map(|d| d.id)).flatten();
+    let next = rows
+        .more
+        .then(|| rows.items.last().map(|r| r.summary.id))
+        .flatten();
     let items = summaries(&mut conn, &user.org, rows.items, include).await?;
     Ok(HttpResponse::Ok().json(Page {
         items,
@@ -67,20 +70,14 @@ pub async fn list_deployments(
     }))
 }
 
-/// Each row's progress and whether it is live, and what `include` adds, with one query
-/// each for the whole page.
+/// What `include` adds to each row, with one query each for the whole page.
 async fn summaries(
     conn: &mut AsyncPgConnection,
     org: &str,
-    rows: Vec<Summary>,
+    rows: Vec<SummaryRow>,
     include: Include,
 ) -> Result<Vec<DeploymentSummary>, ApiError> {
-    let ids: Vec<Uuid> = rows.iter().map(|d| d.id).collect();
-    let mut hosts: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
-    for (deployment, server, status) in deployment::target_statuses(conn, org, &ids).await? {
-        hosts.entry(deployment).or_default().push((server, status));
-    }
-    let live = inventory::live_among(conn, org, &ids).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.summary.id).collect();
     let mut targets: HashMap<Uuid, Vec<TargetView>> = HashMap::new();
     if include.targets {
         for (t, name) in target::for_deployments(conn, org, &ids).await? {
@@ -96,15 +93,16 @@ async fn summaries(
     }
     Ok(rows
         .into_iter()
-        .map(|d| {
-            let mine = hosts.remove(&d.id).unwrap_or_default();
-            let progress = ProgressView::of_hosts(
-                mine.iter().map(|(s, st)| (*s, st.as_str())),
-                d.wave,
-                d.waves,
-            );
+        .map(|row| {
+            let d = row.summary;
+            let progress = ProgressView {
+                hosts_total: row.hosts_total as usize,
+                hosts_done: row.hosts_done as usize,
+                wave: d.wave,
+                waves: d.waves,
+            };
             let id = d.id;
-            let mut item = DeploymentSummary::new(d, progress, live.contains(&id));
+            let mut item = DeploymentSummary::new(d, progress, row.live);
             if include.targets {
                 item.targets = Some(targets.remove(&id).unwrap_or_default());
             }
