@@ -6,13 +6,44 @@ pub mod schema;
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, PoolError, PoolableConnection,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-pub type DbPool = Pool<AsyncPgConnection>;
-pub type DbConn = Object<AsyncPgConnection>;
+pub type DbPool = deadpool::managed::Pool<Manager>;
+pub type DbConn = deadpool::managed::Object<Manager>;
+
+/// A connection checked out within this long is handed out again as it is.
+const VERIFIED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// diesel-async's manager, but a connection is tested with `SELECT 1` before it is
+/// handed out only when it was last checked out more than [`VERIFIED_FOR`] ago: under
+/// load that test was a round trip to PostgreSQL on every request. A connection whose
+/// socket closed (PostgreSQL restarted, `pg_terminate_backend`) is still dropped at once:
+/// its client reports itself closed (`is_broken`), and a new one is opened.
+pub struct Manager(AsyncDieselConnectionManager<AsyncPgConnection>);
+
+impl deadpool::managed::Manager for Manager {
+    type Type = AsyncPgConnection;
+    type Error = PoolError;
+
+    async fn create(&self) -> Result<AsyncPgConnection, PoolError> {
+        self.0.create().await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut AsyncPgConnection,
+        metrics: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<PoolError> {
+        if metrics.last_used() < VERIFIED_FOR && !conn.is_broken() && !std::thread::panicking() {
+            return Ok(());
+        }
+        self.0.recycle(conn, metrics).await
+    }
+}
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 
@@ -20,8 +51,8 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 const MIGRATION_LOCK: i64 = 0x636f_6e76_6f79; // "convoy"
 
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
-    Pool::builder(manager)
+    let manager = Manager(AsyncDieselConnectionManager::new(database_url));
+    deadpool::managed::Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(std::time::Duration::from_secs(10)))
         .create_timeout(Some(std::time::Duration::from_secs(10)))
