@@ -374,7 +374,7 @@ pub async fn list(
     }
     SummaryPage {
         page: query,
-        limit: format!(" LIMIT {}", limit + 1),
+        limit,
         org,
     }
     .load(conn)
@@ -407,8 +407,8 @@ pub struct SummaryRow {
 /// execution.
 struct SummaryPage<'a, Q> {
     page: Q,
-    /// ` LIMIT n`, n being one more than the page's size (whether there are more).
-    limit: String,
+    /// The page's size; one row more is read, to know whether there are more.
+    limit: i64,
     org: &'a str,
 }
 
@@ -428,7 +428,7 @@ impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for SummaryPage<'_, Q> {
         out.push_bind_param::<Text, _>(&self.org)?;
         out.push_sql(") AS live FROM (");
         self.page.walk_ast(out.reborrow())?;
-        out.push_sql(&self.limit);
+        out.push_sql(&format!(" LIMIT {}", self.limit + 1));
         out.push_sql(
             ") p CROSS JOIN LATERAL (SELECT count(*) AS hosts_total,
                 count(*) FILTER (WHERE hosts.done) AS hosts_done
@@ -551,7 +551,7 @@ mod tests {
             .into_boxed();
         let query = SummaryPage {
             page,
-            limit: " LIMIT 51".into(),
+            limit: 50,
             org: "acme",
         };
         let text = diesel::debug_query::<Pg, _>(&query).to_string();
